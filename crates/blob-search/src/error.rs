@@ -1,0 +1,24 @@
+//! Errors of the search crate.
+
+use blob_core::CoreError;
+use thiserror::Error;
+
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("invalid search parameter: {0}")]
+    InvalidParam(String),
+    #[error("invalid engine configuration: {0}")]
+    InvalidConfig(String),
+    #[error("unknown or already answered ticket {0}")]
+    UnknownTicket(u64),
+    #[error("answer has the wrong shape: {0}")]
+    BadShape(String),
+    #[error("answer holds a non-finite number at row {row}, column {col} of {what}")]
+    NonFinite { what: &'static str, row: usize, col: usize },
+    #[error("the engine is closed")]
+    Closed,
+}
+
+pub type SearchResult<T> = Result<T, SearchError>;

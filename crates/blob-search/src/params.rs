@@ -1,0 +1,125 @@
+//! Search parameters. Every field says what it means and its sensible range.
+
+use crate::error::{SearchError, SearchResult};
+
+/// How one decision is searched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchParams {
+    /// Determinizations per decision (D): independent trees, each over a
+    /// different sample of the hidden hands; root visit counts are summed.
+    /// 1..=64.
+    pub determinizations: u32,
+    /// Simulations per tree (S), root evaluation included, so root visits
+    /// equal S after the search. 1..=100_000.
+    pub simulations: u32,
+    /// Exploration constant of PUCT. Values are in [0, 1], so useful values
+    /// are around 0.5..3.
+    pub c_puct: f32,
+    /// First-play urgency: an unvisited child is valued at its parent's mean
+    /// value for the acting seat minus this. 0..1.
+    pub fpu_reduction: f32,
+    /// Weight of one pending (virtual) visit: a pending leaf counts as this
+    /// many visits of value 0 for the seat that chose it. 0 disables.
+    pub virtual_loss: f32,
+    /// Leaves one tree may have waiting for the network at once. Keep it
+    /// small next to `simulations`: big batches come from many games.
+    pub max_pending_per_tree: u32,
+    /// Dirichlet noise at the root (self-play): concentration and mixing
+    /// fraction. A fraction of 0 disables the noise.
+    pub dirichlet_alpha: f32,
+    pub dirichlet_fraction: f32,
+    /// Moves of a round (bids and cards, counted from 0) played with
+    /// `temperature`; later moves are played greedily (most visits).
+    pub temperature_moves: u32,
+    /// Temperature of the early moves: the move is drawn with probability
+    /// proportional to visits^(1/temperature). 0 means greedy.
+    pub temperature: f32,
+}
+
+impl SearchParams {
+    /// A preset with the given determinizations and simulations and the
+    /// default knobs.
+    pub fn preset(determinizations: u32, simulations: u32) -> SearchParams {
+        SearchParams {
+            determinizations,
+            simulations,
+            c_puct: 1.5,
+            fpu_reduction: 0.1,
+            virtual_loss: 1.0,
+            max_pending_per_tree: 4,
+            dirichlet_alpha: 0.5,
+            dirichlet_fraction: 0.25,
+            temperature_moves: 4,
+            temperature: 1.0,
+        }
+    }
+    /// 2 determinizations x 20 simulations.
+    pub fn light() -> SearchParams {
+        Self::preset(2, 20)
+    }
+    /// 3 x 30, the default.
+    pub fn medium() -> SearchParams {
+        Self::preset(3, 30)
+    }
+    /// 5 x 50.
+    pub fn heavy() -> SearchParams {
+        Self::preset(5, 50)
+    }
+    /// A preset by name: "light", "medium" or "heavy".
+    pub fn named(name: &str) -> SearchResult<SearchParams> {
+        match name.to_ascii_lowercase().as_str() {
+            "light" => Ok(Self::light()),
+            "medium" => Ok(Self::medium()),
+            "heavy" => Ok(Self::heavy()),
+            _ => Err(SearchError::InvalidParam(format!(
+                "unknown search preset {name:?} (expected light, medium or heavy)"
+            ))),
+        }
+    }
+    /// The same search without root noise and with greedy move choice, for
+    /// evaluation and play.
+    pub fn for_play(mut self) -> SearchParams {
+        self.dirichlet_fraction = 0.0;
+        self.temperature_moves = 0;
+        self
+    }
+
+    /// Checks every field against its range.
+    pub fn validate(&self) -> SearchResult<()> {
+        let bad = |what: &str| Err(SearchError::InvalidParam(what.to_string()));
+        if !(1..=64).contains(&self.determinizations) {
+            return bad("determinizations must be in 1..=64");
+        }
+        if !(1..=100_000).contains(&self.simulations) {
+            return bad("simulations must be in 1..=100000");
+        }
+        if !(self.c_puct.is_finite() && self.c_puct > 0.0) {
+            return bad("c_puct must be a positive number");
+        }
+        if !(self.fpu_reduction.is_finite() && (0.0..=1.0).contains(&self.fpu_reduction)) {
+            return bad("fpu_reduction must be in 0..1");
+        }
+        if !(self.virtual_loss.is_finite() && self.virtual_loss >= 0.0) {
+            return bad("virtual_loss must be >= 0");
+        }
+        if !(1..=1024).contains(&self.max_pending_per_tree) {
+            return bad("max_pending_per_tree must be in 1..=1024");
+        }
+        if !(self.dirichlet_alpha.is_finite() && self.dirichlet_alpha > 0.0) {
+            return bad("dirichlet_alpha must be positive");
+        }
+        if !(self.dirichlet_fraction.is_finite() && (0.0..=1.0).contains(&self.dirichlet_fraction)) {
+            return bad("dirichlet_fraction must be in 0..1");
+        }
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return bad("temperature must be >= 0");
+        }
+        Ok(())
+    }
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        Self::medium()
+    }
+}
