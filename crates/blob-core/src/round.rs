@@ -126,6 +126,10 @@ impl Round {
         check_seat(dealer, players)?;
         let mut seen = CardSet::EMPTY;
         for hand in hands {
+            // A raw bit set may hold bits 52..63, which are not cards.
+            if let Some(bad) = hand.minus(CardSet::FULL_DECK).lowest() {
+                return Err(CoreError::InvalidCard(bad.index() as i64));
+            }
             if let Some(dup) = seen.intersect(*hand).lowest() {
                 return Err(CoreError::DuplicateCard(dup.index()));
             }
