@@ -5,15 +5,25 @@
 //! - [`params`]: search knobs and the Light / Medium / Heavy presets;
 //! - [`tree`]: one arena tree with per-seat PUCT and virtual loss;
 //! - [`search`]: searching one position with a directly called evaluator;
-//! - [`evaluator`]: the evaluator interface and pure-Rust evaluators.
+//! - [`evaluator`]: the evaluator interface and pure-Rust evaluators;
+//! - [`queue`]: the lock-free ring of batch buffers leaves are written into;
+//! - [`cache`]: answers cached by information state;
+//! - [`driver`]: the self-play engine (workers, rounds in flight, examples);
+//! - [`examples`]: training examples in columns.
 
+pub mod cache;
+pub mod driver;
 pub mod error;
 pub mod evaluator;
+pub mod examples;
 pub mod params;
+pub mod queue;
 pub mod search;
 pub mod tree;
 
+pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, serve};
 pub use error::{SearchError, SearchResult};
+pub use examples::ExampleColumns;
 pub use evaluator::{Evaluator, LeafBatch, RolloutEvaluator, UniformEvaluator};
 pub use params::SearchParams;
 pub use search::{Information, SearchOutcome, Searcher, choose_action};

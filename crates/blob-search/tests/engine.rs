@@ -1,0 +1,280 @@
+//! The self-play engine end to end with pure-Rust evaluators: examples are
+//! consistent, runs are reproducible, and the queue survives an evaluator
+//! that answers late and out of order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use blob_core::observation::OBS_SIZE;
+use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng};
+use blob_search::evaluator::{Evaluator, LeafBatch};
+use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec, UniformEvaluator, serve};
+
+/// Answers that depend only on the observation row, so results cannot
+/// depend on batch composition or timing.
+struct HashEvaluator;
+
+fn row_hash(row: &[f32]) -> u64 {
+    row.iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, v| (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+impl Evaluator for HashEvaluator {
+    fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
+        for i in 0..batch.len() {
+            let mut rng = Rng::new(row_hash(batch.obs_row(i)));
+            for p in &mut policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS] {
+                *p = rng.unit_f64() as f32 * 3.0;
+            }
+            for v in &mut values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS] {
+                *v = rng.unit_f64() as f32;
+            }
+        }
+    }
+}
+
+fn config(threads: usize, games: usize, rounds: u64, seed: u64) -> EngineConfig {
+    EngineConfig {
+        threads,
+        games_per_thread: games,
+        params: SearchParams::light(),
+        tables: vec![TableSpec {
+            players: 4,
+            cards: 3,
+            weight: 1.0,
+        }],
+        seed,
+        max_batch: 64,
+        pipeline_depth: 3,
+        rounds: Some(rounds),
+        cache_entries: 4096,
+    }
+}
+
+/// Runs `f` on a thread and fails the test if it takes longer than `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .expect("the engine hung (deadlock or lost answer)")
+}
+
+fn run_to_end(cfg: EngineConfig, evaluator: impl Evaluator + 'static) -> (ExampleColumns, blob_search::EngineStats) {
+    within(Duration::from_secs(120), move || {
+        let mut engine = Engine::start(cfg).unwrap();
+        let mut evaluator = evaluator;
+        let stop = AtomicBool::new(false);
+        serve(&engine, &mut evaluator, 64, &stop).unwrap();
+        let stats = engine.stats();
+        let examples = engine.take_examples();
+        engine.close();
+        (examples, stats)
+    })
+}
+
+/// Rows sorted by (round id, move) with every column, for comparisons.
+fn sorted_rows(ex: &ExampleColumns) -> Vec<(u64, u16, Vec<u32>)> {
+    let mut rows: Vec<_> = (0..ex.len())
+        .map(|i| {
+            let (s, m, p, v) = ex.row(i);
+            let mut bits: Vec<u32> = s.iter().chain(p).chain(v).map(|x| x.to_bits()).collect();
+            bits.extend(m.iter().map(|&b| b as u32));
+            bits.push(ex.seat[i] as u32);
+            (ex.round_id[i], ex.move_number[i], bits)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn examples_are_consistent() {
+    let (ex, stats) = run_to_end(config(2, 8, 24, 1), UniformEvaluator);
+    assert_eq!(stats.rounds, 24);
+    assert_eq!(stats.stray_answers, 0);
+    assert_eq!(stats.examples as usize, ex.len());
+    assert!(ex.len() >= 24 * 4, "every round has at least its bids");
+    let rounds: std::collections::BTreeSet<u64> = ex.round_id.iter().copied().collect();
+    assert_eq!(rounds, (0..24).collect());
+    for i in 0..ex.len() {
+        let (state, mask, policy, value) = ex.row(i);
+        assert_eq!(state.len(), OBS_SIZE);
+        let sum: f32 = policy.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "policy sums to {sum}");
+        for a in 0..NUM_ACTIONS {
+            assert!(mask[a] || policy[a] == 0.0, "policy on an illegal action");
+        }
+        assert!(mask.iter().filter(|&&m| m).count() >= 2, "forced moves make no example");
+        let players = ex.num_players[i] as usize;
+        assert!(value[players..].iter().all(|&v| v == 0.0));
+        for &v in &value[..players] {
+            let score = v * (10.0 + ex.cards[i] as f32);
+            assert!(score == 0.0 || (10.0..=13.0).contains(&score.round()), "score {score}");
+        }
+    }
+    // Value targets of one round are the same scores seen from each seat.
+    for i in 0..ex.len() {
+        for j in 0..ex.len() {
+            if ex.round_id[i] != ex.round_id[j] {
+                continue;
+            }
+            let p = ex.num_players[i] as usize;
+            let shift = (ex.seat[j] as usize + p - ex.seat[i] as usize) % p;
+            let (_, _, _, vi) = ex.row(i);
+            let (_, _, _, vj) = ex.row(j);
+            for k in 0..p {
+                assert_eq!(vi[(k + shift) % p], vj[k]);
+            }
+        }
+    }
+}
+
+#[test]
+fn one_thread_and_a_seed_reproduce_every_example() {
+    let (a, _) = run_to_end(config(1, 16, 12, 7), HashEvaluator);
+    let (b, _) = run_to_end(config(1, 16, 12, 7), HashEvaluator);
+    let (c, _) = run_to_end(config(1, 16, 12, 8), HashEvaluator);
+    assert_eq!(sorted_rows(&a), sorted_rows(&b));
+    assert_ne!(sorted_rows(&a), sorted_rows(&c));
+}
+
+#[test]
+fn rounds_do_not_depend_on_thread_count_or_cache() {
+    let (a, _) = run_to_end(config(1, 4, 10, 3), HashEvaluator);
+    let mut cfg = config(3, 7, 10, 3);
+    cfg.cache_entries = 0;
+    let (b, stats) = run_to_end(cfg, HashEvaluator);
+    assert_eq!(stats.cache_hits, 0);
+    assert_eq!(sorted_rows(&a), sorted_rows(&b));
+}
+
+#[test]
+fn bad_configurations_are_errors() {
+    let mut cfg = config(1, 1, 1, 0);
+    cfg.tables[0].cards = 14;
+    assert!(Engine::start(cfg).is_err());
+    let mut cfg = config(1, 1, 1, 0);
+    cfg.threads = 0;
+    assert!(Engine::start(cfg).is_err());
+    let mut cfg = config(1, 1, 1, 0);
+    cfg.params.simulations = 1;
+    assert!(Engine::start(cfg).is_err());
+    let mut cfg = config(1, 1, 1, 0);
+    cfg.max_batch = 0;
+    assert!(Engine::start(cfg).is_err());
+}
+
+#[test]
+fn bad_answers_are_rejected_and_lose_nothing() {
+    within(Duration::from_secs(60), || {
+        let mut engine = Engine::start(config(1, 4, 4, 5)).unwrap();
+        let ticket = loop {
+            if let Some(t) = engine.next_batch(64, Duration::from_millis(20)).unwrap() {
+                break t;
+            }
+        };
+        let n = ticket.rows;
+        let good_p = vec![0.0f32; n * NUM_ACTIONS];
+        let good_v = vec![0.5f32; n * MAX_PLAYERS];
+        assert!(engine.submit(ticket.generation, &good_p[1..], &good_v).is_err());
+        let mut nan = good_v.clone();
+        nan[3] = f32::NAN;
+        assert!(engine.submit(ticket.generation, &good_p, &nan).is_err());
+        assert!(engine.submit(ticket.generation + 1, &good_p, &good_v).is_err());
+        engine.submit(ticket.generation, &good_p, &good_v).unwrap();
+        // Reusing an answered ticket is an error.
+        assert!(engine.submit(ticket.generation, &good_p, &good_v).is_err());
+        let stop = AtomicBool::new(false);
+        serve(&engine, &mut UniformEvaluator, 64, &stop).unwrap();
+        assert_eq!(engine.stats().rounds, 4);
+        engine.close();
+    });
+}
+
+#[test]
+fn close_returns_promptly_when_nobody_answers() {
+    within(Duration::from_secs(20), || {
+        let mut engine = Engine::start(config(2, 32, 1000, 2)).unwrap();
+        let _ = engine.next_batch(64, Duration::from_millis(50)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let start = std::time::Instant::now();
+        engine.close();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(engine.next_batch(64, Duration::from_millis(10)).is_err() || engine.is_finished());
+    });
+}
+
+/// An evaluator thread that holds several tickets, answers them in random
+/// order after random delays; many workers and games.
+fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
+    within(Duration::from_secs(240), move || {
+        let mut cfg = config(threads, games, rounds, seed);
+        cfg.pipeline_depth = 4;
+        cfg.max_batch = 32;
+        let engine = Arc::new(Engine::start(cfg).unwrap());
+        let mut rng = Rng::new(seed);
+        let mut held: Vec<blob_search::queue::Ticket> = Vec::new();
+        let mut eval = UniformEvaluator;
+        while !engine.is_finished() {
+            if held.len() < 3 {
+                if let Some(t) = engine.next_batch(1 + rng.below(32) as usize, Duration::from_millis(1)).unwrap() {
+                    held.push(t);
+                }
+            }
+            if !held.is_empty() && (held.len() >= 3 || rng.below(2) == 0) {
+                let t = held.swap_remove(rng.below(held.len() as u32) as usize);
+                std::thread::sleep(Duration::from_micros(rng.below(500) as u64));
+                engine
+                    .queue()
+                    .answer_with(t.generation, |obs, masks, states, p, v| {
+                        eval.evaluate(&LeafBatch { states, obs, masks }, p, v);
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+        }
+        let stats = engine.stats();
+        assert_eq!(stats.rounds, rounds);
+        assert_eq!(stats.stray_answers, 0);
+        assert_eq!(stats.tickets_outstanding, 0);
+        let ex = engine.take_examples();
+        assert_eq!(ex.len() as u64, stats.examples);
+        assert_eq!(stats.decisions, stats.examples);
+    });
+}
+
+#[test]
+fn stress_two_threads() {
+    stress(2, 64, 150, 11);
+}
+
+#[test]
+fn stress_many_threads() {
+    stress(16, 16, 200, 12);
+}
+
+#[test]
+#[ignore = "slow: 64 threads x 8 games; run with --ignored"]
+fn stress_sixty_four_threads() {
+    stress(64, 8, 600, 13);
+}
+
+#[test]
+fn workers_stop_when_told_even_mid_round() {
+    within(Duration::from_secs(30), || {
+        let mut engine = Engine::start(config(2, 16, u64::MAX, 4)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopper = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            stopper.store(true, Ordering::Relaxed);
+        });
+        serve(&engine, &mut UniformEvaluator, 64, &stop).unwrap();
+        assert!(engine.stats().batches > 0);
+        engine.close();
+        assert!(engine.is_finished());
+    });
+}
