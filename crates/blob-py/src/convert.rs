@@ -111,3 +111,58 @@ fn entropy() -> u64 {
 pub fn rng(value: Option<i128>) -> BindingResult<Rng> {
     Ok(Rng::new(seed(value)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argument_message<T: std::fmt::Debug>(result: BindingResult<T>) -> String {
+        match result {
+            Err(BindingError::Argument(msg)) => msg,
+            other => panic!("expected an argument error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn negative_and_huge_integers_are_errors_not_casts() {
+        assert_eq!(non_negative(3, "cards").unwrap(), 3);
+        assert!(argument_message(non_negative(-1, "cards")).contains("cards must not be negative"));
+        assert!(seat(4, 4).is_err() && seat(-1, 4).is_err() && seat(i128::MAX, 4).is_err());
+        assert_eq!(seat(3, 4).unwrap(), 3);
+        // 256 + 5 must not wrap around to card 5.
+        assert!(matches!(
+            card(261),
+            Err(BindingError::Core(CoreError::InvalidCard(261)))
+        ));
+        assert!(matches!(
+            card(-1),
+            Err(BindingError::Core(CoreError::InvalidCard(-1)))
+        ));
+        assert!(argument_message(card(1 << 70)).contains("out of range"));
+        assert_eq!(card(51).unwrap().index(), 51);
+    }
+
+    #[test]
+    fn hands_reject_duplicates() {
+        assert_eq!(hand(&[3, 0, 51]).unwrap().len(), 3);
+        assert!(matches!(
+            hand(&[3, 3]),
+            Err(BindingError::Core(CoreError::DuplicateCard(3)))
+        ));
+    }
+
+    #[test]
+    fn trump_actions_and_seeds() {
+        assert_eq!(trump(None).unwrap(), None);
+        assert_eq!(trump(Some(3)).unwrap(), Some(Suit::Diamonds));
+        for bad in [4, -1, 256 + 1] {
+            assert!(argument_message(trump(Some(bad))).contains("trump"));
+        }
+        assert_eq!(action(65).unwrap(), 65);
+        assert!(matches!(action(-1), Err(BindingError::IllegalAction(_))));
+        assert_eq!(seed(Some(u64::MAX as i128)).unwrap(), u64::MAX);
+        assert!(argument_message(seed(Some(-1))).contains("seed"));
+        assert!(argument_message(seed(Some(1 << 64))).contains("seed"));
+        assert_ne!(seed(None).unwrap(), seed(None).unwrap());
+    }
+}
