@@ -243,6 +243,16 @@ def test_determinize_keeps_the_observer_hand_and_public_state(rng: random.Random
             assert getattr(d, attr) == getattr(r, attr), attr
 
 
+def test_determinize_resamples_the_hidden_hands() -> None:
+    r = bm.Round(4, 5, seed=6)
+    samples = [r.determinize(0, seed=s) for s in range(20)] + [r.determinize(0)]
+    assert all(d.hands[0] == r.hands[0] for d in samples)
+    assert len({str(d.hands[1:]) for d in samples}) > 10
+    # Seat 1 is dealt from all the unseen cards, not just its real hand.
+    seat1 = {c for d in samples for c in d.hands[1]}
+    assert len(seat1) > 10 and not seat1 & set(r.hands[0])
+
+
 def test_determinize_is_reproducible_and_leaves_the_original_alone() -> None:
     r = bm.Round(4, 8, seed=2)
     before = snapshot(r)

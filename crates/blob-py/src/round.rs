@@ -1,6 +1,6 @@
 //! `blobmaster.Round`: one round of Blob.
 
-use blob_core::determinize::determinize;
+use blob_core::determinize::determinize_checked;
 use blob_core::game::GameContext;
 use blob_core::observation::observation;
 use blob_core::{OBS_SIZE, Round};
@@ -194,9 +194,10 @@ impl PyRound {
     /// with what `observer` knows.
     #[pyo3(signature = (observer, seed = None))]
     fn determinize(&self, observer: i128, seed: Option<i128>) -> BindingResult<Self> {
+        // Checked here too so a negative seat gets the same message as others.
         let observer = convert::seat(observer, self.inner.num_players())?;
         let mut rng = convert::rng(seed)?;
-        Ok(determinize(&self.inner, observer, &mut rng).into())
+        Ok(determinize_checked(&self.inner, observer, &mut rng)?.into())
     }
 
     /// An independent copy.
