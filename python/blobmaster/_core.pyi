@@ -12,8 +12,8 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias, final
 import numpy as np
 import numpy.typing as npt
 
-Phase: TypeAlias = Literal["bid", "play", "over"]
-Observation: TypeAlias = npt.NDArray[np.float32]
+_Phase: TypeAlias = Literal["bid", "play", "over"]
+_Observation: TypeAlias = npt.NDArray[np.float32]
 
 __version__: Final[str]
 build_profile: Final[Literal["debug", "release"]]
@@ -97,7 +97,7 @@ class Round:
         """The trump suit index 0..3, or None for no-trump."""
 
     @property
-    def phase(self) -> Phase:
+    def phase(self) -> _Phase:
         """"bid", "play" or "over"."""
 
     @property
@@ -139,7 +139,7 @@ class Round:
         is not legal now (including any action once the round is over).
         """
 
-    def observation(self, seat: int | None = None) -> Observation:
+    def observation(self, seat: int | None = None) -> _Observation:
         """The observation of ``seat``: float32 array of shape (OBS_SIZE,).
 
         ``seat`` None means the player to move; once the round is over there
@@ -217,7 +217,7 @@ class Game:
         when it ends. Raises IllegalActionError, leaving the game unchanged,
         if the action is not legal now."""
 
-    def observation(self, seat: int | None = None) -> Observation:
+    def observation(self, seat: int | None = None) -> _Observation:
         """Like Round.observation, in full-game mode: adds running totals
         and the rounds left."""
 

@@ -210,7 +210,9 @@ impl PyRound {
         Clone::clone(self)
     }
 
-    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+    #[pyo3(signature = (memo, /))]
+    fn __deepcopy__(&self, memo: &Bound<'_, PyAny>) -> Self {
+        let _ = memo; // nothing inside refers back to Python objects
         Clone::clone(self)
     }
 
