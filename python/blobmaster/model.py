@@ -1,0 +1,389 @@
+"""BlobNet, the policy/value network, and its single-file TorchScript format.
+
+The network maps the 256-float observation of the player to move
+(docs/observation.md) to
+
+* ``policy``: 66 logits, one per action (cards 0..51, bids 52..65). Illegal
+  actions are not masked here; the self-play engine applies a masked softmax
+  in Rust, and a trainer masks before its loss.
+* ``value``: 8 numbers in [0, 1] (a sigmoid), entry k the predicted round
+  score of the seat k places after the player to move, divided by
+  ``10 + cards``; entries past the table size are meaningless and ignored.
+
+Architecture, kept like-for-like with the earlier Python system so that
+throughput comparisons measure the pipeline and not the network: a linear
+input layer 256 -> ``d_model``, ``layers`` pre-norm TransformerEncoder
+layers over a sequence of length 1, then separate policy and value heads
+(two-layer MLPs). With a single token, attention has one key and its softmax
+is 1, so each encoder layer is in effect a residual MLP (value and output
+projections, then the feed-forward block). The transformer framing is kept
+on purpose for the comparison (the default has about 5M parameters, as the
+earlier network did), not because attention does anything here.
+
+File format: one TorchScript archive (``torch.jit.save``) holding the
+scripted network plus an extra file ``blobmaster.json`` with the format
+name and version and the :class:`ModelConfig`. :func:`save_model` writes it
+to a temporary name in the target folder and renames it into place, so a
+reader never sees half a file. :func:`load_model` checks the file and runs
+a probe batch through it before returning.
+
+TorchScript is deprecated in recent torch releases (``torch.jit`` emits a
+FutureWarning) but still fully supported; DESIGN.md asks for it because the
+inference server loads a scripted file without the Python class. The
+warnings are silenced only around our own calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from blobmaster._core import MAX_PLAYERS, NUM_ACTIONS, OBS_SIZE
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "BlobNet",
+    "DeviceError",
+    "ModelConfig",
+    "ModelError",
+    "ModelInfo",
+    "default_model",
+    "load_model",
+    "load_model_info",
+    "resolve_device",
+    "save_model",
+    "script_model",
+]
+
+FORMAT_NAME = "blobmaster-model"
+"""The ``format`` field of the metadata stored inside every model file."""
+FORMAT_VERSION = 1
+"""Version of the model file format; files with a newer version are refused."""
+_META_NAME = "blobmaster.json"
+
+
+class ModelError(ValueError):
+    """A model file or model object that cannot be used; the message says why."""
+
+
+class DeviceError(ValueError):
+    """A device name that is unknown or not available on this machine."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size of a BlobNet. The defaults are the like-for-like network (~5M
+    parameters); :meth:`tiny` is for tests."""
+
+    d_model: int = 256
+    """Width of the input projection and of every encoder layer."""
+    layers: int = 6
+    """TransformerEncoder layers."""
+    heads: int = 8
+    """Attention heads per layer; must divide ``d_model``."""
+    ff: int = 1024
+    """Hidden width of each layer's feed-forward block."""
+    dropout: float = 0.0
+    """Dropout inside the encoder (training only; self-play runs in eval mode)."""
+
+    @classmethod
+    def tiny(cls) -> ModelConfig:
+        """A very small network for tests: a few thousand parameters."""
+        return cls(d_model=32, layers=1, heads=2, ff=64)
+
+    def validate(self) -> None:
+        """Raises ModelError if a field is out of range."""
+        for name in ("d_model", "layers", "heads", "ff"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(f"model config: {name} must be a positive integer, got {value!r}")
+        if self.d_model % self.heads:
+            raise ModelError(f"model config: heads ({self.heads}) must divide d_model ({self.d_model})")
+        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+            raise ModelError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelError(f"model config: unknown keys {unknown}")
+        config = cls(**dict(data))
+        config.validate()
+        return config
+
+
+class BlobNet(nn.Module):
+    """Observation (B, 256) -> (policy logits (B, 66), values (B, 8) in [0, 1])."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        config = config or ModelConfig()
+        config.validate()
+        self.config = config
+        d = config.d_model
+        self.input = nn.Linear(OBS_SIZE, d)
+        layer = nn.TransformerEncoderLayer(
+            d_model=d,
+            nhead=config.heads,
+            dim_feedforward=config.ff,
+            dropout=config.dropout,
+            batch_first=True,
+            norm_first=True,
+        )
+        # enable_nested_tensor only matters for padded sequences; we have none.
+        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)  # pre-norm layers leave the output unnormalized
+        self.policy_head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, NUM_ACTIONS))
+        self.value_head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, MAX_PLAYERS))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.input(x).unsqueeze(1)  # (B, 1, d): a sequence of one token
+        h = self.encoder(h).squeeze(1)
+        h = self.norm(h)
+        return self.policy_head(h), torch.sigmoid(self.value_head(h))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+@contextlib.contextmanager
+def _quiet_jit() -> Iterator[None]:
+    """Silences torch's "torch.jit.* is deprecated" FutureWarnings, only here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+        yield
+
+
+def script_model(model: nn.Module) -> torch.jit.ScriptModule:
+    """The TorchScript version of ``model`` (returned unchanged if already
+    scripted), in eval mode."""
+    if isinstance(model, torch.jit.ScriptModule):
+        return model.eval()
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    with _quiet_jit():
+        try:
+            scripted = torch.jit.script(model.eval())
+        except Exception as e:  # torch raises many kinds of errors here
+            raise ModelError(f"cannot script {type(model).__name__} with torch.jit.script: {e}") from e
+    return scripted.eval()
+
+
+def default_model(seed: int = 0, config: ModelConfig | None = None) -> BlobNet:
+    """A freshly initialized BlobNet (default size unless ``config``), the
+    same weights for the same seed on every machine; in eval mode. Torch's
+    global random state is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BlobNet(config)
+    return model.eval()
+
+
+def _config_of(model: nn.Module) -> ModelConfig | None:
+    config = getattr(model, "config", None)
+    return config if isinstance(config, ModelConfig) else None
+
+
+def save_model(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    config: ModelConfig | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Writes ``model`` as one TorchScript file at ``path`` (atomically:
+    temporary file in the same folder, then rename) and returns the path.
+
+    The file stores the format name and version, the model config (taken
+    from a BlobNet, or given as ``config``) and ``extra`` (JSON-serializable
+    notes such as a training step) next to the weights. The model is saved
+    from the CPU in eval mode; the caller's module is not modified.
+    """
+    path = Path(path)
+    if config is None:
+        config = _config_of(model)
+    scripted = script_model(model)
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict() if config is not None else None,
+        "torch_version": torch.__version__,
+        "extra": dict(extra or {}),
+    }
+    try:
+        meta_json = json.dumps(meta, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"model metadata is not JSON-serializable: {e}") from e
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f, _quiet_jit():
+            torch.jit.save(scripted.cpu(), f, _extra_files={_META_NAME: meta_json})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file says about itself, plus its content hash."""
+
+    path: str
+    sha256: str
+    format_version: int | None
+    """None for a TorchScript file not written by save_model."""
+    config: ModelConfig | None
+    extra: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """A short stable identity for replay metadata: ``sha256:<16 hex>``."""
+        return f"sha256:{self.sha256[:16]}"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"model path is not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise ModelError(f"model file is not readable: {path}")
+
+
+def _parse_meta(path: Path, raw: bytes | str | None) -> tuple[int | None, ModelConfig | None, dict[str, Any]]:
+    if not raw:
+        return None, None, {}
+    try:
+        meta = json.loads(raw)
+    except ValueError as e:
+        raise ModelError(f"{path}: the {_META_NAME} metadata is not valid JSON") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path}: the {_META_NAME} metadata is not a {FORMAT_NAME} header")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{path}: the model format version is missing or not an integer")
+    if version > FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: model format version {version} is newer than this blobmaster supports ({FORMAT_VERSION})"
+        )
+    config = ModelConfig.from_dict(meta["config"]) if meta.get("config") is not None else None
+    extra = meta.get("extra") or {}
+    return version, config, dict(extra)
+
+
+def load_model_info(path: str | os.PathLike[str]) -> ModelInfo:
+    """Reads a model file's metadata and hash without loading the weights."""
+    path = Path(path)
+    _check_file(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith(f"/extra/{_META_NAME}")]
+            raw = z.read(names[0]) if names else None
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ModelError(f"not a TorchScript model file: {path} ({e})") from e
+    version, config, extra = _parse_meta(path, raw)
+    return ModelInfo(str(path), digest.hexdigest(), version, config, extra)
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: the first CUDA device when CUDA is available, else the
+    CPU. ``"cpu"``, ``"cuda"`` and ``"cuda:N"`` are checked against this
+    machine; anything else raises DeviceError."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    key = str(name).strip().lower()
+    if key == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if key == "cpu":
+        return torch.device("cpu")
+    if key == "cuda" or key.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} requested but CUDA is not available on this machine")
+        try:
+            device = torch.device(key)
+        except RuntimeError as e:
+            raise DeviceError(f"bad device name {name!r}: {e}") from e
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+        return device
+    raise DeviceError(f"unknown device {name!r} (expected auto, cpu, cuda or cuda:N)")
+
+
+def check_model(model: nn.Module, device: torch.device | str = "cpu", *, name: str = "model") -> None:
+    """Runs a probe batch of 2 observations through ``model`` on ``device``
+    and raises ModelError unless it returns (policy (2, 66), values (2, 8)),
+    finite, with values in [0, 1]."""
+    device = torch.device(device)
+    probe = torch.zeros(2, OBS_SIZE, device=device)
+    probe[:, OBS_SIZE - 1] = 1.0
+    try:
+        with torch.inference_mode():
+            out = model(probe)
+    except Exception as e:  # a model that cannot run is bad input, whatever torch raises
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{name} fails on a (2, {OBS_SIZE}) float32 input: {first}") from e
+    if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
+        raise ModelError(f"{name} must return (policy, value) tensors, got {type(out).__name__}")
+    policy, value = out
+    for what, t, width in (("policy", policy, NUM_ACTIONS), ("value", value, MAX_PLAYERS)):
+        if tuple(t.shape) != (2, width):
+            raise ModelError(
+                f"{name} returns {what} of shape {tuple(t.shape)} for 2 observations, expected (2, {width})"
+            )
+        if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+            raise ModelError(f"{name} returns a non-finite or non-float {what}")
+    if bool((value < 0).any()) or bool((value > 1).any()):
+        raise ModelError(f"{name} returns values outside [0, 1] (the value head needs a sigmoid)")
+
+
+def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> torch.jit.ScriptModule:
+    """Loads a TorchScript model file onto ``device`` in eval mode and checks it.
+
+    Raises ModelError naming the problem: missing or unreadable file, not a
+    TorchScript archive, a newer format version, or a network whose outputs
+    are not (policy (B, 66), values (B, 8) in [0, 1]) for a (B, 256) input.
+    TorchScript files not written by :func:`save_model` are accepted when
+    they pass the same probe.
+    """
+    path = Path(path)
+    _check_file(path)
+    device = torch.device(device) if not isinstance(device, str) else resolve_device(device)
+    extra = {_META_NAME: ""}
+    with _quiet_jit():
+        try:
+            model = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        except Exception as e:  # RuntimeError, ValueError, pickle errors...
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"not a TorchScript model file: {path} ({first})") from e
+    _parse_meta(path, extra.get(_META_NAME))
+    model.eval()
+    check_model(model, device, name=f"model {path}")
+    return model
