@@ -11,14 +11,17 @@
 //! - [`driver`]: the self-play engine (workers, rounds in flight, examples);
 //! - [`examples`]: training examples in columns.
 
+pub mod arena;
 pub mod cache;
 pub mod driver;
 pub mod error;
 pub mod evaluator;
 pub mod examples;
+pub mod heuristic;
 pub mod params;
 pub mod queue;
 pub mod search;
+pub mod solver;
 pub mod tree;
 
 pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, serve};
