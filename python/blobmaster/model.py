@@ -381,7 +381,7 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
         try:
             model = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         except Exception as e:  # RuntimeError, ValueError, pickle errors...
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"not a TorchScript model file: {path} ({first})") from e
     _parse_meta(path, extra.get(_META_NAME))
     model.eval()

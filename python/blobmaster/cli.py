@@ -1,0 +1,302 @@
+"""The ``blobmaster`` command line (typer).
+
+``blobmaster selfplay`` runs the Rust self-play engine with a BlobNet and
+writes replay shards; ``blobmaster validate`` checks shards. Every argument
+is checked before any work starts: bad input ends with one line on stderr,
+``blobmaster: error: ...``, and exit status 2 (no traceback). Ctrl-C writes
+the finished rounds and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+__all__ = ["app", "main"]
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+_MAX_SEED = 2**64 - 1
+
+app = typer.Typer(
+    name="blobmaster",
+    help="BlobMaster: AlphaZero-style self-play for Blob (Oh Hell).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """One line on stderr, then exit."""
+    line = " ".join(str(message).split())
+    typer.echo(f"blobmaster: error: {line}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from blobmaster import __version__
+
+        typer.echo(f"blobmaster {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """BlobMaster: AlphaZero-style self-play for Blob (Oh Hell)."""
+
+
+def _check_range(name: str, value: int | None, lo: int, hi: int | None = None) -> None:
+    if value is None:
+        return
+    if value < lo or (hi is not None and value > hi):
+        bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        _fail(f"{name} must be {bound}, got {value}")
+
+
+def _check_out_dir(out: Path) -> None:
+    """Creates ``out`` if needed and proves it writable with a temporary file."""
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".blobmaster-write-test-"):
+            pass
+    except OSError as e:
+        _fail(f"--out {out} is not a writable folder: {e.strerror or e}")
+
+
+def _tables(preset: Any, players: int | None, cards: int | None) -> list[tuple[int, int, float]] | None:
+    """The --players/--cards table (the preset's first table fills a missing
+    one), or None to keep the preset's tables."""
+    from blobmaster.config import ConfigError, validate_table
+
+    if players is None and cards is None:
+        return None
+    first = preset.selfplay.tables[0]
+    p = players if players is not None else first.players
+    c = cards if cards is not None else first.cards
+    try:
+        validate_table(p, c)
+    except ConfigError as e:
+        _fail(f"--players {p} --cards {c}: {e}")
+    return [(p, c, 1.0)]
+
+
+@app.command()
+def selfplay(
+    threads: Annotated[
+        int | None, typer.Option(help="Engine worker threads [default: the config's, 0 there = every core]")
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Rounds to play.")] = 100,
+    model: Annotated[
+        Path | None, typer.Option(help="TorchScript BlobNet file [default: a fresh BlobNet, seed 0]")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the replay shards (created if missing).")] = Path(
+        "selfplay_out"
+    ),
+    config: Annotated[
+        str, typer.Option(help="Preset: light, medium, heavy, or a TOML file (see configs/).")
+    ] = "medium",
+    players: Annotated[int | None, typer.Option(help="Players per table, 3..8 [default: the config's]")] = None,
+    cards: Annotated[
+        int | None, typer.Option(help="Cards per player, 1..13, players x cards <= 52 [default: the config's]")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")] = "auto",
+    batch: Annotated[int | None, typer.Option(help="Largest network batch [default: the config's max_batch]")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the deals and of every random choice of the search.")] = 0,
+    games_per_thread: Annotated[
+        int | None, typer.Option(help="Rounds each worker keeps in flight [default: the config's]")
+    ] = None,
+    rounds_per_shard: Annotated[
+        int | None, typer.Option(help="Rounds per shard file [default: the config's]")
+    ] = None,
+    bf16: Annotated[bool, typer.Option("--bf16", help="Run the network under bfloat16 autocast.")] = False,
+    torch_threads: Annotated[
+        int | None, typer.Option(help="Threads torch uses for the network on the CPU [default: torch's]")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show the live progress bar (on a terminal).")] = True,
+    json_summary: Annotated[
+        bool, typer.Option("--json", help="Print the final summary as one JSON object instead of text.")
+    ] = False,
+) -> None:
+    """Play self-play rounds with the Rust engine and a BlobNet; write replay shards."""
+    try:
+        _selfplay(**locals())
+    except KeyboardInterrupt:  # Ctrl-C before self-play started (loading torch, the model...)
+        typer.echo("blobmaster: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _selfplay(
+    *,
+    threads: int | None,
+    rounds: int,
+    model: Path | None,
+    out: Path,
+    config: str,
+    players: int | None,
+    cards: int | None,
+    device: str,
+    batch: int | None,
+    seed: int,
+    games_per_thread: int | None,
+    rounds_per_shard: int | None,
+    bf16: bool,
+    torch_threads: int | None,
+    progress: bool,
+    json_summary: bool,
+) -> None:
+    _check_range("--threads", threads, 1, 1024)
+    _check_range("--rounds", rounds, 1)
+    _check_range("--batch", batch, 1, 65_535)
+    _check_range("--seed", seed, 0, _MAX_SEED)
+    _check_range("--games-per-thread", games_per_thread, 1, 100_000)
+    _check_range("--rounds-per-shard", rounds_per_shard, 1)
+    _check_range("--torch-threads", torch_threads, 1, 4096)
+
+    from blobmaster.config import ConfigError, engine_kwargs_summary, load_config
+
+    try:
+        preset = load_config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    tables = _tables(preset, players, cards)
+    _check_out_dir(out)
+    if model is not None and not model.is_file():
+        _fail(f"model file not found: {model}" if not model.exists() else f"model path is not a file: {model}")
+
+    # torch takes seconds to import: only after the cheap checks.
+    import torch
+
+    from blobmaster.inference import run_selfplay
+    from blobmaster.model import (
+        DeviceError,
+        ModelError,
+        default_model,
+        load_model,
+        load_model_info,
+        resolve_device,
+        script_model,
+    )
+    from blobmaster.progress import RichProgress
+    from blobmaster.replay import ShardMetadata
+
+    try:
+        dev = resolve_device(device)
+    except DeviceError as e:
+        _fail(f"--device: {e}")
+    if bf16 and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        _fail(f"--bf16: {torch.cuda.get_device_name(dev)} does not support bfloat16")
+    if torch_threads is not None:
+        torch.set_num_threads(torch_threads)
+    try:
+        if model is None:
+            net = script_model(default_model(seed=0)).to(dev)
+            model_id = "default:blobnet-seed0"
+        else:
+            net = load_model(model, dev)
+            model_id = load_model_info(model).id
+    except ModelError as e:
+        _fail(str(e))
+
+    kwargs = preset.engine_kwargs(
+        threads=threads,
+        games_per_thread=games_per_thread,
+        max_batch=batch,
+        tables=tables,
+        rounds=rounds,
+        seed=seed,
+    )
+    from blobmaster import SelfPlayEngine
+
+    try:
+        engine = SelfPlayEngine(**kwargs)
+    except (ValueError, TypeError, OverflowError) as e:
+        _fail(f"cannot start the engine: {e}")
+
+    metadata = ShardMetadata(model=model_id, search=preset.search.to_json())
+    if not json_summary:
+        typer.echo(
+            f"selfplay: {rounds} rounds, {preset.name} ({engine_kwargs_summary(kwargs)}), "
+            f"model {model_id}, device {dev}, out {out}",
+            err=True,
+        )
+    with RichProgress(rounds, enabled=progress) as bar:
+        summary = run_selfplay(
+            engine,
+            net,
+            dev,
+            out_dir=out,
+            rounds=rounds,
+            rounds_per_shard=rounds_per_shard or preset.selfplay.rounds_per_shard,
+            batch=batch or kwargs["max_batch"],
+            timeout_ms=preset.selfplay.timeout_ms,
+            bf16=bf16,
+            progress=bar,
+            metadata=metadata,
+        )
+    if json_summary:
+        data = summary.as_dict()
+        data.update(out=str(out), config=preset.name, model=model_id, shard_files=[p.name for p in summary.shards])
+        typer.echo(json.dumps(data))
+    else:
+        typer.echo(f"selfplay: {summary.one_line()} -> {out}")
+    if summary.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Shard files or folders of shards.")],
+) -> None:
+    """Check replay shards: schema, legal masks, policies, values. Exit 1 if any is bad."""
+    from blobmaster.replay import ShardError, list_shards, validate_shard
+
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = list_shards(p)
+            if not found:
+                _fail(f"no shards in {p}")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            _fail(f"no such file or folder: {p}")
+    bad = rows = rounds = 0
+    for f in files:
+        try:
+            info = validate_shard(f)
+        except ShardError as e:
+            bad += 1
+            typer.echo(f"BAD  {' '.join(str(e).split())}")
+            continue
+        rows += info.rows
+        rounds += info.rounds
+        typer.echo(f"ok   {f}: {info.rows} examples, {info.rounds} rounds")
+    typer.echo(f"{len(files) - bad} of {len(files)} shards valid, {rows} examples, {rounds} rounds")
+    if bad:
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``blobmaster`` script and ``python -m blobmaster``."""
+    try:
+        app(args=argv, prog_name="blobmaster")
+    except BrokenPipeError:  # `blobmaster ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
