@@ -256,6 +256,7 @@ def run_selfplay(
     after the shards already in ``out_dir``). The engine is always closed
     on return.
     """
+    # Argument errors raise before anything starts; the engine is left as it is.
     if rounds is not None and rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     if rounds_per_shard < 1:
@@ -376,6 +377,8 @@ def run_selfplay(
                     break
     except KeyboardInterrupt:
         interrupted = True
+        discarded += in_write  # a shard being written when Ctrl-C came is not on disk
+        in_write = 0
     except BaseException as e:  # closed and flushed below, then re-raised
         failure = e
     finally:
@@ -385,7 +388,7 @@ def run_selfplay(
         collect(final=True)
     except KeyboardInterrupt:  # a second Ctrl-C: give up the unwritten rounds
         interrupted = True
-        discarded = pending.rounds + in_write
+        discarded += pending.rounds + in_write
         pending.take()
     except Exception:
         if failure is None:

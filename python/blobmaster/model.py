@@ -102,7 +102,7 @@ class ModelConfig:
 
     @classmethod
     def tiny(cls) -> ModelConfig:
-        """A very small network for tests: a few thousand parameters."""
+        """A very small network for tests (about 21k parameters)."""
         return cls(d_model=32, layers=1, heads=2, ff=64)
 
     def validate(self) -> None:

@@ -1,0 +1,201 @@
+"""Self-play end to end: the real Rust engine, a tiny BlobNet on the CPU,
+the inference loop, replay shards; Ctrl-C handling."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import blobmaster as bm
+from blobmaster import inference
+from blobmaster.inference import Progress, run_selfplay
+from blobmaster.model import ModelConfig, default_model, script_model
+from blobmaster.replay import ShardMetadata, list_shards, read_shards, validate_shard
+
+META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
+SEATS, SEAT_BLOCK, SEAT_HAS_BID, SEAT_BID, SEAT_WON = 144, 12, 3, 4, 5
+TRICKS_DONE = 249
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> torch.jit.ScriptModule:
+    return script_model(default_model(seed=1, config=ModelConfig.tiny()))
+
+
+def engine(**overrides) -> bm.SelfPlayEngine:
+    kwargs = dict(
+        threads=2,
+        games_per_thread=6,
+        determinizations=2,
+        simulations=6,
+        tables=[(4, 5, 1.0), (3, 2, 1.0), (6, 3, 1.0)],
+        seed=7,
+        max_batch=128,
+        rounds=12,
+    )
+    kwargs.update(overrides)
+    return bm.SelfPlayEngine(**kwargs)
+
+
+def test_selfplay_writes_valid_shards(tmp_path, tiny):
+    eng = engine()
+    snapshots: list[Progress] = []
+    summary = run_selfplay(
+        eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=5, metadata=META, progress=snapshots.append
+    )
+    assert eng.finished
+    assert not summary.interrupted
+    assert summary.rounds == 12
+    assert [p.name for p in summary.shards] == [f"shard-00000{i}.parquet" for i in range(3)]
+    assert list_shards(tmp_path) == summary.shards
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary files
+    infos = [validate_shard(p) for p in summary.shards]
+    assert [i.rounds for i in infos] == [5, 5, 2]
+    assert all(i.models == (META.model,) and i.searches == (META.search,) for i in infos)
+    df = read_shards(tmp_path).collect()
+    assert sorted(df["round_id"].unique().to_list()) == list(range(12))
+    assert df.height == summary.examples == int(eng.stats()["examples"])
+    # shards hold whole rounds: no round id in two files
+    seen = [set(read_shards(p, ["round_id"]).collect()["round_id"].to_list()) for p in summary.shards]
+    assert sum(len(s) for s in seen) == len(set().union(*seen)) == 12
+    # metrics
+    assert summary.batches > 0 and summary.evaluations >= summary.batches
+    assert summary.evaluations == int(eng.stats()["leaves_evaluated"])
+    assert summary.batch_sizes.sum() == summary.batches
+    assert sum(n for _, _, n in summary.histogram()) == summary.batches
+    assert 1 <= summary.mean_batch <= 128
+    assert summary.forward_s > 0 and summary.python_s > 0 and summary.rounds_per_min > 0
+    assert "rounds/min" in summary.one_line()
+    assert snapshots and snapshots[-1].rounds == 12
+
+
+def test_values_match_the_rounds_real_scores(tmp_path, tiny):
+    """Checked independently of replay.check_examples: the bids and tricks
+    visible in each example's observation against the stored scores."""
+    summary = run_selfplay(engine(seed=11), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=100)
+    df = read_shards(tmp_path).collect()
+    state, value = df["state"].to_numpy(), df["value"].to_numpy()
+    seat, players, cards, rid = (df[c].to_numpy().astype(int) for c in ("seat", "num_players", "cards", "round_id"))
+    scores: dict[int, np.ndarray] = {}
+    checked = 0
+    for i in range(df.height):
+        p, c = players[i], cards[i]
+        absolute = np.zeros(p)
+        for k in range(p):
+            absolute[(seat[i] + k) % p] = value[i, k] * (10 + c)  # back to points
+        assert np.allclose(absolute, np.round(absolute), atol=1e-3)
+        assert np.all(value[i, p:] == 0)
+        if rid[i] in scores:
+            assert np.allclose(scores[rid[i]], absolute, atol=1e-4), f"round {rid[i]} disagrees"
+        scores[rid[i]] = absolute
+        left = c - round(state[i, TRICKS_DONE] * c)
+        for k in range(p):
+            block = SEATS + k * SEAT_BLOCK
+            if state[i, block + SEAT_HAS_BID] != 1:
+                continue
+            bid = round(state[i, block + SEAT_BID] * c)
+            won = round(state[i, block + SEAT_WON] * c)
+            points = value[i, k] * (10 + c)
+            assert abs(points) < 1e-3 or abs(points - (10 + bid)) < 1e-3
+            if won > bid or bid - won > left:
+                assert abs(points) < 1e-3, "a seat that missed its bid scored"
+            checked += 1
+    assert checked > 0 and len(scores) == summary.rounds == 12
+    for points in scores.values():
+        assert (points > 0).sum() < len(points)  # bids never add up to the cards: somebody misses
+
+
+def test_ctrl_c_from_progress_leaves_readable_shards(tmp_path, tiny):
+    eng = engine(rounds=None, seed=3)  # would play forever
+
+    def interrupt(snap: Progress) -> None:
+        if snap.shards >= 2:
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    summary = run_selfplay(
+        eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=2, progress=interrupt, progress_interval_s=0.05
+    )
+    assert time.monotonic() - start < 60
+    assert summary.interrupted and summary.discarded_rounds == 0
+    assert eng.finished  # closed, workers gone
+    shards = list_shards(tmp_path)
+    assert len(shards) >= 2 and shards == summary.shards
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+    assert sum(validate_shard(p).rounds for p in shards) == summary.rounds
+    # the engine refuses work after close, and close is idempotent
+    eng.close()
+    assert eng.next_batch(None, 1)[0] == -1
+
+
+def test_second_ctrl_c_while_writing_discards_only_that_chunk(tmp_path, tiny, monkeypatch):
+    real_write = inference.write_shard
+    calls = {"n": 0}
+
+    def flaky_write(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the second shard
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "write_shard", flaky_write)
+    eng = engine(rounds=8, seed=5)
+    summary = run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=3)
+    assert summary.interrupted and eng.finished
+    for p in list_shards(tmp_path):
+        validate_shard(p)
+    assert summary.rounds == sum(validate_shard(p).rounds for p in list_shards(tmp_path))
+    assert summary.discarded_rounds >= 3  # the chunk being written
+    assert summary.rounds + summary.discarded_rounds <= 8
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_rounds_limit_with_an_unlimited_engine(tmp_path, tiny):
+    eng = engine(rounds=None, seed=9)
+    summary = run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, rounds=4, rounds_per_shard=50)
+    assert eng.finished and not summary.interrupted
+    assert summary.rounds >= 4
+    assert sum(validate_shard(p).rounds for p in list_shards(tmp_path)) == summary.rounds
+
+
+def test_a_failing_model_closes_the_engine(tmp_path):
+    class Broken(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            raise RuntimeError("boom")
+
+    eng = engine()
+    with pytest.raises(RuntimeError, match="boom"):
+        run_selfplay(eng, Broken(), "cpu", out_dir=tmp_path)
+    assert eng.finished
+    assert list_shards(tmp_path) == []
+
+
+def test_new_run_continues_shard_numbering(tmp_path, tiny):
+    first = run_selfplay(engine(rounds=3, seed=1), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=10)
+    second = run_selfplay(engine(rounds=3, seed=2), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=10)
+    assert [p.name for p in first.shards + second.shards] == ["shard-000000.parquet", "shard-000001.parquet"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"rounds": 0}, {"rounds_per_shard": 0}, {"batch": 0}],
+)
+def test_bad_arguments(tmp_path, tiny, kwargs):
+    eng = engine()
+    try:
+        with pytest.raises(ValueError):
+            run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, **kwargs)
+    finally:
+        eng.close()
