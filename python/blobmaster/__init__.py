@@ -38,3 +38,42 @@ __all__ = [
     "card_index",
     "card_name",
 ]
+
+# The Python side (BlobNet, presets, replay shards, the inference loop) is
+# loaded on first use, so `import blobmaster` stays fast and torch-free for
+# code that only needs the game engine.
+_LAZY = {
+    "BlobNet": "blobmaster.model",
+    "DeviceError": "blobmaster.model",
+    "ModelConfig": "blobmaster.model",
+    "ModelError": "blobmaster.model",
+    "default_model": "blobmaster.model",
+    "load_model": "blobmaster.model",
+    "resolve_device": "blobmaster.model",
+    "save_model": "blobmaster.model",
+    "ConfigError": "blobmaster.config",
+    "load_config": "blobmaster.config",
+    "ShardError": "blobmaster.replay",
+    "ShardMetadata": "blobmaster.replay",
+    "read_shards": "blobmaster.replay",
+    "validate_shard": "blobmaster.replay",
+    "write_shard": "blobmaster.replay",
+    "SelfPlaySummary": "blobmaster.inference",
+    "run_selfplay": "blobmaster.inference",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'blobmaster' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
