@@ -270,7 +270,14 @@ def run_selfplay(
     index = next_shard_index(out, shard_prefix) if first_shard_index is None else first_shard_index
     model = model.to(device).eval()
     cuda = device.type == "cuda"
-    capacity = batch or int(getattr(engine, "max_batch", 0) or 512)
+    engine_max = int(getattr(engine, "max_batch", 0) or 0)
+    capacity = min(batch, engine_max) if batch and engine_max else batch or engine_max or 512
+    # Always ask for full batches: the engine hands one out when it is full or
+    # at the timeout. Asking for fewer rows after a short batch (so as not to
+    # wait for the timeout) was measured and is worse: the leaves in flight
+    # split into many small batches and the network runs far less efficiently
+    # (light, 2 threads x 8 games on 2 CPU cores: 16 instead of 89 rows per
+    # batch, 10-30% fewer rounds/min).
 
     if cuda:  # pinned staging buffers: async host<->device copies
         in_host = torch.empty((capacity, OBS_SIZE), dtype=torch.float32).pin_memory()
