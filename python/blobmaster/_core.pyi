@@ -39,6 +39,12 @@ class IllegalActionError(BlobError):
 class InvalidArgumentError(BlobError):
     """An argument out of range: player or card count, seat, card, suit, seed."""
 
+class TicketError(BlobError):
+    """A batch ticket that is unknown or already answered."""
+
+class EngineClosedError(RuntimeError):
+    """The self-play engine is closed, or one of its workers failed."""
+
 def card_name(index: int) -> str:
     """The name of card ``index`` (0..51): rank then suit letter, e.g. "AS", "10H".
 
@@ -226,3 +232,72 @@ class Game:
 
     def __copy__(self) -> Game: ...
     def __deepcopy__(self, memo: Any, /) -> Game: ...
+
+@final
+class SelfPlayEngine:
+    """The self-play engine: Rust worker threads play rounds with determinized
+    MCTS and queue their leaves; Python answers them in batches.
+
+    Every argument is checked before anything starts; a bad one raises
+    InvalidArgumentError naming it. ``tables`` lists (players, cards, weight)
+    round kinds, drawn by weight for every round. ``rounds=None`` plays until
+    closed.
+    """
+
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        games_per_thread: int = 64,
+        determinizations: int = 3,
+        simulations: int = 30,
+        c_puct: float = 1.5,
+        fpu_reduction: float = 0.1,
+        virtual_loss: float = 1.0,
+        max_pending_per_tree: int = 4,
+        dirichlet_alpha: float = 0.5,
+        dirichlet_fraction: float = 0.25,
+        temperature_moves: int = 4,
+        temperature: float = 1.0,
+        tables: Sequence[tuple[int, int, float]] | None = None,
+        seed: int = 0,
+        max_batch: int = 512,
+        pipeline_depth: int = 3,
+        rounds: int | None = None,
+        cache_entries: int = 65536,
+    ) -> None: ...
+    def next_batch(
+        self, max_size: int | None = None, timeout_ms: int = 10
+    ) -> tuple[int, npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """Wait (GIL released) for a batch: (ticket, states [B, 256], masks [B, 66]).
+
+        The arrays view the engine's buffers and are valid until the ticket is
+        submitted. On a timeout with nothing waiting, or once finished, the
+        ticket is -1 and the arrays are empty.
+        """
+    def submit(
+        self,
+        ticket: int,
+        policy_logits: npt.NDArray[np.float32],
+        values: npt.NDArray[np.float32],
+    ) -> None:
+        """Answer a batch: logits float32 [B, 66], values float32 [B, 8] in [0, 1]
+        (entry k: the seat k places after the player to move). A bad answer
+        raises (InvalidArgumentError, TicketError) and loses nothing."""
+    def take_examples(self) -> dict[str, npt.NDArray[Any]]:
+        """Examples finished since the last call, as columns: state, mask, policy,
+        value, seat, num_players, cards, round_id, move."""
+    def stats(self) -> dict[str, float]:
+        """Counters: rounds, examples, simulations, leaves_evaluated, batches,
+        mean_batch, cache_hit_rate, queue_depth, ..."""
+    @property
+    def finished(self) -> bool:
+        """True once every requested round is played and the workers exited."""
+    @property
+    def max_batch(self) -> int: ...
+    @property
+    def threads(self) -> int: ...
+    def close(self) -> None:
+        """Stop the workers promptly (idempotent)."""
+    def __enter__(self) -> SelfPlayEngine: ...
+    def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...

@@ -6,9 +6,10 @@
 //! keeps working while `except IllegalActionError` can single out bad moves.
 
 use blob_core::CoreError;
+use blob_search::SearchError;
 use pyo3::PyErr;
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 
 create_exception!(
     blobmaster._core,
@@ -28,6 +29,18 @@ create_exception!(
     BlobError,
     "An argument out of range: player or card count, seat, card, suit, seed."
 );
+create_exception!(
+    blobmaster._core,
+    TicketError,
+    BlobError,
+    "A batch ticket that is unknown or already answered."
+);
+create_exception!(
+    blobmaster._core,
+    EngineClosedError,
+    PyRuntimeError,
+    "The self-play engine is closed, or one of its workers failed."
+);
 
 /// Every failure of a binding call. `Core` carries the engine's own error;
 /// the others cover what the bindings check before handing values to the
@@ -36,6 +49,7 @@ create_exception!(
 #[derive(Debug)]
 pub enum BindingError {
     Core(CoreError),
+    Search(SearchError),
     Argument(String),
     IllegalAction(String),
 }
@@ -48,12 +62,31 @@ impl From<CoreError> for BindingError {
     }
 }
 
+impl From<SearchError> for BindingError {
+    fn from(err: SearchError) -> Self {
+        match err {
+            SearchError::Core(core) => BindingError::Core(core),
+            other => BindingError::Search(other),
+        }
+    }
+}
+
 /// The one place a Rust error becomes a Python exception.
 impl From<BindingError> for PyErr {
     fn from(err: BindingError) -> PyErr {
         match err {
             BindingError::Argument(msg) => InvalidArgumentError::new_err(msg),
             BindingError::IllegalAction(msg) => IllegalActionError::new_err(msg),
+            BindingError::Search(search) => {
+                let msg = search.to_string();
+                match search {
+                    SearchError::UnknownTicket(_) => TicketError::new_err(msg),
+                    SearchError::Closed | SearchError::WorkerFailed(_) => {
+                        EngineClosedError::new_err(msg)
+                    }
+                    _ => InvalidArgumentError::new_err(msg),
+                }
+            }
             BindingError::Core(core) => {
                 let msg = core.to_string();
                 match core {

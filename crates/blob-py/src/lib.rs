@@ -6,10 +6,12 @@
 
 mod cards;
 mod convert;
+mod engine;
 mod errors;
 mod game;
 mod round;
 
+pub use engine::PyEngine;
 pub use errors::{BindingError, BindingResult};
 pub use game::PyGame;
 pub use round::PyRound;
@@ -19,7 +21,11 @@ pub mod _core {
     #[pymodule_export]
     use crate::cards::{card_index, card_name};
     #[pymodule_export]
-    use crate::errors::{BlobError, IllegalActionError, InvalidArgumentError};
+    use crate::engine::PyEngine;
+    #[pymodule_export]
+    use crate::errors::{
+        BlobError, EngineClosedError, IllegalActionError, InvalidArgumentError, TicketError,
+    };
     #[pymodule_export]
     use crate::game::PyGame;
     #[pymodule_export]

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use blob_core::{Rng, Round};
 use blob_search::evaluator::LeafBatch;
 use blob_search::{
-    Engine, EngineConfig, Evaluator, Information, SearchParams, Searcher, TableSpec, UniformEvaluator,
+    Engine, EngineConfig, Evaluator, Information, SearchParams, Searcher, TableSpec,
+    UniformEvaluator,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -32,7 +33,16 @@ fn search_one_position(c: &mut Criterion) {
         (params.determinizations * params.simulations) as u64,
     ));
     group.bench_function("medium_4p5c_uniform", |b| {
-        b.iter(|| searcher.search(&round, &params, Information::Imperfect, None, &mut evaluator, &mut rng))
+        b.iter(|| {
+            searcher.search(
+                &round,
+                &params,
+                Information::Imperfect,
+                None,
+                &mut evaluator,
+                &mut rng,
+            )
+        })
     });
     group.finish();
 }

@@ -157,10 +157,16 @@ mod tests {
     #[test]
     fn hidden_cards_do_not_change_the_key() {
         let hands = |a: &[&str], b: &[&str], c: &[&str]| {
-            [a, b, c].map(|h| h.iter().map(|n| blob_core::Card::parse(n).unwrap()).collect::<CardSet>())
+            [a, b, c].map(|h| {
+                h.iter()
+                    .map(|n| blob_core::Card::parse(n).unwrap())
+                    .collect::<CardSet>()
+            })
         };
-        let r1 = Round::from_hands(&hands(&["AS", "2H"], &["KS", "3H"], &["QS", "4H"]), 0, None).unwrap();
-        let r2 = Round::from_hands(&hands(&["AS", "2H"], &["QS", "4H"], &["KS", "3H"]), 0, None).unwrap();
+        let r1 = Round::from_hands(&hands(&["AS", "2H"], &["KS", "3H"], &["QS", "4H"]), 0, None)
+            .unwrap();
+        let r2 = Round::from_hands(&hands(&["AS", "2H"], &["QS", "4H"], &["KS", "3H"]), 0, None)
+            .unwrap();
         assert_eq!(info_key(&r1, 0, 0), info_key(&r2, 0, 0));
         assert_ne!(info_key(&r1, 1, 0), info_key(&r2, 1, 0));
     }

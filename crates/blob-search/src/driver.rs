@@ -113,7 +113,10 @@ impl EngineConfig {
             ));
         }
         if !(2..=64).contains(&self.pipeline_depth) {
-            return bad(format!("pipeline depth must be in 2..=64, got {}", self.pipeline_depth));
+            return bad(format!(
+                "pipeline depth must be in 2..=64, got {}",
+                self.pipeline_depth
+            ));
         }
         Ok(())
     }
@@ -171,7 +174,7 @@ struct Shared {
 /// The self-play engine. Dropping it stops the workers.
 pub struct Engine {
     shared: Arc<Shared>,
-    pool: Option<rayon::ThreadPool>,
+    pool: Mutex<Option<rayon::ThreadPool>>,
     done: Arc<(Mutex<usize>, std::sync::Condvar)>,
 }
 
@@ -179,13 +182,16 @@ impl Engine {
     /// Validates the configuration and starts the workers.
     pub fn start(config: EngineConfig) -> SearchResult<Engine> {
         config.validate()?;
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..config.threads).map(|_| unbounded()).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..config.threads).map(|_| unbounded()).unzip();
         let queue = LeafQueue::new(config.max_batch, config.pipeline_depth, senders)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.threads)
             .thread_name(|i| format!("blob-selfplay-{i}"))
             .build()
-            .map_err(|e| SearchError::InvalidConfig(format!("cannot start the thread pool: {e}")))?;
+            .map_err(|e| {
+                SearchError::InvalidConfig(format!("cannot start the thread pool: {e}"))
+            })?;
         let shared = Arc::new(Shared {
             queue,
             stop: AtomicBool::new(false),
@@ -223,7 +229,7 @@ impl Engine {
         }
         Ok(Engine {
             shared,
-            pool: Some(pool),
+            pool: Mutex::new(Some(pool)),
             done,
         })
     }
@@ -236,8 +242,13 @@ impl Engine {
     }
 
     fn check_failure(&self) -> SearchResult<()> {
-        match &*self.shared.failure.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(msg) => Err(SearchError::InvalidConfig(msg.clone())),
+        match &*self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Some(msg) => Err(SearchError::WorkerFailed(msg.clone())),
             None => Ok(()),
         }
     }
@@ -252,6 +263,9 @@ impl Engine {
     /// when nothing came (or the engine finished).
     pub fn next_batch(&self, max_rows: usize, timeout: Duration) -> SearchResult<Option<Ticket>> {
         self.check_failure()?;
+        if self.shared.queue.is_closed() {
+            return Err(SearchError::Closed);
+        }
         if self.is_finished() {
             return Ok(None);
         }
@@ -265,7 +279,13 @@ impl Engine {
 
     /// Takes every example finished since the last call.
     pub fn take_examples(&self) -> ExampleColumns {
-        std::mem::take(&mut *self.shared.examples.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(
+            &mut *self
+                .shared
+                .examples
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -292,7 +312,7 @@ impl Engine {
 
     /// Stops the workers and waits for them (at most a few milliseconds:
     /// they never block for long).
-    pub fn close(&mut self) {
+    pub fn close(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.queue.close();
         let (count, cv) = &*self.done;
@@ -304,17 +324,20 @@ impl Engine {
                 .0;
         }
         drop(finished);
-        self.pool.take();
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.pool.is_none()
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        if self.pool.is_some() {
+        if !self.is_closed() {
             self.close();
         }
     }
@@ -334,11 +357,13 @@ pub fn serve(
         let Some(ticket) = engine.next_batch(max_rows, Duration::from_millis(2))? else {
             continue;
         };
-        engine.queue().answer_with(ticket.generation, |obs, masks, states, policy, values| {
-            let batch = crate::evaluator::LeafBatch { states, obs, masks };
-            evaluator.evaluate(&batch, policy, values);
-            Ok(())
-        })?;
+        engine
+            .queue()
+            .answer_with(ticket.generation, |obs, masks, states, policy, values| {
+                let batch = crate::evaluator::LeafBatch { states, obs, masks };
+                evaluator.evaluate(&batch, policy, values);
+                Ok(())
+            })?;
         batches += 1;
     }
     Ok(batches)
@@ -493,19 +518,31 @@ impl Worker {
     fn publish(&mut self) {
         let c = &self.shared.counters;
         let l = &mut self.local;
-        c.decisions.fetch_add(std::mem::take(&mut l.decisions), Ordering::Relaxed);
-        c.forced_moves.fetch_add(std::mem::take(&mut l.forced_moves), Ordering::Relaxed);
-        c.simulations.fetch_add(std::mem::take(&mut l.simulations), Ordering::Relaxed);
-        c.shared_requests.fetch_add(std::mem::take(&mut l.shared_requests), Ordering::Relaxed);
-        c.terminal_leaves.fetch_add(std::mem::take(&mut l.terminal_leaves), Ordering::Relaxed);
-        c.stray_answers.fetch_add(std::mem::take(&mut l.stray_answers), Ordering::Relaxed);
-        c.cache_hits.fetch_add(self.cache.hits - l.reported_hits, Ordering::Relaxed);
-        c.cache_misses.fetch_add(self.cache.misses - l.reported_misses, Ordering::Relaxed);
+        c.decisions
+            .fetch_add(std::mem::take(&mut l.decisions), Ordering::Relaxed);
+        c.forced_moves
+            .fetch_add(std::mem::take(&mut l.forced_moves), Ordering::Relaxed);
+        c.simulations
+            .fetch_add(std::mem::take(&mut l.simulations), Ordering::Relaxed);
+        c.shared_requests
+            .fetch_add(std::mem::take(&mut l.shared_requests), Ordering::Relaxed);
+        c.terminal_leaves
+            .fetch_add(std::mem::take(&mut l.terminal_leaves), Ordering::Relaxed);
+        c.stray_answers
+            .fetch_add(std::mem::take(&mut l.stray_answers), Ordering::Relaxed);
+        c.cache_hits
+            .fetch_add(self.cache.hits - l.reported_hits, Ordering::Relaxed);
+        c.cache_misses
+            .fetch_add(self.cache.misses - l.reported_misses, Ordering::Relaxed);
         l.reported_hits = self.cache.hits;
         l.reported_misses = self.cache.misses;
         if !self.done_examples.is_empty() {
             let n = self.done_examples.len() as u64;
-            let mut out = self.shared.examples.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = self
+                .shared
+                .examples
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             out.append(&mut self.done_examples);
             drop(out);
             c.examples.fetch_add(n, Ordering::Relaxed);
@@ -534,7 +571,8 @@ impl Worker {
         }
         let dealer = rng.below(table.players as u32) as usize;
         let trump = Suit::from_index(rng.below(5) as u8).ok();
-        let round = Round::deal(table.players, table.cards, dealer, trump, &mut rng).expect("validated table");
+        let round = Round::deal(table.players, table.cards, dealer, trump, &mut rng)
+            .expect("validated table");
         let game = &mut self.games[g];
         game.state = SlotState::Playing;
         game.round = round;
@@ -684,7 +722,8 @@ impl Worker {
         let cards = game.round.cards() as u8;
         for r in &game.records {
             let value = game.round.values_from(r.seat as usize);
-            self.done_examples.push(r, &value, players, cards, game.round_id);
+            self.done_examples
+                .push(r, &value, players, cards, game.round_id);
         }
         game.records.clear();
         game.state = SlotState::Idle;
@@ -737,7 +776,10 @@ impl Worker {
         let pushed = self.shared.queue.push(|row| {
             encode_observation(state, seat, None, row.obs);
             *row.mask = state.legal_actions().to_mask();
-            *row.handle = Handle { worker, request: id };
+            *row.handle = Handle {
+                worker,
+                request: id,
+            };
             *row.state = *state;
         });
         !matches!(pushed, Err(PushError::Full))
@@ -810,7 +852,11 @@ impl Worker {
                 game.move_number as u64,
                 w.tree as u64,
             ]));
-            tree.add_root_noise(&mut noise_rng, params.dirichlet_alpha, params.dirichlet_fraction);
+            tree.add_root_noise(
+                &mut noise_rng,
+                params.dirichlet_alpha,
+                params.dirichlet_fraction,
+            );
         }
     }
 }

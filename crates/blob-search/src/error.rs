@@ -16,9 +16,15 @@ pub enum SearchError {
     #[error("answer has the wrong shape: {0}")]
     BadShape(String),
     #[error("answer holds a non-finite number at row {row}, column {col} of {what}")]
-    NonFinite { what: &'static str, row: usize, col: usize },
+    NonFinite {
+        what: &'static str,
+        row: usize,
+        col: usize,
+    },
     #[error("the engine is closed")]
     Closed,
+    #[error("{0}")]
+    WorkerFailed(String),
 }
 
 pub type SearchResult<T> = Result<T, SearchError>;

@@ -44,7 +44,14 @@ impl ExampleColumns {
     }
 
     /// Adds one record with its value target.
-    pub fn push(&mut self, r: &DecisionRecord, value: &[f32; MAX_PLAYERS], players: u8, cards: u8, round_id: u64) {
+    pub fn push(
+        &mut self,
+        r: &DecisionRecord,
+        value: &[f32; MAX_PLAYERS],
+        players: u8,
+        cards: u8,
+        round_id: u64,
+    ) {
         self.state.extend_from_slice(&r.obs);
         self.mask.extend_from_slice(&r.mask);
         self.policy.extend_from_slice(&r.policy);

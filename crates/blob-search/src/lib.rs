@@ -26,8 +26,8 @@ pub mod tree;
 
 pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, serve};
 pub use error::{SearchError, SearchResult};
-pub use examples::ExampleColumns;
 pub use evaluator::{Evaluator, LeafBatch, RolloutEvaluator, UniformEvaluator};
+pub use examples::ExampleColumns;
 pub use params::SearchParams;
 pub use search::{Information, SearchOutcome, Searcher, choose_action};
 pub use tree::Tree;

@@ -108,7 +108,8 @@ impl SearchParams {
         if !(self.dirichlet_alpha.is_finite() && self.dirichlet_alpha > 0.0) {
             return bad("dirichlet_alpha must be positive");
         }
-        if !(self.dirichlet_fraction.is_finite() && (0.0..=1.0).contains(&self.dirichlet_fraction)) {
+        if !(self.dirichlet_fraction.is_finite() && (0.0..=1.0).contains(&self.dirichlet_fraction))
+        {
             return bad("dirichlet_fraction must be in 0..1");
         }
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {

@@ -60,7 +60,11 @@ fn pack(generation: u64, limit: u32, count: u32) -> u64 {
 }
 #[inline]
 fn unpack(word: u64) -> (u32, u32, u32) {
-    ((word >> 32) as u32, (word >> 16 & 0xFFFF) as u32, (word & 0xFFFF) as u32)
+    (
+        (word >> 32) as u32,
+        (word >> 16 & 0xFFFF) as u32,
+        (word & 0xFFFF) as u32,
+    )
 }
 
 /// Who a row belongs to: the worker whose channel gets the answer, and that
@@ -170,7 +174,11 @@ pub struct LeafQueue {
 impl LeafQueue {
     /// A queue of `depth` buffers of `capacity` rows each, answering to one
     /// channel per worker.
-    pub fn new(capacity: usize, depth: usize, workers: Vec<Sender<AnswerMsg>>) -> SearchResult<LeafQueue> {
+    pub fn new(
+        capacity: usize,
+        depth: usize,
+        workers: Vec<Sender<AnswerMsg>>,
+    ) -> SearchResult<LeafQueue> {
         if capacity == 0 || capacity > MAX_BATCH {
             return Err(SearchError::InvalidConfig(format!(
                 "batch capacity must be in 1..={MAX_BATCH}, got {capacity}"
@@ -287,10 +295,12 @@ impl LeafQueue {
                     }
                     return Err(PushError::Full);
                 }
-                match b
-                    .claim
-                    .compare_exchange_weak(word, word + 1, Ordering::AcqRel, Ordering::Acquire)
-                {
+                match b.claim.compare_exchange_weak(
+                    word,
+                    word + 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
                     Ok(_) => break count as usize,
                     Err(actual) => word = actual,
                 }
@@ -339,7 +349,8 @@ impl LeafQueue {
                 return Err(SearchError::Closed);
             }
             let head = self.head.load(Ordering::Acquire);
-            if head > generation || (head == generation && self.set_limit(b, generation, max_rows)) {
+            if head > generation || (head == generation && self.set_limit(b, generation, max_rows))
+            {
                 break;
             }
             if head < generation {
@@ -455,6 +466,11 @@ impl LeafQueue {
         Ok((b, count as usize))
     }
 
+    /// Rows of a handed-out (not yet answered) batch.
+    pub fn batch_rows(&self, ticket: u64) -> SearchResult<usize> {
+        Ok(self.handed_buffer(ticket)?.1)
+    }
+
     /// Read access to the rows of a handed-out batch: observations (rows x
     /// 256), masks (rows x 66) and states. Valid until the ticket is
     /// answered.
@@ -463,7 +479,11 @@ impl LeafQueue {
         // SAFETY: a handed-out buffer is not written by workers (its limit
         // is sealed) until it is answered and consumed.
         let r = unsafe { &*b.rows.get() };
-        Ok((&r.obs[..rows * OBS_SIZE], &r.masks[..rows * NUM_ACTIONS], &r.states[..rows]))
+        Ok((
+            &r.obs[..rows * OBS_SIZE],
+            &r.masks[..rows * NUM_ACTIONS],
+            &r.states[..rows],
+        ))
     }
 
     /// Raw pointers to a handed-out batch's observation and mask rows, for
@@ -495,8 +515,7 @@ impl LeafQueue {
     ) -> SearchResult<()> {
         let (b, rows) = self.handed_buffer(ticket)?;
         // Claiming the ticket makes this call its only answerer.
-        if b
-            .phase
+        if b.phase
             .compare_exchange(HANDED, ANSWERING, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
@@ -520,7 +539,13 @@ impl LeafQueue {
             &mut policy[..rows * NUM_ACTIONS],
             &mut values[..rows * MAX_PLAYERS],
         )
-        .and_then(|()| check_answers(&policy[..rows * NUM_ACTIONS], &values[..rows * MAX_PLAYERS], rows));
+        .and_then(|()| {
+            check_answers(
+                &policy[..rows * NUM_ACTIONS],
+                &values[..rows * MAX_PLAYERS],
+                rows,
+            )
+        });
         if let Err(e) = filled {
             b.phase.store(HANDED, Ordering::Release);
             return Err(e);

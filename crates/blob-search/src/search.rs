@@ -128,6 +128,21 @@ impl Searcher {
         rng: &mut Rng,
     ) -> SearchOutcome {
         let observer = round.current_player().unwrap_or(0);
+        let legal = round.legal_actions();
+        if legal.len() <= 1 {
+            // A forced move (or a finished round) needs no search; searching
+            // would skip ahead to the next real decision.
+            let mut visits = [0.0; NUM_ACTIONS];
+            if let Some(a) = legal.iter().next() {
+                visits[a] = 1.0;
+            }
+            return SearchOutcome {
+                visits,
+                root_value: [0.0; MAX_PLAYERS],
+                simulations: 0,
+                evaluations: 0,
+            };
+        }
         let d = params.determinizations as usize;
         self.trees.truncate(d);
         for t in 0..d {
@@ -206,7 +221,10 @@ impl Searcher {
                 .expect("row has OBS_SIZE entries");
             encode_observation(state, seat, context, row);
             let legal = state.legal_actions();
-            for (a, m) in self.masks[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS].iter_mut().enumerate() {
+            for (a, m) in self.masks[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS]
+                .iter_mut()
+                .enumerate()
+            {
                 *m = legal.contains(a);
             }
         }
@@ -247,7 +265,14 @@ where
                 let part_seed = mix_seed(&[seed, part as u64]);
                 let mut evaluator = make_evaluator(part_seed);
                 let mut rng = Rng::new(part_seed);
-                Searcher::new().search(round, &sub, Information::Imperfect, context, &mut evaluator, &mut rng)
+                Searcher::new().search(
+                    round,
+                    &sub,
+                    Information::Imperfect,
+                    context,
+                    &mut evaluator,
+                    &mut rng,
+                )
             })
             .collect()
     });

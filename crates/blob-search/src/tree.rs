@@ -289,13 +289,20 @@ impl Tree {
         let first = n.first_edge as usize;
         let mut best = first;
         let mut best_score = f32::NEG_INFINITY;
-        for (i, e) in self.edges[first..first + n.num_edges as usize].iter().enumerate() {
+        for (i, e) in self.edges[first..first + n.num_edges as usize]
+            .iter()
+            .enumerate()
+        {
             let (child_n, q) = if e.child == NO_NODE {
                 (0.0, fpu)
             } else {
                 let c = &self.nodes[e.child as usize];
                 let cn = c.visits as f32 + vl * c.pending as f32;
-                let q = if cn > 0.0 { c.value_sum[seat] / cn } else { fpu };
+                let q = if cn > 0.0 {
+                    c.value_sum[seat] / cn
+                } else {
+                    fpu
+                };
                 (cn, q)
             };
             let score = q + params.c_puct * e.prior * sqrt_n / (1.0 + child_n);
@@ -365,11 +372,12 @@ impl Tree {
 
     fn set_edges(&mut self, node: u32, priors: &[(u8, f32)]) {
         let first = self.edges.len() as u32;
-        self.edges.extend(priors.iter().map(|&(action, prior)| Edge {
-            action,
-            prior,
-            child: NO_NODE,
-        }));
+        self.edges
+            .extend(priors.iter().map(|&(action, prior)| Edge {
+                action,
+                prior,
+                child: NO_NODE,
+            }));
         let n = &mut self.nodes[node as usize];
         n.first_edge = first;
         n.num_edges = priors.len() as u32;

@@ -9,15 +9,18 @@ use std::time::Duration;
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng};
 use blob_search::evaluator::{Evaluator, LeafBatch};
-use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec, UniformEvaluator, serve};
+use blob_search::{
+    Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec, UniformEvaluator, serve,
+};
 
 /// Answers that depend only on the observation row, so results cannot
 /// depend on batch composition or timing.
 struct HashEvaluator;
 
 fn row_hash(row: &[f32]) -> u64 {
-    row.iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, v| (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01b3))
+    row.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+        (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl Evaluator for HashEvaluator {
@@ -62,7 +65,10 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
         .expect("the engine hung (deadlock or lost answer)")
 }
 
-fn run_to_end(cfg: EngineConfig, evaluator: impl Evaluator + 'static) -> (ExampleColumns, blob_search::EngineStats) {
+fn run_to_end(
+    cfg: EngineConfig,
+    evaluator: impl Evaluator + 'static,
+) -> (ExampleColumns, blob_search::EngineStats) {
     within(Duration::from_secs(120), move || {
         let mut engine = Engine::start(cfg).unwrap();
         let mut evaluator = evaluator;
@@ -107,12 +113,18 @@ fn examples_are_consistent() {
         for a in 0..NUM_ACTIONS {
             assert!(mask[a] || policy[a] == 0.0, "policy on an illegal action");
         }
-        assert!(mask.iter().filter(|&&m| m).count() >= 2, "forced moves make no example");
+        assert!(
+            mask.iter().filter(|&&m| m).count() >= 2,
+            "forced moves make no example"
+        );
         let players = ex.num_players[i] as usize;
         assert!(value[players..].iter().all(|&v| v == 0.0));
         for &v in &value[..players] {
             let score = v * (10.0 + ex.cards[i] as f32);
-            assert!(score == 0.0 || (10.0..=13.0).contains(&score.round()), "score {score}");
+            assert!(
+                score == 0.0 || (10.0..=13.0).contains(&score.round()),
+                "score {score}"
+            );
         }
     }
     // Value targets of one round are the same scores seen from each seat.
@@ -179,11 +191,19 @@ fn bad_answers_are_rejected_and_lose_nothing() {
         let n = ticket.rows;
         let good_p = vec![0.0f32; n * NUM_ACTIONS];
         let good_v = vec![0.5f32; n * MAX_PLAYERS];
-        assert!(engine.submit(ticket.generation, &good_p[1..], &good_v).is_err());
+        assert!(
+            engine
+                .submit(ticket.generation, &good_p[1..], &good_v)
+                .is_err()
+        );
         let mut nan = good_v.clone();
         nan[3] = f32::NAN;
         assert!(engine.submit(ticket.generation, &good_p, &nan).is_err());
-        assert!(engine.submit(ticket.generation + 1, &good_p, &good_v).is_err());
+        assert!(
+            engine
+                .submit(ticket.generation + 1, &good_p, &good_v)
+                .is_err()
+        );
         engine.submit(ticket.generation, &good_p, &good_v).unwrap();
         // Reusing an answered ticket is an error.
         assert!(engine.submit(ticket.generation, &good_p, &good_v).is_err());
@@ -220,7 +240,10 @@ fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
         let mut eval = UniformEvaluator;
         while !engine.is_finished() {
             if held.len() < 3 {
-                if let Some(t) = engine.next_batch(1 + rng.below(32) as usize, Duration::from_millis(1)).unwrap() {
+                if let Some(t) = engine
+                    .next_batch(1 + rng.below(32) as usize, Duration::from_millis(1))
+                    .unwrap()
+                {
                     held.push(t);
                 }
             }

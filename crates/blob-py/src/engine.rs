@@ -1,0 +1,377 @@
+//! `blobmaster.SelfPlayEngine`: the Rust self-play engine seen from Python.
+//!
+//! Waiting for a batch happens with the GIL released. Batches are handed
+//! over as numpy views of the engine's own buffers (no per-leaf copy); a
+//! small owner object keeps the engine, and so the buffers, alive for as long
+//! as a view exists. The views' contents are valid until their ticket is
+//! answered, after which the buffer is reused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use blob_core::observation::OBS_SIZE;
+use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
+use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec};
+use numpy::ndarray::{Array1, Array2, ArrayView2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert;
+use crate::errors::{BindingError, BindingResult};
+
+/// Keeps the engine alive while numpy views of its batch buffers exist.
+#[pyclass(module = "blobmaster._core", name = "_BatchOwner", frozen)]
+struct BatchOwner {
+    _engine: Arc<Engine>,
+}
+
+/// The self-play engine: Rust worker threads play rounds with determinized
+/// MCTS and queue their leaves; Python answers them in batches.
+#[pyclass(module = "blobmaster._core", name = "SelfPlayEngine", frozen)]
+pub struct PyEngine {
+    engine: Arc<Engine>,
+}
+
+fn positive(value: i128, what: &str) -> BindingResult<usize> {
+    match usize::try_from(value) {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(BindingError::Argument(format!(
+            "{what} must be a positive integer, got {value}"
+        ))),
+    }
+}
+
+fn count_u32(value: i128, what: &str) -> BindingResult<u32> {
+    u32::try_from(value).map_err(|_| {
+        BindingError::Argument(format!(
+            "{what} must be an integer in 0..=4294967295, got {value}"
+        ))
+    })
+}
+
+/// A float 32-bit array of shape [rows, cols] from any Python object, with
+/// a message naming what is wrong otherwise.
+fn matrix_f32(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    rows: usize,
+    cols: usize,
+) -> BindingResult<Vec<f32>> {
+    let describe = || {
+        let dtype = obj
+            .getattr("dtype")
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| obj.get_type().to_string());
+        let shape = obj
+            .getattr("shape")
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "?".into());
+        format!(
+            "{what} must be a float32 numpy array of shape ({rows}, {cols}), got dtype {dtype} and shape {shape}"
+        )
+    };
+    let array = obj
+        .cast::<PyArray2<f32>>()
+        .map_err(|_| BindingError::Argument(describe()))?;
+    if array.shape() != [rows, cols] {
+        return Err(BindingError::Argument(describe()));
+    }
+    let view = array
+        .try_readonly()
+        .map_err(|e| BindingError::Argument(format!("{what} cannot be read: {e}")))?;
+    Ok(match view.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        Err(_) => view.as_array().iter().copied().collect(),
+    })
+}
+
+fn column<'py, T: numpy::Element>(
+    py: Python<'py>,
+    data: Vec<T>,
+    width: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    if width == 1 {
+        return Ok(PyArray1::from_owned_array(py, Array1::from_vec(data)).into_any());
+    }
+    let rows = data.len() / width;
+    let array = Array2::from_shape_vec((rows, width), data).map_err(|e| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!("bad example column: {e}"))
+    })?;
+    Ok(PyArray2::from_owned_array(py, array).into_any())
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Starts the workers. Every argument is checked first; a bad one raises
+    /// a ValueError subclass naming it and starts nothing.
+    #[new]
+    #[pyo3(signature = (
+        *, threads = 2, games_per_thread = 64, determinizations = 3, simulations = 30,
+        c_puct = 1.5, fpu_reduction = 0.1, virtual_loss = 1.0, max_pending_per_tree = 4,
+        dirichlet_alpha = 0.5, dirichlet_fraction = 0.25, temperature_moves = 4, temperature = 1.0,
+        tables = None, seed = 0, max_batch = 512, pipeline_depth = 3, rounds = None,
+        cache_entries = 65536
+    ))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
+    fn new(
+        threads: i128,
+        games_per_thread: i128,
+        determinizations: i128,
+        simulations: i128,
+        c_puct: f32,
+        fpu_reduction: f32,
+        virtual_loss: f32,
+        max_pending_per_tree: i128,
+        dirichlet_alpha: f32,
+        dirichlet_fraction: f32,
+        temperature_moves: i128,
+        temperature: f32,
+        tables: Option<Vec<(i128, i128, f64)>>,
+        seed: i128,
+        max_batch: i128,
+        pipeline_depth: i128,
+        rounds: Option<i128>,
+        cache_entries: i128,
+    ) -> BindingResult<Self> {
+        let params = SearchParams {
+            determinizations: count_u32(determinizations, "determinizations")?,
+            simulations: count_u32(simulations, "simulations")?,
+            c_puct,
+            fpu_reduction,
+            virtual_loss,
+            max_pending_per_tree: count_u32(max_pending_per_tree, "max_pending_per_tree")?,
+            dirichlet_alpha,
+            dirichlet_fraction,
+            temperature_moves: count_u32(temperature_moves, "temperature_moves")?,
+            temperature,
+        };
+        let tables = match tables {
+            None => vec![TableSpec {
+                players: 4,
+                cards: 5,
+                weight: 1.0,
+            }],
+            Some(list) => list
+                .into_iter()
+                .map(|(players, cards, weight)| {
+                    Ok(TableSpec {
+                        players: convert::non_negative(players, "players")?,
+                        cards: convert::non_negative(cards, "cards")?,
+                        weight,
+                    })
+                })
+                .collect::<BindingResult<_>>()?,
+        };
+        let config = EngineConfig {
+            threads: positive(threads, "threads")?,
+            games_per_thread: positive(games_per_thread, "games_per_thread")?,
+            params,
+            tables,
+            seed: convert::seed(Some(seed))?,
+            max_batch: positive(max_batch, "max_batch")?,
+            pipeline_depth: positive(pipeline_depth, "pipeline_depth")?,
+            rounds: rounds
+                .map(|r| convert::non_negative(r, "rounds"))
+                .transpose()?
+                .map(|r| r as u64),
+            cache_entries: convert::non_negative(cache_entries, "cache_entries")?,
+        };
+        Ok(PyEngine {
+            engine: Arc::new(Engine::start(config)?),
+        })
+    }
+
+    /// Waits (GIL released) up to `timeout_ms` for a batch of at most
+    /// `max_size` leaves (default: the engine's max_batch). Returns (ticket,
+    /// states float32 [B, 256], masks bool [B, 66]); the arrays view the
+    /// engine's buffers and are valid until the ticket is submitted. On a
+    /// timeout with nothing waiting, or once finished: (-1, empty, empty).
+    #[pyo3(signature = (max_size = None, timeout_ms = 10))]
+    fn next_batch<'py>(
+        &self,
+        py: Python<'py>,
+        max_size: Option<i128>,
+        timeout_ms: i128,
+    ) -> PyResult<(i64, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let capacity = self.engine.config().max_batch;
+        let max = match max_size {
+            None => capacity,
+            Some(m) => match usize::try_from(m) {
+                Ok(v) if (1..=capacity).contains(&v) => v,
+                _ => {
+                    return Err(BindingError::Argument(format!(
+                        "max_size must be in 1..={capacity} (the engine's max_batch), got {m}"
+                    ))
+                    .into());
+                }
+            },
+        };
+        let timeout = u64::try_from(timeout_ms).map_err(|_| {
+            BindingError::Argument(format!("timeout_ms must not be negative, got {timeout_ms}"))
+        })?;
+        let timeout = Duration::from_millis(timeout.min(3_600_000));
+        let engine = Arc::clone(&self.engine);
+        let ticket = py
+            .detach(move || engine.next_batch(max, timeout))
+            .map_err(BindingError::from)?;
+        let Some(ticket) = ticket else {
+            let states = PyArray2::<f32>::zeros(py, [0, OBS_SIZE], false).into_any();
+            let masks = PyArray2::<bool>::zeros(py, [0, NUM_ACTIONS], false).into_any();
+            return Ok((-1, states, masks));
+        };
+        let (obs_ptr, mask_ptr) = self
+            .engine
+            .queue()
+            .batch_pointers(&ticket)
+            .map_err(BindingError::from)?;
+        let owner = Bound::new(
+            py,
+            BatchOwner {
+                _engine: Arc::clone(&self.engine),
+            },
+        )?
+        .into_any();
+        // SAFETY: the pointers address `rows` full rows of buffers that live
+        // as long as the engine, which `owner` keeps alive; the buffers are
+        // never reallocated.
+        let (states, masks) = unsafe {
+            let obs = ArrayView2::from_shape_ptr((ticket.rows, OBS_SIZE), obs_ptr);
+            let mask = ArrayView2::from_shape_ptr((ticket.rows, NUM_ACTIONS), mask_ptr);
+            (
+                PyArray2::borrow_from_array(&obs, owner.clone()).into_any(),
+                PyArray2::borrow_from_array(&mask, owner).into_any(),
+            )
+        };
+        Ok((ticket.generation as i64, states, masks))
+    }
+
+    /// Answers a batch: policy logits float32 [B, 66] (illegal entries are
+    /// ignored) and values float32 [B, 8] (entry k: the seat k places after
+    /// the player to move, in [0, 1]). A bad answer raises and loses
+    /// nothing: the ticket stays open. Submitting ticket -1 with empty
+    /// arrays does nothing.
+    fn submit(
+        &self,
+        ticket: i128,
+        policy_logits: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+    ) -> BindingResult<()> {
+        if ticket == -1 {
+            let empty = |o: &Bound<'_, PyAny>| o.len().map(|n| n == 0).unwrap_or(false);
+            if empty(policy_logits) && empty(values) {
+                return Ok(());
+            }
+        }
+        let generation = u64::try_from(ticket).map_err(|_| {
+            BindingError::Argument(format!(
+                "ticket {ticket} is not a batch ticket (-1 marks an empty batch: submit it with empty arrays or not at all)"
+            ))
+        })?;
+        let rows = self.engine.queue().batch_rows(generation)?;
+        let policy = matrix_f32(policy_logits, "policy_logits", rows, NUM_ACTIONS)?;
+        let values = matrix_f32(values, "values", rows, MAX_PLAYERS)?;
+        self.engine.submit(generation, &policy, &values)?;
+        Ok(())
+    }
+
+    /// Every example finished since the last call, as numpy columns.
+    fn take_examples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let ExampleColumns {
+            state,
+            mask,
+            policy,
+            value,
+            seat,
+            num_players,
+            cards,
+            round_id,
+            move_number,
+        } = self.engine.take_examples();
+        let out = PyDict::new(py);
+        out.set_item("state", column(py, state, OBS_SIZE)?)?;
+        out.set_item("mask", column(py, mask, NUM_ACTIONS)?)?;
+        out.set_item("policy", column(py, policy, NUM_ACTIONS)?)?;
+        out.set_item("value", column(py, value, MAX_PLAYERS)?)?;
+        out.set_item("seat", column(py, seat, 1)?)?;
+        out.set_item("num_players", column(py, num_players, 1)?)?;
+        out.set_item("cards", column(py, cards, 1)?)?;
+        out.set_item("round_id", column(py, round_id, 1)?)?;
+        out.set_item("move", column(py, move_number, 1)?)?;
+        Ok(out)
+    }
+
+    /// Counters: rounds, examples, decisions, simulations, leaves
+    /// evaluated, batches, mean batch size, cache hits, queue depth, ...
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.engine.stats();
+        let d = PyDict::new(py);
+        d.set_item("rounds", s.rounds)?;
+        d.set_item("examples", s.examples)?;
+        d.set_item("decisions", s.decisions)?;
+        d.set_item("forced_moves", s.forced_moves)?;
+        d.set_item("simulations", s.simulations)?;
+        d.set_item("leaves_evaluated", s.leaves_evaluated)?;
+        d.set_item("batches", s.batches)?;
+        d.set_item(
+            "mean_batch",
+            s.leaves_evaluated as f64 / s.batches.max(1) as f64,
+        )?;
+        d.set_item("cache_hits", s.cache_hits)?;
+        d.set_item("cache_misses", s.cache_misses)?;
+        d.set_item(
+            "cache_hit_rate",
+            s.cache_hits as f64 / (s.cache_hits + s.cache_misses).max(1) as f64,
+        )?;
+        d.set_item("shared_requests", s.shared_requests)?;
+        d.set_item("terminal_leaves", s.terminal_leaves)?;
+        d.set_item("stray_answers", s.stray_answers)?;
+        d.set_item("queue_depth", s.queue_depth)?;
+        d.set_item("tickets_outstanding", s.tickets_outstanding)?;
+        d.set_item("workers_running", s.workers_running)?;
+        Ok(d)
+    }
+
+    /// True once every requested round is played and the workers exited.
+    #[getter]
+    fn finished(&self) -> bool {
+        self.engine.is_finished()
+    }
+
+    /// Largest batch `next_batch` can return.
+    #[getter]
+    fn max_batch(&self) -> usize {
+        self.engine.config().max_batch
+    }
+
+    /// Worker threads.
+    #[getter]
+    fn threads(&self) -> usize {
+        self.engine.config().threads
+    }
+
+    /// Stops the workers (promptly; idempotent).
+    fn close(&self, py: Python<'_>) {
+        let engine = Arc::clone(&self.engine);
+        py.detach(move || {
+            if !engine.is_closed() {
+                engine.close();
+            }
+        });
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc_value: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> bool {
+        self.close(py);
+        false
+    }
+}

@@ -1,0 +1,50 @@
+//! Runs the self-play engine with the uniform evaluator for a fixed number
+//! of simulations and prints throughput: a target for profilers.
+//! Usage: cargo run --release -p blob-search --example engine_profile -- [threads] [sims]
+
+use std::time::{Duration, Instant};
+
+use blob_search::evaluator::LeafBatch;
+use blob_search::{Engine, EngineConfig, Evaluator, UniformEvaluator};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
+    let sims: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
+    let cfg = EngineConfig {
+        threads,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::start(cfg).expect("valid config");
+    let mut evaluator = UniformEvaluator;
+    let start = Instant::now();
+    while engine.stats().simulations < sims {
+        if let Some(t) = engine
+            .next_batch(512, Duration::from_millis(1))
+            .expect("open engine")
+        {
+            engine
+                .queue()
+                .answer_with(t.generation, |obs, masks, states, p, v| {
+                    evaluator.evaluate(&LeafBatch { states, obs, masks }, p, v);
+                    Ok(())
+                })
+                .expect("valid ticket");
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let s = engine.stats();
+    engine.close();
+    println!(
+        "threads {threads}: {:.0} sims/s, {:.0} evals/s, mean batch {:.1}, rounds {}, cache hit rate {:.1}%, shared {}",
+        s.simulations as f64 / secs,
+        s.leaves_evaluated as f64 / secs,
+        s.leaves_evaluated as f64 / s.batches.max(1) as f64,
+        s.rounds,
+        100.0 * s.cache_hits as f64 / (s.cache_hits + s.cache_misses).max(1) as f64,
+        s.shared_requests,
+    );
+}
