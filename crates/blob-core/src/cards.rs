@@ -103,7 +103,11 @@ impl Card {
 
     /// The name of the card: rank then suit letter, as "AS", "10H", "2D".
     pub fn name(self) -> String {
-        format!("{}{}", RANK_NAMES[self.rank() as usize], self.suit().symbol())
+        format!(
+            "{}{}",
+            RANK_NAMES[self.rank() as usize],
+            self.suit().symbol()
+        )
     }
 
     /// Parses a name as written by [`Card::name`]; case-insensitive, "T" is

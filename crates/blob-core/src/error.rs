@@ -19,7 +19,9 @@ pub enum CoreError {
     DuplicateCard(u8),
     #[error("{0} players is not allowed: Blob takes 3 to 8 players")]
     InvalidPlayerCount(usize),
-    #[error("{cards} cards each for {players} players is not allowed: need 1 <= cards <= 13 and cards * players <= 52")]
+    #[error(
+        "{cards} cards each for {players} players is not allowed: need 1 <= cards <= 13 and cards * players <= 52"
+    )]
     InvalidCardCount { players: usize, cards: usize },
     #[error("seat {seat} does not exist at a table of {players} players")]
     InvalidSeat { seat: usize, players: usize },

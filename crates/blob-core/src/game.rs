@@ -50,7 +50,12 @@ pub struct Game {
 impl Game {
     /// A new game; each round's deal is drawn from `seed` and the round
     /// number, so a game is reproducible from its seed.
-    pub fn new(players: usize, start_cards: usize, first_dealer: usize, seed: u64) -> CoreResult<Game> {
+    pub fn new(
+        players: usize,
+        start_cards: usize,
+        first_dealer: usize,
+        seed: u64,
+    ) -> CoreResult<Game> {
         let schedule = hand_schedule(players, start_cards)?;
         if first_dealer >= players {
             return Err(CoreError::InvalidSeat {
@@ -71,7 +76,13 @@ impl Game {
         })
     }
 
-    fn deal_round(players: usize, schedule: &[usize], first_dealer: usize, r: usize, seed: u64) -> CoreResult<Round> {
+    fn deal_round(
+        players: usize,
+        schedule: &[usize],
+        first_dealer: usize,
+        r: usize,
+        seed: u64,
+    ) -> CoreResult<Round> {
         let mut rng = Rng::new(mix_seed(&[seed, r as u64]));
         Round::deal(
             players,
@@ -159,7 +170,9 @@ impl Game {
             return Vec::new();
         }
         let best = self.totals().iter().copied().max().unwrap_or(0);
-        (0..self.players).filter(|&s| self.totals[s] == best).collect()
+        (0..self.players)
+            .filter(|&s| self.totals[s] == best)
+            .collect()
     }
 }
 
@@ -191,7 +204,8 @@ mod tests {
                 assert_eq!(game.round().cards(), game.schedule()[r]);
             }
             let legal = game.legal_actions();
-            game.apply(legal.nth(rng.below(legal.len())).unwrap()).unwrap();
+            game.apply(legal.nth(rng.below(legal.len())).unwrap())
+                .unwrap();
         }
         assert_eq!(seen.len(), game.schedule().len());
         let sums: Vec<u32> = (0..4)

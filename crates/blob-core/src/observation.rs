@@ -131,7 +131,11 @@ pub fn encode_observation(
 }
 
 /// The observation of `seat`, or an error if the seat does not exist.
-pub fn observation(round: &Round, seat: usize, game: Option<&GameContext>) -> CoreResult<[f32; OBS_SIZE]> {
+pub fn observation(
+    round: &Round,
+    seat: usize,
+    game: Option<&GameContext>,
+) -> CoreResult<[f32; OBS_SIZE]> {
     if seat >= round.num_players() {
         return Err(CoreError::InvalidSeat {
             seat,

@@ -107,7 +107,9 @@ impl Round {
             remaining &= !picked;
             *hand = CardSet(picked);
         }
-        Ok(Round::with_hands_unchecked(hands, players, cards, dealer, trump))
+        Ok(Round::with_hands_unchecked(
+            hands, players, cards, dealer, trump,
+        ))
     }
 
     /// A round with the given hands (one per seat, all the same size,
@@ -137,7 +139,9 @@ impl Round {
         }
         let mut all = [CardSet::EMPTY; MAX_PLAYERS];
         all[..players].copy_from_slice(hands);
-        Ok(Round::with_hands_unchecked(all, players, cards, dealer, trump))
+        Ok(Round::with_hands_unchecked(
+            all, players, cards, dealer, trump,
+        ))
     }
 
     fn with_hands_unchecked(
@@ -359,7 +363,10 @@ impl Round {
             Phase::Over => Err(CoreError::RoundOver),
             Phase::Bid => {
                 let Some(bid) = action.checked_sub(BID_OFFSET) else {
-                    return Err(self.illegal(action, "the round is in the bidding phase: bid with 52 + bid".into()));
+                    return Err(self.illegal(
+                        action,
+                        "the round is in the bidding phase: bid with 52 + bid".into(),
+                    ));
                 };
                 if bid > self.cards() {
                     return Err(self.illegal(
@@ -381,7 +388,10 @@ impl Round {
             }
             Phase::Play => {
                 if action >= DECK_SIZE {
-                    return Err(self.illegal(action, "the round is in the play phase: play a card index 0..51".into()));
+                    return Err(self.illegal(
+                        action,
+                        "the round is in the play phase: play a card index 0..51".into(),
+                    ));
                 }
                 let card = Card::from_index_unchecked(action as u8);
                 let hand = self.hands[self.to_move as usize];
@@ -395,7 +405,10 @@ impl Round {
                     let led = self.led_suit().map_or('?', Suit::symbol);
                     return Err(self.illegal(
                         action,
-                        format!("seat {} must follow the led suit {led} with {card}", self.to_move),
+                        format!(
+                            "seat {} must follow the led suit {led} with {card}",
+                            self.to_move
+                        ),
                     ));
                 }
                 self.apply_card(card);
@@ -415,7 +428,10 @@ impl Round {
     /// Search uses this to skip re-validation; a debug build still checks.
     #[inline]
     pub fn apply_legal(&mut self, action: usize) {
-        debug_assert!(self.legal_actions().contains(action), "illegal action {action}");
+        debug_assert!(
+            self.legal_actions().contains(action),
+            "illegal action {action}"
+        );
         if self.phase == Phase::Bid {
             self.apply_bid(action - BID_OFFSET);
         } else {
@@ -553,4 +569,3 @@ fn check_seat(seat: usize, players: usize) -> CoreResult<()> {
         Err(CoreError::InvalidSeat { seat, players })
     }
 }
-
