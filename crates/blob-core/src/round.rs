@@ -454,10 +454,10 @@ impl Round {
 
     fn apply_card(&mut self, card: Card) {
         let seat = self.to_move as usize;
-        if let Some(led) = self.led_suit() {
-            if card.suit() != led {
-                self.voids[seat] |= 1 << led.index();
-            }
+        if let Some(led) = self.led_suit()
+            && card.suit() != led
+        {
+            self.voids[seat] |= 1 << led.index();
         }
         self.hands[seat].remove(card);
         self.played.insert(card);

@@ -63,7 +63,7 @@ fn run_engine(threads: usize, sims: u64) -> Duration {
         rounds: None,
         cache_entries: 1 << 16,
     };
-    let mut engine = Engine::start(cfg).unwrap();
+    let engine = Engine::start(cfg).unwrap();
     let mut evaluator = UniformEvaluator;
     let start = Instant::now();
     let _stop = AtomicBool::new(false);

@@ -18,7 +18,7 @@ fn main() {
         threads,
         ..EngineConfig::default()
     };
-    let mut engine = Engine::start(cfg).expect("valid config");
+    let engine = Engine::start(cfg).expect("valid config");
     let mut evaluator = UniformEvaluator;
     let start = Instant::now();
     while engine.stats().simulations < sims {

@@ -739,12 +739,12 @@ impl Worker {
             self.ready.push((waiter, *answer));
             return;
         }
-        if let Some(&id) = self.inflight.get(&key) {
-            if let Some(req) = self.requests[id as usize].as_mut() {
-                req.waiters.push(waiter);
-                self.local.shared_requests += 1;
-                return;
-            }
+        if let Some(&id) = self.inflight.get(&key)
+            && let Some(req) = self.requests[id as usize].as_mut()
+        {
+            req.waiters.push(waiter);
+            self.local.shared_requests += 1;
+            return;
         }
         let id = match self.free_requests.pop() {
             Some(id) => id,

@@ -70,7 +70,7 @@ fn run_to_end(
     evaluator: impl Evaluator + 'static,
 ) -> (ExampleColumns, blob_search::EngineStats) {
     within(Duration::from_secs(120), move || {
-        let mut engine = Engine::start(cfg).unwrap();
+        let engine = Engine::start(cfg).unwrap();
         let mut evaluator = evaluator;
         let stop = AtomicBool::new(false);
         serve(&engine, &mut evaluator, 64, &stop).unwrap();
@@ -182,7 +182,7 @@ fn bad_configurations_are_errors() {
 #[test]
 fn bad_answers_are_rejected_and_lose_nothing() {
     within(Duration::from_secs(60), || {
-        let mut engine = Engine::start(config(1, 4, 4, 5)).unwrap();
+        let engine = Engine::start(config(1, 4, 4, 5)).unwrap();
         let ticket = loop {
             if let Some(t) = engine.next_batch(64, Duration::from_millis(20)).unwrap() {
                 break t;
@@ -217,7 +217,7 @@ fn bad_answers_are_rejected_and_lose_nothing() {
 #[test]
 fn close_returns_promptly_when_nobody_answers() {
     within(Duration::from_secs(20), || {
-        let mut engine = Engine::start(config(2, 32, 1000, 2)).unwrap();
+        let engine = Engine::start(config(2, 32, 1000, 2)).unwrap();
         let _ = engine.next_batch(64, Duration::from_millis(50)).unwrap();
         std::thread::sleep(Duration::from_millis(100));
         let start = std::time::Instant::now();
@@ -239,13 +239,12 @@ fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
         let mut held: Vec<blob_search::queue::Ticket> = Vec::new();
         let mut eval = UniformEvaluator;
         while !engine.is_finished() {
-            if held.len() < 3 {
-                if let Some(t) = engine
+            if held.len() < 3
+                && let Some(t) = engine
                     .next_batch(1 + rng.below(32) as usize, Duration::from_millis(1))
                     .unwrap()
-                {
-                    held.push(t);
-                }
+            {
+                held.push(t);
             }
             if !held.is_empty() && (held.len() >= 3 || rng.below(2) == 0) {
                 let t = held.swap_remove(rng.below(held.len() as u32) as usize);
@@ -288,7 +287,7 @@ fn stress_sixty_four_threads() {
 #[test]
 fn workers_stop_when_told_even_mid_round() {
     within(Duration::from_secs(30), || {
-        let mut engine = Engine::start(config(2, 16, u64::MAX, 4)).unwrap();
+        let engine = Engine::start(config(2, 16, u64::MAX, 4)).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stopper = Arc::clone(&stop);
         std::thread::spawn(move || {

@@ -468,10 +468,17 @@ proptest! {
         // Through the searcher.
         let mut evaluator = Counting::new(RolloutEvaluator::new(seed ^ 1));
         let outcome = Searcher::new().search(&r, &params, info, None, &mut evaluator, &mut rng);
+        let legal = r.legal_actions();
+        if legal.len() < 2 {
+            // A forced move is returned without searching.
+            prop_assert_eq!(outcome.simulations, 0);
+            prop_assert_eq!(evaluator.rows, 0);
+            prop_assert!(legal.iter().all(|a| outcome.visits[a] == 1.0));
+            return Ok(());
+        }
         prop_assert_eq!(outcome.simulations, d * s);
         prop_assert_eq!(outcome.evaluations as u64, evaluator.rows);
         prop_assert!(outcome.evaluations <= outcome.simulations);
-        let legal = r.legal_actions();
         let visited: f32 = outcome.visits.iter().sum();
         if legal.len() >= 2 {
             // The root is the decision itself: its own evaluation is the
