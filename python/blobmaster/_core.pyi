@@ -6,7 +6,7 @@ out-of-range value raises InvalidArgumentError (a ValueError), a wrong type
 raises TypeError.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Final, Literal, TypeAlias, final
 
 import numpy as np
@@ -301,3 +301,29 @@ class SelfPlayEngine:
         """Stop the workers promptly (idempotent)."""
     def __enter__(self) -> SelfPlayEngine: ...
     def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...
+
+def heuristic_action(round: Round) -> int:
+    """The rule-based player's action for the player to move (uses only what
+    that seat may know)."""
+
+def search(
+    round: Round,
+    *,
+    evaluator: str | Callable[[npt.NDArray[np.float32], npt.NDArray[np.bool_]], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]],
+    determinizations: int = 3,
+    simulations: int = 30,
+    c_puct: float = 1.5,
+    fpu_reduction: float = 0.1,
+    virtual_loss: float = 1.0,
+    max_pending_per_tree: int = 4,
+    rollouts: int = 1,
+    seed: int | None = None,
+    perfect_information: bool = False,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Search the decision of the player to move: (visit counts [66], root value [8]).
+
+    ``evaluator`` is "uniform", "rollout", "heuristic", or a function
+    ``f(states [B, 256], masks [B, 66]) -> (policy_logits [B, 66], values [B, 8])``
+    with values relative to the player to move. An error raised by the
+    function is re-raised. A forced move comes back with one visit and no search.
+    """

@@ -52,7 +52,7 @@ fn count_u32(value: i128, what: &str) -> BindingResult<u32> {
 
 /// A float 32-bit array of shape [rows, cols] from any Python object, with
 /// a message naming what is wrong otherwise.
-fn matrix_f32(
+pub(crate) fn matrix_f32(
     obj: &Bound<'_, PyAny>,
     what: &str,
     rows: usize,

@@ -10,6 +10,7 @@ mod engine;
 mod errors;
 mod game;
 mod round;
+mod search;
 
 pub use engine::PyEngine;
 pub use errors::{BindingError, BindingResult};
@@ -30,6 +31,8 @@ pub mod _core {
     use crate::game::PyGame;
     #[pymodule_export]
     use crate::round::PyRound;
+    #[pymodule_export]
+    use crate::search::{heuristic_action, search};
 
     /// The package version, shared by the crate and the wheel.
     #[allow(non_upper_case_globals)] // Python's names
