@@ -265,6 +265,7 @@ class SelfPlayEngine:
         pipeline_depth: int = 3,
         rounds: int | None = None,
         cache_entries: int = 65536,
+        full_games: bool = False,
     ) -> None: ...
     def next_batch(
         self, max_size: int | None = None, timeout_ms: int = 10

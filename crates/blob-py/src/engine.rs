@@ -111,7 +111,7 @@ impl PyEngine {
         c_puct = 1.5, fpu_reduction = 0.1, virtual_loss = 1.0, max_pending_per_tree = 4,
         dirichlet_alpha = 0.5, dirichlet_fraction = 0.25, temperature_moves = 4, temperature = 1.0,
         tables = None, seed = 0, max_batch = 512, pipeline_depth = 3, rounds = None,
-        cache_entries = 65536
+        cache_entries = 65536, full_games = false
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -133,6 +133,7 @@ impl PyEngine {
         pipeline_depth: i128,
         rounds: Option<i128>,
         cache_entries: i128,
+        full_games: bool,
     ) -> BindingResult<Self> {
         let params = SearchParams {
             determinizations: count_u32(determinizations, "determinizations")?,
@@ -176,6 +177,7 @@ impl PyEngine {
                 .transpose()?
                 .map(|r| r as u64),
             cache_entries: convert::non_negative(cache_entries, "cache_entries")?,
+            full_games,
         };
         Ok(PyEngine {
             engine: Arc::new(Engine::start(config)?),

@@ -62,6 +62,7 @@ fn run_engine(threads: usize, sims: u64) -> Duration {
         pipeline_depth: 3,
         rounds: None,
         cache_entries: 1 << 16,
+        full_games: false,
     };
     let engine = Engine::start(cfg).unwrap();
     let mut evaluator = UniformEvaluator;

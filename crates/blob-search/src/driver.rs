@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blob_core::determinize::determinize;
+use blob_core::game::{Game, GameContext};
 use blob_core::observation::encode_observation;
 use blob_core::rng::mix_seed;
 use blob_core::round::validate_table;
@@ -54,8 +55,14 @@ pub struct EngineConfig {
     /// Batch buffers in the ring: batches being filled, evaluated and
     /// consumed at once.
     pub pipeline_depth: usize,
-    /// Rounds to play before the workers stop; None plays until closed.
+    /// Rounds to play before the workers stop (games, with `full_games`);
+    /// None plays until closed.
     pub rounds: Option<u64>,
+    /// Play whole games (hand-size schedule, trump and dealer rotation,
+    /// running totals in the observations) instead of single rounds; a
+    /// table's `cards` is then the starting hand size, and the round id of
+    /// round r of game g is `g * 64 + r`.
+    pub full_games: bool,
     /// Answers cached per worker; 0 disables the cache.
     pub cache_entries: usize,
 }
@@ -76,6 +83,7 @@ impl Default for EngineConfig {
             pipeline_depth: 3,
             rounds: None,
             cache_entries: 1 << 16,
+            full_games: false,
         }
     }
 }
@@ -384,6 +392,12 @@ struct GameSlot {
     state: SlotState,
     round: Round,
     round_id: u64,
+    /// The whole game in full-game mode; it mirrors every move of `round`.
+    game: Option<Game>,
+    game_id: u64,
+    /// What observations add in full-game mode, and its hash for cache keys.
+    context: Option<GameContext>,
+    context_key: u64,
     move_number: u32,
     rng: Rng,
     trees: Vec<Tree>,
@@ -405,6 +419,7 @@ struct Request {
     waiters: Vec<Waiter>,
     /// Kept for a request that could not be queued yet (queue full).
     state: Round,
+    context: Option<GameContext>,
 }
 
 struct Worker {
@@ -447,6 +462,10 @@ impl Worker {
                 state: SlotState::Idle,
                 round: blank,
                 round_id: 0,
+                game: None,
+                game_id: 0,
+                context: None,
+                context_key: 0,
                 move_number: 0,
                 rng: Rng::new(0),
                 trees: Vec::new(),
@@ -553,6 +572,15 @@ impl Worker {
 
     fn start_round(&mut self, g: usize) {
         let cfg = &self.shared.config;
+        if cfg.full_games {
+            if let Some(game) = self.games[g].game.as_ref().filter(|game| !game.is_over()) {
+                let (round, index) = (*game.round(), game.round_index() as u64);
+                let id = self.games[g].game_id * 64 + index;
+                let rng = Rng::new(mix_seed(&[cfg.seed, id, 1]));
+                self.begin_round(g, round, id, rng);
+                return;
+            }
+        }
         let id = self.shared.next_round.fetch_add(1, Ordering::Relaxed);
         if cfg.rounds.is_some_and(|limit| id >= limit) {
             self.games[g].state = SlotState::Retired;
@@ -570,17 +598,33 @@ impl Worker {
             pick -= t.weight;
         }
         let dealer = rng.below(table.players as u32) as usize;
+        if cfg.full_games {
+            let game = Game::new(table.players, table.cards, dealer, rng.next_u64())
+                .expect("validated table");
+            let round = *game.round();
+            self.games[g].game = Some(game);
+            self.games[g].game_id = id;
+            let rng = Rng::new(mix_seed(&[cfg.seed, id * 64, 1]));
+            self.begin_round(g, round, id * 64, rng);
+            return;
+        }
         let trump = Suit::from_index(rng.below(5) as u8).ok();
         let round = Round::deal(table.players, table.cards, dealer, trump, &mut rng)
             .expect("validated table");
+        self.begin_round(g, round, id, rng);
+    }
+
+    fn begin_round(&mut self, g: usize, round: Round, round_id: u64, rng: Rng) {
         let game = &mut self.games[g];
         game.state = SlotState::Playing;
         game.round = round;
-        game.round_id = id;
+        game.round_id = round_id;
         game.move_number = 0;
         game.rng = rng;
         game.searching = false;
         game.records.clear();
+        game.context = game.game.as_ref().map(Game::context);
+        game.context_key = game.context.as_ref().map_or(0, context_key);
     }
 
     /// Advances game `g` as far as it can go without waiting. Returns
@@ -606,8 +650,7 @@ impl Worker {
                 }
                 let legal = game.round.legal_actions();
                 if legal.len() == 1 {
-                    game.round.apply_legal(legal.0.trailing_zeros() as usize);
-                    game.move_number += 1;
+                    game.play(legal.0.trailing_zeros() as usize);
                     self.local.forced_moves += 1;
                     progressed = true;
                     continue;
@@ -701,7 +744,7 @@ impl Worker {
             seat: seat as u8,
             move_number: game.move_number as u16,
         };
-        encode_observation(&game.round, seat, None, &mut record.obs);
+        encode_observation(&game.round, seat, game.context.as_ref(), &mut record.obs);
         let temperature = if game.move_number < params.temperature_moves {
             params.temperature
         } else {
@@ -710,8 +753,7 @@ impl Worker {
         let action = choose_action(&visits, temperature, &mut game.rng);
         debug_assert!(legal.contains(action));
         game.records.push(record);
-        game.round.apply_legal(action);
-        game.move_number += 1;
+        game.play(action);
         game.searching = false;
         self.local.decisions += 1;
     }
@@ -734,7 +776,8 @@ impl Worker {
 
     fn request(&mut self, waiter: Waiter, state: Round) {
         let seat = state.current_player().unwrap_or(0);
-        let key = info_key(&state, seat, 0);
+        let slot = &self.games[waiter.game as usize];
+        let (context, key) = (slot.context, info_key(&state, seat, slot.context_key));
         if let Some(answer) = self.cache.get(key) {
             self.ready.push((waiter, *answer));
             return;
@@ -757,6 +800,7 @@ impl Worker {
             key,
             waiters: vec![waiter],
             state,
+            context,
         });
         self.live_requests += 1;
         self.inflight.insert(key, id);
@@ -774,7 +818,7 @@ impl Worker {
         let seat = state.current_player().unwrap_or(0);
         let worker = self.id as u32;
         let pushed = self.shared.queue.push(|row| {
-            encode_observation(state, seat, None, row.obs);
+            encode_observation(state, seat, req.context.as_ref(), row.obs);
             *row.mask = state.legal_actions().to_mask();
             *row.handle = Handle {
                 worker,
@@ -859,4 +903,28 @@ impl Worker {
             );
         }
     }
+}
+
+impl GameSlot {
+    /// Plays `action` (legal now) in the round, and in the game around it.
+    fn play(&mut self, action: usize) {
+        self.round.apply_legal(action);
+        self.move_number += 1;
+        if let Some(game) = self.game.as_mut() {
+            let applied = game.apply(action);
+            debug_assert!(applied.is_ok(), "game and round diverged: {applied:?}");
+        }
+    }
+}
+
+/// A hash of the full-game context, mixed into cache keys so that answers
+/// are only shared between positions with the same totals and rounds left.
+fn context_key(ctx: &GameContext) -> u64 {
+    let mut parts = [0u64; blob_core::MAX_PLAYERS + 2];
+    for (p, t) in parts.iter_mut().zip(ctx.totals) {
+        *p = t as u64;
+    }
+    parts[blob_core::MAX_PLAYERS] = ctx.rounds_left as u64;
+    parts[blob_core::MAX_PLAYERS + 1] = ctx.total_rounds as u64 | 1 << 32;
+    mix_seed(&parts)
 }

@@ -52,6 +52,7 @@ fn config(threads: usize, games: usize, rounds: u64, seed: u64) -> EngineConfig 
         pipeline_depth: 3,
         rounds: Some(rounds),
         cache_entries: 4096,
+        full_games: false,
     }
 }
 
@@ -299,4 +300,26 @@ fn workers_stop_when_told_even_mid_round() {
         engine.close();
         assert!(engine.is_finished());
     });
+}
+
+#[test]
+fn full_games_play_the_schedule_with_game_context() {
+    let mut cfg = config(2, 3, 2, 21);
+    cfg.full_games = true;
+    cfg.tables[0].cards = 2; // schedule 2, 1, 1, 1, 1, 2
+    let (ex, stats) = run_to_end(cfg, HashEvaluator);
+    assert_eq!(stats.rounds, 2 * 6, "two games of six rounds");
+    let mut ids: Vec<u64> = ex.round_id.clone();
+    ids.sort();
+    ids.dedup();
+    // Round ids are game * 64 + round index; one-card rounds may have no
+    // decision at all (dealer rule aside, every bid of 0..1 is a choice).
+    assert!(ids.iter().all(|&id| id % 64 < 6 && id / 64 < 2));
+    let full_game = blob_core::observation::FULL_GAME;
+    for i in 0..ex.len() {
+        let (state, ..) = ex.row(i);
+        assert_eq!(state[full_game], 1.0, "observations carry the game context");
+        let expected_cards = [2, 1, 1, 1, 1, 2][(ex.round_id[i] % 64) as usize];
+        assert_eq!(ex.cards[i], expected_cards);
+    }
 }
