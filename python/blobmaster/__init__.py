@@ -66,6 +66,12 @@ _LAZY = {
     "write_shard": "blobmaster.replay",
     "SelfPlaySummary": "blobmaster.inference",
     "run_selfplay": "blobmaster.inference",
+    "Agent": "blobmaster.agents",
+    "AgentError": "blobmaster.agents",
+    "parse_agent_spec": "blobmaster.agents",
+    "ArenaError": "blobmaster.arena",
+    "ArenaReport": "blobmaster.arena",
+    "play_duplicate": "blobmaster.arena",
 }
 __all__ += list(_LAZY)
 

@@ -1,0 +1,467 @@
+"""Agents: players that choose an action for the seat to move in a Round.
+
+Four kinds, all built through :class:`Agent`:
+
+* ``Agent.heuristic()``: the rule-based player of the Rust crate.
+* ``Agent.random(seed)``: a uniformly random legal action.
+* ``Agent.rollout_mcts(search, seed)``: determinized MCTS whose leaves are
+  valued by random playouts (no network).
+* ``Agent.load(model, search=..., device=..., seed=...)``: determinized MCTS
+  guided by a BlobNet (the built-in default network when ``model`` is None,
+  else a TorchScript file written by :func:`blobmaster.model.save_model`).
+
+``agent.act(round)`` returns a legal action for ``round.current_player``;
+``agent.policy(round)`` the distribution behind it (normalized root visit
+counts for the search agents, one-hot for the heuristic, uniform for random).
+
+**Only what the seat may know.** The search agents search determinizations
+(the other hands resampled from what the player to move knows), and every
+random choice of a decision is seeded from the agent's seed and a hash of
+the acting seat's observation (``round.observation()``), which holds only
+public information and that seat's own hand. Two rounds that differ only in
+cards the player to move cannot see therefore get the same action, and the
+same position always gets the same answer from the same agent (no hidden
+call counter). A move with one legal action is answered without search.
+
+Every bad input raises :class:`AgentError` (a ``ValueError``): an unknown
+preset or search setting, a missing or broken model file, an unknown device,
+a round that is already over. ``docs/evaluation.md`` has the details.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import os
+import random
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from blobmaster._core import IllegalActionError, Round, heuristic_action
+from blobmaster._core import search as _search
+
+if TYPE_CHECKING:  # torch is imported only by model agents
+    import torch
+
+__all__ = [
+    "SEARCH_KEYS",
+    "Agent",
+    "AgentError",
+    "HeuristicAgent",
+    "ModelAgent",
+    "RandomAgent",
+    "RolloutAgent",
+    "SearchAgent",
+    "decision_seed",
+    "parse_agent_spec",
+    "resolve_search",
+]
+
+_SEED_MASK = (1 << 64) - 1
+
+SEARCH_KEYS = (
+    "determinizations",
+    "simulations",
+    "c_puct",
+    "fpu_reduction",
+    "virtual_loss",
+    "max_pending_per_tree",
+)
+"""The SearchConfig fields an agent's search uses. The self-play-only fields
+(Dirichlet noise, temperature) are accepted and ignored: agents play the most
+visited action, with no root noise."""
+
+
+class AgentError(ValueError):
+    """An agent that cannot be built or asked: the message says why."""
+
+
+# --------------------------------------------------------------------- seeds
+
+
+def _check_seed(seed: int | None, what: str = "seed") -> int:
+    """``seed`` as a 64-bit integer; None draws one from the OS (once)."""
+    if seed is None:
+        return secrets.randbits(64)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise AgentError(f"{what} must be an integer or None, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= _SEED_MASK:
+        raise AgentError(f"{what} must be in 0..2**64-1, got {seed}")
+    return seed
+
+
+def decision_seed(seed: int, round: Round) -> int:
+    """The seed of one decision: a 64-bit hash of the agent's ``seed`` and the
+    observation of the player to move (public information and that seat's
+    own hand only), so hidden cards never change it."""
+    obs = np.ascontiguousarray(round.observation(), dtype=np.float32)
+    digest = hashlib.blake2b(obs.tobytes(), digest_size=8, key=seed.to_bytes(8, "little")).digest()
+    return int.from_bytes(digest, "little")
+
+
+# -------------------------------------------------------------- search config
+
+
+def resolve_search(search: Any) -> tuple[Any, str]:
+    """A :class:`blobmaster.config.SearchConfig` and a short label from a
+    preset name (light, medium, heavy), a preset TOML file, a dict of
+    ``[search]`` keys, a SearchConfig or a Preset. Raises AgentError."""
+    from blobmaster.config import ConfigError, Preset, SearchConfig, load_config
+
+    if isinstance(search, Preset):
+        return search.search, search.name
+    if isinstance(search, SearchConfig):
+        return search, search.label()
+    if isinstance(search, (str, os.PathLike)):
+        try:
+            preset = load_config(search)
+        except ConfigError as e:
+            raise AgentError(f"search: {e}") from None
+        return preset.search, preset.name
+    if isinstance(search, Mapping):
+        from blobmaster import config as _config
+
+        for key in search:
+            if not isinstance(key, str):
+                raise AgentError(f"search: keys must be strings, got {key!r}")
+        try:
+            # The preset files' own checker: unknown keys, types and ranges.
+            cfg = _config._section("search dict", "search", SearchConfig, dict(search))
+        except ConfigError as e:
+            raise AgentError(str(e)) from None
+        return cfg, cfg.label()
+    raise AgentError(
+        "search must be a preset name (light, medium, heavy), a TOML file, a dict of [search] keys "
+        f"or a SearchConfig, got {type(search).__name__} {search!r}"
+    )
+
+
+# -------------------------------------------------------------------- agents
+
+
+def _legal(round: Round) -> list[int]:
+    if not isinstance(round, Round):
+        raise AgentError(f"expected a blobmaster.Round, got {type(round).__name__}")
+    if round.is_over:
+        raise AgentError("the round is over: there is no player to move")
+    return round.legal_actions()
+
+
+class Agent(abc.ABC):
+    """A player for whichever seat is to move. Build one with
+    :meth:`load`, :meth:`heuristic`, :meth:`random` or :meth:`rollout_mcts`.
+
+    Subclasses implement :meth:`_policy` (and may override :meth:`_act`);
+    :meth:`act` and :meth:`policy` check the round and answer forced moves.
+    """
+
+    name: str
+    """A short name for reports, e.g. ``heuristic`` or ``default:light``."""
+    seed: int | None
+    """The seed behind every random choice (None for the deterministic heuristic)."""
+
+    # ---- constructors
+
+    @staticmethod
+    def load(
+        model: str | os.PathLike[str] | Any | None = None,
+        *,
+        search: Any = "medium",
+        device: Any = "auto",
+        seed: int | None = None,
+    ) -> ModelAgent:
+        """A network-guided MCTS agent. ``model``: None for the built-in
+        default network (``blobmaster.model.default_model(seed=0)``), a path
+        to a TorchScript model file, or a torch module. ``search``: a preset
+        name, a TOML file, a dict of ``[search]`` keys or a SearchConfig.
+        ``device``: auto, cpu, cuda or cuda:N."""
+        return ModelAgent(model, search=search, device=device, seed=seed)
+
+    @staticmethod
+    def heuristic() -> HeuristicAgent:
+        """The rule-based player (deterministic)."""
+        return HeuristicAgent()
+
+    @staticmethod
+    def random(seed: int | None = None) -> RandomAgent:
+        """Uniformly random legal actions."""
+        return RandomAgent(seed)
+
+    @staticmethod
+    def rollout_mcts(search: Any = "medium", seed: int | None = None) -> RolloutAgent:
+        """Determinized MCTS with random-playout leaf values (no network)."""
+        return RolloutAgent(search=search, seed=seed)
+
+    @staticmethod
+    def from_spec(spec: str, *, device: Any = "auto", seed: int | None = None) -> Agent:
+        """An agent from a command-line spec (see :func:`parse_agent_spec`)."""
+        return parse_agent_spec(spec, device=device, seed=seed)
+
+    # ---- the interface
+
+    def act(self, round: Round) -> int:
+        """A legal action for ``round.current_player`` (AgentError if the
+        round is over). The round is not modified."""
+        legal = _legal(round)
+        if len(legal) == 1:
+            return legal[0]
+        action = self._act(round, legal)
+        if action not in legal:  # a bug in a subclass, never bad user input
+            raise RuntimeError(f"agent {self.name} chose illegal action {action} (legal: {legal})")
+        return action
+
+    def policy(self, round: Round) -> dict[int, float]:
+        """The distribution behind :meth:`act`: legal action -> probability,
+        summing to 1 (a forced move gets probability 1 without search)."""
+        legal = _legal(round)
+        if len(legal) == 1:
+            return {legal[0]: 1.0}
+        return self._policy(round, legal)
+
+    def _act(self, round: Round, legal: list[int]) -> int:
+        pol = self._policy(round, legal)
+        best = max(pol.values())
+        return min(a for a, p in pol.items() if p == best)
+
+    @abc.abstractmethod
+    def _policy(self, round: Round, legal: list[int]) -> dict[int, float]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """Name, kind and settings, for reports."""
+        return {"name": self.name, "kind": type(self).__name__, "seed": self.seed}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class HeuristicAgent(Agent):
+    """The rule-based player of ``blob_search::heuristic`` (deterministic)."""
+
+    def __init__(self) -> None:
+        self.name = "heuristic"
+        self.seed = None
+
+    def _act(self, round: Round, legal: list[int]) -> int:
+        try:
+            return heuristic_action(round)
+        except IllegalActionError as e:  # the round is checked first; kept for safety
+            raise AgentError(str(e)) from None
+
+    def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
+        chosen = self._act(round, legal)
+        return {a: 1.0 if a == chosen else 0.0 for a in legal}
+
+
+class RandomAgent(Agent):
+    """Picks uniformly among the legal actions, with a generator seeded by
+    :func:`decision_seed` (so it is a fixed function of the information set)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = _check_seed(seed)
+        self.name = "random"
+
+    def _act(self, round: Round, legal: list[int]) -> int:
+        return random.Random(decision_seed(self.seed, round)).choice(legal)
+
+    def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
+        p = 1.0 / len(legal)
+        return dict.fromkeys(legal, p)
+
+
+class SearchAgent(Agent):
+    """Determinized MCTS through ``blobmaster._core.search``: plays the most
+    visited root action (ties to the lowest action id), no root noise, no
+    temperature. Subclasses supply the evaluator."""
+
+    def __init__(self, search: Any, seed: int | None) -> None:
+        self.search_config, self.search_label = resolve_search(search)
+        self.seed = _check_seed(seed)
+        cfg = self.search_config
+        self._kwargs = {key: getattr(cfg, key) for key in SEARCH_KEYS}
+
+    @property
+    def evaluator(self) -> str | Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        raise NotImplementedError
+
+    def visits(self, round: Round) -> np.ndarray:
+        """The summed root visit counts (66 floats) of this agent's search of
+        the position (searched even for a forced move)."""
+        _legal(round)
+        visits, _ = _search(round, evaluator=self.evaluator, seed=decision_seed(self.seed, round), **self._kwargs)
+        return visits
+
+    def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
+        visits = self.visits(round)
+        counts = np.array([float(visits[a]) for a in legal])
+        total = counts.sum()
+        if total <= 0:  # cannot happen with >= 2 simulations; keep a valid answer
+            return self._heuristic_policy(round, legal)
+        return {a: float(c / total) for a, c in zip(legal, counts)}
+
+    def _act(self, round: Round, legal: list[int]) -> int:
+        visits = self.visits(round)
+        best = max(legal, key=lambda a: (float(visits[a]), -a))
+        if float(visits[best]) <= 0:
+            return heuristic_action(round)
+        return best
+
+    @staticmethod
+    def _heuristic_policy(round: Round, legal: list[int]) -> dict[int, float]:
+        chosen = heuristic_action(round)
+        return {a: 1.0 if a == chosen else 0.0 for a in legal}
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["search"] = dataclasses.asdict(self.search_config)
+        return out
+
+
+class RolloutAgent(SearchAgent):
+    """Determinized MCTS whose leaves are valued by one random playout each."""
+
+    def __init__(self, search: Any = "medium", seed: int | None = None) -> None:
+        super().__init__(search, seed)
+        self.name = f"rollout:{self.search_label}"
+
+    @property
+    def evaluator(self) -> str:
+        return "rollout"
+
+
+class ModelAgent(SearchAgent):
+    """Determinized MCTS guided by a BlobNet run under ``torch.inference_mode``.
+
+    The search sends the network small batches (its pending leaves, at most
+    ``determinizations x max_pending_per_tree`` positions at a time).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | Any | None = None,
+        *,
+        search: Any = "medium",
+        device: Any = "auto",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(search, seed)
+        import torch
+
+        from blobmaster.model import DeviceError, ModelError, default_model, load_model, resolve_device, script_model
+
+        try:
+            self.device = resolve_device(device)
+        except DeviceError as e:
+            raise AgentError(f"device: {e}") from None
+        except (TypeError, RuntimeError) as e:
+            raise AgentError(f"bad device {device!r}: {e}") from None
+        try:
+            if model is None:
+                self.net = script_model(default_model(seed=0)).to(self.device)
+                self.model_label = "default"
+            elif isinstance(model, (str, os.PathLike)):
+                path = Path(model)
+                self.net = load_model(path, self.device)
+                self.model_label = f"model:{path.name}"
+            elif isinstance(model, torch.nn.Module):
+                from blobmaster.model import check_model
+
+                self.net = model.to(self.device).eval()
+                check_model(self.net, self.device, name=type(model).__name__)
+                self.model_label = f"module:{type(model).__name__}"
+            else:
+                raise AgentError(
+                    f"model must be None, a model file path or a torch module, got {type(model).__name__}"
+                )
+        except ModelError as e:
+            raise AgentError(str(e)) from None
+        self.model_source = None if model is None or not isinstance(model, (str, os.PathLike)) else str(model)
+        self.name = f"{self.model_label}:{self.search_label}"
+        self.evaluations = 0
+        """Positions sent to the network so far (for throughput reports)."""
+        self.batches = 0
+        """Network calls so far."""
+
+    @property
+    def evaluator(self) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        return self._evaluate
+
+    def _evaluate(self, states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        self.batches += 1
+        self.evaluations += len(states)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
+            if self.device.type != "cpu":
+                x = x.to(self.device, non_blocking=True)
+            logits, values = self.net(x)
+            logits = logits.float().cpu().numpy()
+            values = values.float().cpu().numpy()
+        return logits, values
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(model=self.model_source, device=str(self.device))
+        return out
+
+
+# --------------------------------------------------------------------- specs
+
+_SPEC_HELP = (
+    "heuristic | random | rollout[:SEARCH] | default[:SEARCH] | model:PATH[:SEARCH] "
+    "(SEARCH: light, medium, heavy or a .toml preset file; default medium)"
+)
+
+
+def _split_search(rest: str) -> tuple[str, str | None]:
+    """``PATH[:SEARCH]`` -> (PATH, SEARCH or None). The last ``:`` splits off
+    the search only when what follows is a preset name or a .toml file, so
+    paths that contain colons still work."""
+    from blobmaster.config import BUILTIN_PRESETS
+
+    head, sep, tail = rest.rpartition(":")
+    if sep and head and (tail.strip().lower() in BUILTIN_PRESETS or tail.endswith(".toml")):
+        return head, tail
+    return rest, None
+
+
+def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None) -> Agent:
+    """An agent from a spec string::
+
+        heuristic              the rule-based player
+        random                 uniformly random legal moves
+        rollout[:SEARCH]       MCTS with random-playout leaves
+        default[:SEARCH]       MCTS with the built-in default BlobNet
+        model:PATH[:SEARCH]    MCTS with the BlobNet in the TorchScript file PATH
+
+    SEARCH is light, medium (the default) or heavy, or a preset .toml file.
+    ``device`` applies to the network agents, ``seed`` to all but the
+    heuristic. Raises AgentError for a bad spec.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise AgentError(f"empty agent spec; expected {_SPEC_HELP}")
+    text = spec.strip()
+    kind, _, rest = text.partition(":")
+    kind = kind.strip().lower()
+    try:
+        if kind == "heuristic" and not rest:
+            return HeuristicAgent()
+        if kind == "random" and not rest:
+            return RandomAgent(seed)
+        if kind == "rollout":
+            return RolloutAgent(search=rest or "medium", seed=seed)
+        if kind == "default":
+            return ModelAgent(None, search=rest or "medium", device=device, seed=seed)
+        if kind == "model":
+            if not rest:
+                raise AgentError("model needs a file: model:PATH[:SEARCH]")
+            path, search = _split_search(rest)
+            return ModelAgent(path, search=search or "medium", device=device, seed=seed)
+    except AgentError as e:
+        raise AgentError(f"agent {spec!r}: {e}") from None
+    raise AgentError(f"unknown agent spec {spec!r}; expected {_SPEC_HELP}")
