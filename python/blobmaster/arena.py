@@ -253,55 +253,50 @@ class ArenaReport:
     # ---- display
 
     def tables(self) -> list[Any]:
-        """Rich tables: one row per agent, then one per pair."""
+        """Rich tables: one row per agent (best mean first), then one per pair."""
+        from rich import box
         from rich.table import Table
 
         def ci(x: float | None) -> str:
-            return "n/a" if x is None else f"{x:.3f}"
+            return "n/a" if x is None else f"{x:.2f}"
 
         title = (
             f"{self.num_players} players x {self.cards} cards: {self.deals} deals x "
             f"{self.rotations} rotations = {self.rounds} rounds"
         )
         if self.seconds > 0:
-            title += f" ({self.rounds_per_s:.2f} rounds/s)"
-        t = Table(title=title)
-        for col, just in (
-            ("#", "right"),
-            ("agent", "left"),
-            ("mean score", "right"),
-            ("95% CI", "right"),
-            ("bids made", "right"),
-            ("seat-rounds", "right"),
-            ("OpenSkill mu", "right"),
-            ("sigma", "right"),
-            ("Elo", "right"),
-        ):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
+            title += f", {self.rounds_per_s:.2f} rounds/s"
+        t = Table(title=title, box=box.SIMPLE_HEAD)
+        t.add_column("#", justify="right")
+        t.add_column("agent", no_wrap=True)
+        for col in ("mean", "\u00b195%", "bids made", "seats", "mu", "sigma", "Elo"):
+            t.add_column(col, justify="right")
         for a in sorted(self.agents, key=lambda a: -a.mean):
             t.add_row(
                 str(a.index),
                 a.name,
                 f"{a.mean:.3f}",
-                f"\u00b1 {ci(a.ci95)}",
+                ci(a.ci95),
                 f"{100 * a.bid_rate:.1f}%",
                 str(a.seat_rounds),
                 f"{a.mu:.2f}",
                 f"{a.sigma:.2f}",
                 f"{a.elo:.0f}",
             )
-        h2h = Table(title="head to head (shared rounds; paired difference per deal)")
-        for col in ("pair", "wins", "ties", "losses", "mean diff", "95% CI"):
-            h2h.add_column(col, justify="left" if col == "pair" else "right")
+        t.caption = "mean: round score; \u00b195%: per-deal CI; mu/sigma: OpenSkill Plackett-Luce"
+        h2h = Table(title="head to head: rounds won/tied/lost, paired difference per deal", box=box.SIMPLE_HEAD)
+        h2h.add_column("pair", no_wrap=True)
+        for col in ("won", "tied", "lost", "diff", "\u00b195%"):
+            h2h.add_column(col, justify="right")
         names = {a.index: a.name for a in self.agents}
         for h in self.head_to_head:
             h2h.add_row(
-                f"[{h.a}] {names[h.a]} vs [{h.b}] {names[h.b]}",
+                f"[{h.a}] {names[h.a]} v [{h.b}] {names[h.b]}",
                 str(h.wins),
                 str(h.ties),
                 str(h.losses),
                 f"{h.mean_diff:+.3f}",
-                f"\u00b1 {ci(h.ci95)}",
+                ci(h.ci95),
             )
         return [t, h2h]
 

@@ -292,6 +292,65 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command("eval")
+def eval_agents(
+    agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agent",
+            "-a",
+            metavar="SPEC",
+            help="An agent, given twice or more: heuristic, random, rollout[:SEARCH], default[:SEARCH] "
+            "or model:PATH[:SEARCH], SEARCH = light, medium (default) or heavy. See docs/evaluation.md.",
+        ),
+    ] = None,
+    players: Annotated[int, typer.Option(help="Seats at the table, 3..8.")] = 4,
+    cards: Annotated[int, typer.Option(help="Cards per player, 1..13, players x cards <= 52.")] = 5,
+    deals: Annotated[int, typer.Option(help="Deals; each is replayed once per rotation of the seats.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the deals and of every agent.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here ('-': JSON on stdout, no table).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="For network agents: auto, cpu, cuda or cuda:N.")] = "auto",
+    torch_threads: Annotated[int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar (on a terminal).")] = True,
+) -> None:
+    """Play agents against each other on seat-rotated duplicate deals; print scores, head-to-head and ratings."""
+    _check_range("--players", players, 3, 8)
+    _check_range("--cards", cards, 1, 13)
+    _check_range("--deals", deals, 1)
+    _check_range("--seed", seed, 0, _MAX_SEED)
+    _check_range("--torch-threads", torch_threads, 1, 4096)
+    to_stdout = json_path is not None and str(json_path) == "-"
+    if json_path is not None and not to_stdout and not json_path.parent.is_dir():
+        _fail(f"--json {json_path}: folder {json_path.parent} does not exist")
+    from blobmaster.agents import AgentError
+    from blobmaster.arena import ArenaError, evaluate_specs
+
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    try:
+        report = evaluate_specs(
+            agent or [], num_players=players, cards=cards, deals=deals, seed=seed, device=device, progress=progress
+        )
+    except (AgentError, ArenaError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("blobmaster: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if to_stdout:
+        typer.echo(report.to_json())
+        return
+    report.print()
+    if json_path is not None:
+        try:
+            report.save(json_path)
+        except OSError as e:
+            _fail(f"--json {json_path}: {e.strerror or e}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``blobmaster`` script and ``python -m blobmaster``."""
     try:
