@@ -165,6 +165,18 @@ def test_identical_agents_tie_exactly() -> None:
     assert a.elo == pytest.approx(b.elo)
 
 
+def test_identical_seatings_are_reused_only_for_pure_agents() -> None:
+    agents = [Agent.rollout_mcts({"determinizations": 1, "simulations": 8}, seed=1), Agent.random(seed=2)]
+    reused = play_duplicate(agents, 4, 2, 3, seed=6, progress=False)
+    replayed = play_duplicate(agents, 4, 2, 3, seed=6, progress=False, reuse_identical_seatings=False)
+    assert reused.played == 6 and replayed.played == reused.rounds == 12  # rotations r and r + 2 coincide
+    reused.seconds = replayed.seconds = 0.0
+    reused.played = replayed.played
+    assert reused == replayed
+    assert play_duplicate([Lowest(), Highest()], 4, 2, 3, seed=6, progress=False).played == 12
+    assert play_duplicate(agents, 3, 2, 3, seed=6, progress=False).played == 9  # 2 agents, 3 seats: all differ
+
+
 def test_heuristic_beats_random_clearly() -> None:
     report = play_duplicate([Agent.heuristic(), Agent.random(seed=2)], 4, 5, 100, seed=3, progress=False)
     assert report.rounds == 400

@@ -197,6 +197,9 @@ class ArenaReport:
     per_deal: list[list[float]]
     """``per_deal[d][k]``: agent k's mean score over its seats of deal d."""
     seconds: float = 0.0
+    played: int = 0
+    """Rounds actually played; fewer than ``rounds`` when identical seatings
+    of a deal were reused (see :func:`play_duplicate`)."""
     seating: str = "seat s, rotation r -> agent ((s + r) mod max(P, n)) mod n"
 
     @property
@@ -264,6 +267,8 @@ class ArenaReport:
             f"{self.num_players} players x {self.cards} cards: {self.deals} deals x "
             f"{self.rotations} rotations = {self.rounds} rounds"
         )
+        if 0 < self.played < self.rounds:
+            title += f" ({self.played} played, identical seatings reused)"
         if self.seconds > 0:
             title += f", {self.rounds_per_s:.2f} rounds/s"
         t = Table(title=title, box=box.SIMPLE_HEAD)
@@ -393,6 +398,7 @@ def play_duplicate(
     progress: bool = True,
     console: Any | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    reuse_identical_seatings: bool | None = None,
 ) -> ArenaReport:
     """Seat-rotated duplicate play of ``deals`` deals of ``cards`` cards at a
     table of ``num_players`` (3..8) seats, for two or more ``agents``
@@ -402,6 +408,13 @@ def play_duplicate(
 
     ``progress`` shows a progress bar with rounds/s on stderr (only on a
     terminal); ``on_round(done, total)`` is called after every round.
+    When n divides P with n < P, rotations r and r + n seat the agents
+    identically. Agents built by :class:`blobmaster.agents.Agent` decide as a
+    pure function of the position and their seed, so such a rotation would
+    replay move for move; ``reuse_identical_seatings`` (None: only when every
+    agent is an ``Agent``) takes its result from the first one instead of
+    playing it again. The statistics are the same, the work is n/P of it.
+
     Raises ArenaError for bad input or an illegal action.
     """
     from blobmaster.config import ConfigError, validate_table
@@ -432,6 +445,11 @@ def play_duplicate(
     wins = [[0] * n for _ in range(n)]
     ties = [[0] * n for _ in range(n)]
     skill = OpenSkillRatings(n)
+    if reuse_identical_seatings is None:
+        from blobmaster.agents import Agent
+
+        reuse_identical_seatings = all(isinstance(a, Agent) for a in agents)
+    played = 0
     started = time.perf_counter()
     done = 0
     with _Progress(total, progress, console) as bar:
@@ -439,9 +457,16 @@ def play_duplicate(
             start = arena_deal(num_players, cards, d, seed)
             deal_sum = [0.0] * n
             deal_count = [0] * n
+            seen: dict[tuple[int, ...], Round] = {}
             for r in range(rot):
                 seating = [seat_agent(s, r, num_players, n) for s in range(num_players)]
-                end = _play_round(agents, seating, start.clone())
+                key = tuple(seating)
+                if reuse_identical_seatings and key in seen:
+                    end = seen[key]
+                else:
+                    end = _play_round(agents, seating, start.clone())
+                    seen[key] = end
+                    played += 1
                 scores = end.scores
                 assert scores is not None
                 total_k = [0.0] * n
@@ -507,6 +532,7 @@ def play_duplicate(
         seed=seed,
         rotations=rot,
         rounds=total,
+        played=played,
         agents=results,
         head_to_head=pairs,
         wins=wins,
