@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from blobmaster.config import (
     parse_config,
 )
 from blobmaster.model import ModelConfig, default_model, save_model
-from blobmaster.replay import list_shards, validate_shard
+from blobmaster.replay import list_shards, read_shards, validate_shard
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_SEARCH = """
@@ -133,6 +134,23 @@ def test_selfplay_defaults_with_builtin_preset_and_model(tmp_path, files):
     assert re.search(r"selfplay: 2 rounds, \d+ examples in 1 shards", result.stdout), result.stdout
     assert "rounds/min" in result.stdout and "evals/s" in result.stdout
     assert validate_shard(list_shards(out)[0]).models == ("default:blobnet-seed0",)
+
+
+def test_selfplay_full_games(tmp_path, files):
+    """--full-games: --rounds counts games; 3 players from 2 cards play 2, 1, 1, 1, 2."""
+    out = tmp_path / "games"
+    args = tiny_args(files, out, "--full-games", "--json")
+    args[args.index("--rounds") + 1] = "1"
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["full_games"] and summary["rounds"] == 5
+    df = read_shards(out).collect()
+    assert sorted(df["round_id"].unique().to_list()) == [0, 1, 2, 3, 4]  # game g, round r: g * 64 + r
+    assert df.group_by("round_id").agg(pl.col("cards").first()).sort("round_id")["cards"].to_list() == [2, 1, 1, 1, 2]
+    assert (df["state"].to_numpy()[:, 252] == 1).all()  # FULL_GAME flag in every observation
+    for p in list_shards(out):
+        validate_shard(p)
 
 
 BAD_INPUTS = {
@@ -283,6 +301,8 @@ def test_every_preset_key_is_commented():
         ("[selfplay]\ntables = []", "non-empty array"),
         ("search = 3", "expected a section"),
         ("[search\n", "not valid TOML"),
+        ("[selfplay]\nfull_games = 1", "full_games: expected true or false, got integer"),
+        ("[selfplay]\nthreads = false", "threads: expected an integer, got boolean"),
     ],
 )
 def test_config_errors_name_file_and_key(text, message):

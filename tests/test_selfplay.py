@@ -137,7 +137,8 @@ def test_ctrl_c_from_progress_leaves_readable_shards(tmp_path, tiny):
     assert sum(validate_shard(p).rounds for p in shards) == summary.rounds
     # the engine refuses work after close, and close is idempotent
     eng.close()
-    assert eng.next_batch(None, 1)[0] == -1
+    with pytest.raises(bm.EngineClosedError):
+        eng.next_batch(None, 1)
 
 
 def test_second_ctrl_c_while_writing_discards_only_that_chunk(tmp_path, tiny, monkeypatch):

@@ -124,6 +124,13 @@ def selfplay(
         int | None, typer.Option(help="Rounds per shard file [default: the config's]")
     ] = None,
     bf16: Annotated[bool, typer.Option("--bf16", help="Run the network under bfloat16 autocast.")] = False,
+    full_games: Annotated[
+        bool | None,
+        typer.Option(
+            "--full-games/--single-rounds",
+            help="Play whole games (--cards = starting hand size, --rounds counts games) [default: the config's]",
+        ),
+    ] = None,
     torch_threads: Annotated[
         int | None, typer.Option(help="Threads torch uses for the network on the CPU [default: torch's]")
     ] = None,
@@ -155,6 +162,7 @@ def _selfplay(
     games_per_thread: int | None,
     rounds_per_shard: int | None,
     bf16: bool,
+    full_games: bool | None,
     torch_threads: int | None,
     progress: bool,
     json_summary: bool,
@@ -219,7 +227,15 @@ def _selfplay(
         tables=tables,
         rounds=rounds,
         seed=seed,
+        full_games=full_games,
     )
+    games = bool(kwargs["full_games"])
+    # With full games the engine counts games; the rounds they hold are known
+    # when every table has the same schedule length.
+    lengths = {2 * (c - 1) + p for p, c, _ in kwargs["tables"]}
+    total_rounds: int | None = rounds
+    if games:
+        total_rounds = rounds * lengths.pop() if len(lengths) == 1 else None
     from blobmaster import SelfPlayEngine
 
     try:
@@ -230,17 +246,18 @@ def _selfplay(
     metadata = ShardMetadata(model=model_id, search=preset.search.to_json())
     if not json_summary:
         typer.echo(
-            f"selfplay: {rounds} rounds, {preset.name} ({engine_kwargs_summary(kwargs)}), "
+            f"selfplay: {rounds} {'full games' if games else 'rounds'}, {preset.name} "
+            f"({engine_kwargs_summary(kwargs)}), "
             f"model {model_id}, device {dev}, out {out}",
             err=True,
         )
-    with RichProgress(rounds, enabled=progress) as bar:
+    with RichProgress(total_rounds, enabled=progress) as bar:
         summary = run_selfplay(
             engine,
             net,
             dev,
             out_dir=out,
-            rounds=rounds,
+            rounds=None if games else rounds,  # full games: the engine stops after `rounds` games
             rounds_per_shard=rounds_per_shard or preset.selfplay.rounds_per_shard,
             batch=batch or kwargs["max_batch"],
             timeout_ms=preset.selfplay.timeout_ms,
@@ -250,7 +267,13 @@ def _selfplay(
         )
     if json_summary:
         data = summary.as_dict()
-        data.update(out=str(out), config=preset.name, model=model_id, shard_files=[p.name for p in summary.shards])
+        data.update(
+            out=str(out),
+            config=preset.name,
+            model=model_id,
+            full_games=games,
+            shard_files=[p.name for p in summary.shards],
+        )
         typer.echo(json.dumps(data))
     else:
         typer.echo(f"selfplay: {summary.one_line()} -> {out}")

@@ -108,6 +108,13 @@ class SelfPlayConfig:
     timeout_ms: int = _num(10, lo=1, hi=10_000)
     rounds_per_shard: int = _num(100, lo=1, hi=10_000_000)
     tables: tuple[Table, ...] = (Table(),)
+    full_games: bool = False
+
+    def rounds_per_game(self) -> int | None:
+        """Rounds in one full game, when every table gives the same number
+        (C, C-1, ..., 2, then one 1-card round per player, then 2, ..., C)."""
+        counts = {2 * (t.cards - 1) + t.players for t in self.tables}
+        return counts.pop() if len(counts) == 1 else None
 
     def resolved_threads(self) -> int:
         """``threads``, with 0 meaning every core (os.cpu_count())."""
@@ -132,6 +139,7 @@ class Preset:
         tables: list[tuple[int, int, float]] | None = None,
         rounds: int | None = None,
         seed: int = 0,
+        full_games: bool | None = None,
     ) -> dict[str, Any]:
         """Keyword arguments for ``blobmaster.SelfPlayEngine``; the given
         arguments override the preset."""
@@ -146,6 +154,7 @@ class Preset:
             tables=list(tables) if tables is not None else [t.as_tuple() for t in sp.tables],
             rounds=rounds,
             seed=seed,
+            full_games=sp.full_games if full_games is None else full_games,
         )
         return kwargs
 
@@ -237,6 +246,10 @@ def _section(file: str, name: str, cls: type[Any], data: Any) -> Any:
             raise _unknown(where, key, list(fields))
         if key == "tables":
             values[key] = _tables(f"{where} tables", value)
+        elif isinstance(fields[key].default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} {key}: expected true or false, got {_type_name(value)} {value!r}")
+            values[key] = value
         else:
             values[key] = _coerce(f"{where} {key}", fields[key], value)
     return cls(**values)
