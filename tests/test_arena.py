@@ -315,3 +315,16 @@ def test_cli_eval_bad_input(extra: list[str], match: str) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ")
     assert match in lines[0]
+
+
+@pytest.mark.slow
+def test_rollout_search_beats_random_and_the_network_agent_runs_at_every_table_size(tiny_model: Path) -> None:
+    search = Agent.rollout_mcts("medium", seed=1)
+    report = play_duplicate([search, Agent.random(seed=2)], 4, 5, 150, seed=11, progress=False)
+    assert report.clearly_ahead(0, 1) and report.pair(0, 1).mean_diff > 2.5
+    net = Agent.load(tiny_model, search="light", device="cpu", seed=3)
+    for players in range(3, 9):
+        r = play_duplicate(
+            [net, Agent.heuristic(), Agent.random(4)], players, min(13, 52 // players), 1, seed=players, progress=False
+        )
+        assert r.rounds == players
