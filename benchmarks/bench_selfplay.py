@@ -99,8 +99,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     kwargs["rounds"] = None  # play until the time budget is spent
     engine = bm.SelfPlayEngine(**kwargs)
     # The warm-up lasts warmup_s and at least until one round per game in
-    # flight has finished (all games start together, so the first wave of
-    # rounds ends at about the same time); then `seconds` are measured.
+    # flight has finished. All games start together, so rounds finish in
+    # waves, about one warm-up apart at first: the measured window lasts
+    # `seconds` and at least two warm-ups, so that it always spans whole
+    # waves rather than the quiet time between two of them.
     in_flight = kwargs["threads"] * kwargs["games_per_thread"]
     warm: dict[str, float] = {}
     marks: list[tuple[float, int, float, int]] = []  # (elapsed, rounds, evaluations, batches)
@@ -109,9 +111,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         marks.append((snap.elapsed_s, snap.rounds, snap.evals_per_s * snap.elapsed_s, snap.batches))
         if "end" not in warm and snap.elapsed_s >= spec["warmup_s"] and snap.rounds >= in_flight:
             warm["end"] = snap.elapsed_s
-        if "end" in warm and snap.elapsed_s >= warm["end"] + spec["seconds"]:
+        if "end" in warm and snap.elapsed_s >= warm["end"] + max(spec["seconds"], 2 * warm["end"]):
             raise KeyboardInterrupt  # run_selfplay stops cleanly
-        if snap.elapsed_s >= spec["warmup_s"] + spec["seconds"] + spec.get("max_extra_s", 600):
+        if snap.elapsed_s >= spec["warmup_s"] + spec["seconds"] + spec.get("max_extra_s", 1200):
             raise KeyboardInterrupt  # never warmed up: report what there is
 
     with tempfile.TemporaryDirectory(prefix="bench-selfplay-") as out:
@@ -252,7 +254,8 @@ def report(args: argparse.Namespace, machine: dict[str, str], forward: list[dict
     parts += [
         "",
         f"## Self-play, {args.players} players x {args.cards} cards, default BlobNet"
-        f" ({args.warmup:g} s warm-up, then {args.seconds:g} s measured)",
+        f" (warm-up: {args.warmup:g} s and one round per game in flight; then at least {args.seconds:g} s"
+        " and two warm-ups measured)",
         "",
     ]
     headers, rows = _selfplay_rows(runs, with_hist=True)
@@ -261,7 +264,7 @@ def report(args: argparse.Namespace, machine: dict[str, str], forward: list[dict
         parts += [
             "",
             f"## Scan: threads x games per thread ({args.scan_preset},"
-            f" {args.scan_warmup:g} s warm-up, then {args.scan_seconds:g} s measured)",
+            f" warm-up {args.scan_warmup:g} s+, measured {args.scan_seconds:g} s+)",
             "",
         ]
         headers, rows = _selfplay_rows(scan, with_hist=False)
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--forward-seconds", type=float, default=2.0, help="time per raw forward measurement")
-    p.add_argument("--scan-threads", default=None, help="threads to scan (default: 1, half the cores, all cores)")
+    p.add_argument("--scan-threads", default=None, help="threads to scan, e.g. 1,8,32 (default: 1 and all cores)")
     p.add_argument("--scan-games", default="16,64,256", help="games per thread to scan (default: 16,64,256)")
     p.add_argument("--scan-preset", default="light", help="preset of the scan (default: light)")
     p.add_argument("--scan-seconds", type=float, default=15.0, help="measured seconds per scan point (default: 15)")
@@ -355,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.scan_threads:
             threads = [int(t) for t in args.scan_threads.split(",")]
         else:
-            threads = sorted({1, max(1, cpus // 2), cpus})
+            threads = sorted({1, cpus})
         for t in threads:
             for g in [int(x) for x in args.scan_games.split(",")]:
                 print(f"scan {args.scan_preset}: {t} threads x {g} games...", file=sys.stderr)
