@@ -72,6 +72,12 @@ _LAZY = {
     "ArenaError": "blobmaster.arena",
     "ArenaReport": "blobmaster.arena",
     "play_duplicate": "blobmaster.arena",
+    # The train() function itself is not exported here: its name is taken by
+    # the submodule blobmaster.train (use `from blobmaster.train import train`).
+    "TrainConfig": "blobmaster.train",
+    "TrainError": "blobmaster.train",
+    "TrainSummary": "blobmaster.train",
+    "load_train_config": "blobmaster.train",
 }
 __all__ += list(_LAZY)
 

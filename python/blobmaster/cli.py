@@ -374,6 +374,81 @@ def eval_agents(
             _fail(f"--json {json_path}: {e.strerror or e}")
 
 
+@app.command("train")
+def train_command(
+    data: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Folders of replay shards and/or shard files (not needed with --resume).", show_default=False),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, models/, model.pt, metrics.csv, runs.csv.")] = Path(
+        "train_out"
+    ),
+    config: Annotated[
+        str | None, typer.Option(help="Training settings: 'train' (built-in) or a TOML file (see configs/train.toml).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps of the whole run [default: the config's]")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step [default: the config's]")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate [default: the config's]")] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Train on the newest N shards, 0 = all [default: the config's]")
+    ] = None,
+    window_examples: Annotated[
+        int | None, typer.Option(help="... and at most N examples, 0 = no limit [default: the config's]")
+    ] = None,
+    model_size: Annotated[
+        str | None, typer.Option(help="auto, default, small or tiny [default: the config's]")
+    ] = None,
+    init_model: Annotated[
+        Path | None, typer.Option(help="Start from this scripted model file or training checkpoint.")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the newest checkpoint in --out exactly.")] = False,
+    until_step: Annotated[
+        int | None, typer.Option(help="Stop (with a checkpoint) at this step; --resume continues later.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the weights and of the example order.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints, 0 = only at the end.")] = None,
+    skip_corrupt: Annotated[
+        bool, typer.Option("--skip-corrupt", help="Skip unusable shards with a warning instead of stopping.")
+    ] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")] = "auto",
+    torch_threads: Annotated[int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")] = None,
+    progress: Annotated[bool, typer.Option(help="Show the live progress bar (on a terminal).")] = True,
+    json_summary: Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON object.")] = False,
+) -> None:
+    """Train BlobNet on the newest replay shards; checkpoints and a scripted model go to --out."""
+    _check_range("--torch-threads", torch_threads, 1, 4096)
+    if not resume and not data:
+        _fail("give folders of replay shards (or shard files) to train on, or --resume")
+    from blobmaster.config import ConfigError
+    from blobmaster.model import DeviceError
+    from blobmaster.train import TrainError, run_command
+
+    overrides = dict(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        window_shards=window,
+        window_examples=window_examples,
+        model=model_size,
+        seed=seed,
+        checkpoint_every=checkpoint_every,
+        skip_corrupt=True if skip_corrupt else None,
+    )
+    try:
+        interrupted = run_command(
+            data=data, out=out, config=config, overrides=overrides, init_model=init_model, resume=resume,
+            until_step=until_step, device=device, torch_threads=torch_threads, progress=progress,
+            json_summary=json_summary, echo=typer.echo,
+        )  # fmt: skip
+    except (TrainError, ConfigError, DeviceError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("blobmaster: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``blobmaster`` script and ``python -m blobmaster``."""
     try:

@@ -284,11 +284,11 @@ class RichTrainProgress:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("[bold]train"),
-            BarColumn(),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f} (pol {task.fields[pol]:.4f}, val {task.fields[val]:.4f})"),
-            TextColumn("lr {task.fields[lr]:.2e}"),
-            TextColumn("{task.fields[eps]:>8,.0f} ex/s"),
+            TextColumn("loss {task.fields[loss]:.3f} (pol {task.fields[pol]:.3f}, val {task.fields[val]:.3f})"),
+            TextColumn("lr {task.fields[lr]:.1e}"),
+            TextColumn("{task.fields[eps]:>7,.0f} ex/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
