@@ -460,7 +460,7 @@ def test_truncated_corrupt_and_invalid_shards(tmp_path, shards):
     with pytest.raises(CorruptShardError, match="not a readable Parquet file") as e:
         train(TrainConfig(**TINY), data, tmp_path / "run")
     assert str(newest) in str(e.value) and "\n" not in str(e.value)
-    assert not (tmp_path / "run" / "checkpoints").exists() or not RunFolder(tmp_path / "run").list_checkpoints()
+    assert not (tmp_path / "run").exists()  # bad input leaves no run folder behind
     # damaged data pages behind an intact footer
     damaged = _copy(shards, tmp_path / "damaged")
     target = list_shards(damaged)[-1]

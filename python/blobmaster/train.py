@@ -552,7 +552,6 @@ def train(
         init_label = f"{kind}:{Path(init_model)}"
     else:
         model_config = want or model_config_for("default")
-    run.prepare()
 
     # -- data --
     t_load = time.perf_counter()
@@ -571,6 +570,7 @@ def train(
     train_ex, val_ex = examples.split()
     del examples
     load_s = time.perf_counter() - t_load
+    run.prepare()  # after the data checks: bad input leaves no empty run folder behind
 
     # -- model, optimizer, state --
     start_step = int(ckpt["step"]) if ckpt else 0
