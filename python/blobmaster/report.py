@@ -1,0 +1,496 @@
+"""Plots and a Markdown summary of a loop run folder (``blobmaster report``).
+
+``write_report(run_dir, out)`` reads what :mod:`blobmaster.loop` wrote
+(loop.json, metrics.csv, every iteration's ``train/metrics.csv``, the
+reference games of the first network in ``init/eval.json``) and writes to
+``out`` (default ``RUN_DIR/report``):
+
+* ``losses.png``: the training losses step by step over the whole run
+  (iteration boundaries marked), and each iteration's final and validation
+  losses;
+* ``strength.png``: the gate (the new network's paired score difference
+  against the best one, with its 95% interval, promoted or not) and the
+  reference games (the difference against each reference agent and the
+  mean round scores) by iteration, the first network as iteration 0;
+* ``throughput.png``: self-play rounds/min and network evaluations/s,
+  training examples/s, and the wall time of each phase by iteration;
+* ``report.md``: a short summary with a table of the iterations.
+
+The plots use matplotlib's Agg renderer only (no display, no pyplot state).
+Every file is written atomically. A run folder with no finished iteration
+still gets a report (empty plots say so). Bad input raises ReportError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blobmaster.loop import LoopFolder, atomic_write_bytes, read_json
+
+__all__ = ["ReportError", "ReportResult", "RunData", "load_run", "write_report"]
+
+_PHASES = (("selfplay_s", "self-play"), ("train_s", "train"), ("gate_s", "gate"), ("eval_s", "reference games"))
+
+
+class ReportError(ValueError):
+    """A run folder that cannot be reported on, or an output folder that cannot be written."""
+
+
+def _number(text: Any) -> float | None:
+    if text is None:
+        return None
+    if isinstance(text, bool):
+        return float(text)
+    if isinstance(text, (int, float)):
+        return float(text) if math.isfinite(float(text)) else None
+    s = str(text).strip().lower()
+    if s in ("true", "false"):
+        return 1.0 if s == "true" else 0.0
+    try:
+        value = float(s)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class RunData:
+    """Everything the report shows, read from a run folder."""
+
+    root: Path
+    manifest: dict[str, Any]
+    rows: list[dict[str, str]]
+    """metrics.csv, one dict per finished iteration (values as text)."""
+    steps: dict[int, list[dict[str, str]]]
+    """Per iteration: the trainer's per-step metrics rows."""
+    baseline: dict[str, Any] | None
+    """init/eval.json: the first network's reference games."""
+    references: list[tuple[str, str]] = field(default_factory=list)
+    """(spec, slug) of the reference agents, from the metrics columns."""
+
+    def column(self, name: str) -> list[float | None]:
+        return [_number(r.get(name)) for r in self.rows]
+
+    @property
+    def iterations(self) -> list[int]:
+        return [int(float(r["iteration"])) for r in self.rows]
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> RunData:
+    """Reads a loop run folder. Raises ReportError for a missing folder or
+    one that is not a loop run (no readable loop.json)."""
+    folder = LoopFolder(run_dir)
+    root = folder.root
+    if not root.exists():
+        raise ReportError(f"no such run folder: {root}")
+    if not root.is_dir():
+        raise ReportError(f"run folder {root} is not a folder")
+    manifest = read_json(folder.manifest)
+    if not isinstance(manifest, dict) or manifest.get("format") != "blobmaster-loop":
+        raise ReportError(f"{root} is not a loop run folder (no readable loop.json)")
+    rows: list[dict[str, str]] = []
+    if folder.metrics.is_file():
+        try:
+            with open(folder.metrics, encoding="utf-8", newline="") as f:
+                rows = [r for r in csv.DictReader(f) if (r.get("iteration") or "").strip()]
+        except (OSError, csv.Error) as e:
+            raise ReportError(f"cannot read {folder.metrics}: {e}") from None
+    else:  # metrics.csv is rebuilt from the DONE markers; use them directly
+        rows = [{k: "" if v is None else str(v) for k, v in r.items()} for r in folder.rows()]
+    steps: dict[int, list[dict[str, str]]] = {}
+    for r in rows:
+        k = int(float(r["iteration"]))
+        path = folder.iter_dir(k) / "train" / "metrics.csv"
+        if path.is_file():
+            try:
+                with open(path, encoding="utf-8", newline="") as f:
+                    steps[k] = [s for s in csv.DictReader(f) if _number(s.get("step")) is not None]
+            except (OSError, csv.Error):
+                steps[k] = []
+    baseline = read_json(folder.init_eval)
+    config_refs = list((manifest.get("config") or {}).get("gate", {}).get("references") or [])
+    from blobmaster.loop import _slugs
+
+    refs = list(zip(config_refs, _slugs(config_refs)))
+    # references of earlier configs (a forced change) still have columns
+    known = {slug for _, slug in refs}
+    for key in rows[0] if rows else {}:
+        if key.startswith("ref_") and key.endswith("_diff"):
+            slug = key[4 : -len("_diff")]
+            if slug not in known:
+                refs.append((slug, slug))
+                known.add(slug)
+    return RunData(root=root, manifest=manifest, rows=rows, steps=steps, baseline=baseline, references=refs)
+
+
+# ---- plots ---------------------------------------------------------------------------------
+
+
+def _figure(rows: int, height: float = 3.2) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9.0, height * rows), dpi=100, layout="constrained")
+    axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+    return fig, list(axes)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _empty(ax: Any, text: str = "no finished iteration yet") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _xy(xs: Sequence[int], ys: Sequence[float | None]) -> tuple[list[int], list[float]]:
+    pairs = [(x, y) for x, y in zip(xs, ys) if y is not None]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _smooth(values: list[float], window: int) -> list[float]:
+    if window <= 1 or len(values) < 2:
+        return values
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def _int_ticks(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_losses(data: RunData, path: Path) -> Path:
+    fig, (ax_steps, ax_iter) = _figure(2)
+    # step by step, the iterations one after the other
+    offset = 0
+    boundaries: list[int] = []
+    series: dict[str, tuple[list[int], list[float]]] = {k: ([], []) for k in ("loss", "policy_loss", "value_loss")}
+    for k in sorted(data.steps):
+        rows = data.steps[k]
+        last = 0
+        for r in rows:
+            step = int(float(r["step"]))
+            last = max(last, step)
+            for key, (xs, ys) in series.items():
+                v = _number(r.get(key))
+                if v is not None:
+                    xs.append(offset + step)
+                    ys.append(v)
+        offset += last
+        boundaries.append(offset)
+    if any(xs for xs, _ in series.values()):
+        window = max(1, min(25, len(series["loss"][0]) // 40))
+        for key, (xs, ys) in series.items():
+            ax_steps.plot(xs, _smooth(ys, window), label=key.replace("_", " "), linewidth=1.2)
+        for b in boundaries[:-1]:
+            ax_steps.axvline(b, color="0.8", linewidth=0.8, linestyle="--")
+        ax_steps.set_xlabel("training step (all iterations)" + (f", mean of {window} steps" if window > 1 else ""))
+        ax_steps.set_ylabel("loss")
+        ax_steps.legend(loc="upper right", fontsize=8)
+        ax_steps.grid(alpha=0.3)
+    else:
+        _empty(ax_steps, "no training steps yet")
+    ax_steps.set_title("Training losses by step (dashed lines: iterations)")
+    its = data.iterations
+    if its:
+        for key, label, style in (
+            ("loss", "loss (last steps)", "o-"),
+            ("val_loss", "validation loss", "s--"),
+            ("policy_loss", "policy loss", "o-"),
+            ("value_loss", "value loss", "o-"),
+        ):
+            xs, ys = _xy(its, data.column(key))
+            if xs:
+                ax_iter.plot(xs, ys, style, label=label, markersize=4)
+        ax_iter.set_xlabel("iteration")
+        ax_iter.set_ylabel("loss")
+        ax_iter.legend(loc="upper right", fontsize=8)
+        ax_iter.grid(alpha=0.3)
+        _int_ticks(ax_iter)
+    else:
+        _empty(ax_iter)
+    ax_iter.set_title("Losses by iteration")
+    return _save(fig, path)
+
+
+def _baseline_ref(data: RunData, slug: str) -> dict[str, Any] | None:
+    for ref in (data.baseline or {}).get("references", []):
+        if ref.get("slug") == slug:
+            return dict(ref)
+    return None
+
+
+def plot_strength(data: RunData, path: Path) -> Path:
+    fig, (ax_gate, ax_ref, ax_mean) = _figure(3)
+    its = data.iterations
+    diffs, cis, promoted = data.column("gate_diff"), data.column("gate_ci95"), data.column("promoted")
+    reasons = [r.get("promotion", "") for r in data.rows]
+    if any(d is not None for d in diffs):
+        for x, d, ci, p, why in zip(its, diffs, cis, promoted, reasons):
+            if d is None:
+                continue
+            color = "tab:green" if p else "tab:red"
+            if why == "forced":
+                color = "tab:orange"
+            ax_gate.errorbar([x], [d], yerr=[ci or 0.0], fmt="o", color=color, capsize=3, markersize=5)
+        threshold = _number((data.manifest.get("config") or {}).get("gate", {}).get("threshold")) or 0.0
+        ax_gate.axhline(threshold, color="0.5", linewidth=0.8)
+        from matplotlib.lines import Line2D
+
+        shown = {
+            ("forced" if why == "forced" else "promoted") if p else "rejected"
+            for d, p, why in zip(diffs, promoted, reasons)
+            if d is not None
+        }
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=color, label=label)
+            for key, color, label in (
+                ("promoted", "tab:green", "promoted"),
+                ("forced", "tab:orange", "promoted (fallback rule)"),
+                ("rejected", "tab:red", "not promoted"),
+            )
+            if key in shown
+        ]
+        ax_gate.legend(handles=handles, loc="best", fontsize=8)
+        ax_gate.set_xlabel("iteration")
+        ax_gate.set_ylabel("points / round")
+        ax_gate.grid(alpha=0.3)
+        _int_ticks(ax_gate)
+    elif its:
+        _empty(ax_gate, "no gate games ([gate] deals = 0): every network promoted")
+    else:
+        _empty(ax_gate)
+    ax_gate.set_title("Gate: new network minus best network, paired per deal (95% interval)")
+
+    plotted = False
+    for n, (spec, slug) in enumerate(data.references):
+        xs = list(its)
+        d = data.column(f"ref_{slug}_diff")
+        ci = data.column(f"ref_{slug}_ci95")
+        cm = data.column(f"ref_{slug}_candidate_mean")
+        rm = data.column(f"ref_{slug}_reference_mean")
+        base = _baseline_ref(data, slug)
+        if base is not None:
+            xs = [0, *xs]
+            d = [_number(base.get("diff")), *d]
+            ci = [_number(base.get("ci95")), *ci]
+            cm = [_number(base.get("candidate_mean")), *cm]
+            rm = [_number(base.get("reference_mean")), *rm]
+        pts = [(x, y, c) for x, y, c in zip(xs, d, ci) if y is not None]
+        if not pts:
+            continue
+        plotted = True
+        color = f"C{n}"
+        ax_ref.errorbar(
+            [p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] or 0.0 for p in pts],
+            fmt="o-", color=color, capsize=3, markersize=4, label=f"vs {spec}",
+        )  # fmt: skip
+        x1, y1 = _xy(xs, cm)
+        x2, y2 = _xy(xs, rm)
+        ax_mean.plot(x1, y1, "o-", color=color, markersize=4, label=f"network (vs {spec})")
+        ax_mean.plot(x2, y2, "s--", color=color, markersize=4, alpha=0.6, label=spec)
+    if plotted:
+        ax_ref.axhline(0.0, color="0.5", linewidth=0.8)
+        for ax in (ax_ref, ax_mean):
+            ax.set_xlabel("iteration (0: the first network)")
+            ax.set_ylabel("points / round")
+            ax.legend(loc="best", fontsize=8)
+            ax.grid(alpha=0.3)
+            _int_ticks(ax)
+    else:
+        text = "no reference agents ([gate] references = [])" if its or data.baseline else "no finished iteration yet"
+        _empty(ax_ref, text)
+        _empty(ax_mean, text)
+    ax_ref.set_title("Reference games: new network minus reference agent, paired per deal (95% interval)")
+    ax_mean.set_title("Reference games: mean round score")
+    return _save(fig, path)
+
+
+def plot_throughput(data: RunData, path: Path) -> Path:
+    fig, (ax_sp, ax_tr, ax_time) = _figure(3)
+    its = data.iterations
+    if its:
+        xs, rpm = _xy(its, data.column("rounds_per_min"))
+        ax_sp.plot(xs, rpm, "o-", color="C0", markersize=4, label="rounds/min")
+        ax_sp.set_ylabel("self-play rounds / min", color="C0")
+        ax_sp.set_ylim(bottom=0)
+        twin = ax_sp.twinx()
+        xs2, eps = _xy(its, data.column("evals_per_s"))
+        twin.plot(xs2, eps, "s--", color="C1", markersize=4, label="evals/s")
+        twin.set_ylabel("network evaluations / s", color="C1")
+        twin.set_ylim(bottom=0)
+        ax_sp.set_xlabel("iteration")
+        ax_sp.grid(alpha=0.3)
+        _int_ticks(ax_sp)
+        xs3, ex = _xy(its, data.column("train_examples_per_s"))
+        ax_tr.plot(xs3, ex, "o-", color="C2", markersize=4)
+        ax_tr.set_ylabel("training examples / s")
+        ax_tr.set_ylim(bottom=0)
+        ax_tr.set_xlabel("iteration")
+        ax_tr.grid(alpha=0.3)
+        _int_ticks(ax_tr)
+        bottom = [0.0] * len(its)
+        for n, (key, label) in enumerate(_PHASES):
+            vals = [(v or 0.0) / 60.0 for v in data.column(key)]
+            ax_time.bar(its, vals, bottom=bottom, color=f"C{n}", label=label)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax_time.set_ylabel("minutes")
+        ax_time.set_xlabel("iteration")
+        ax_time.legend(loc="best", fontsize=8)
+        ax_time.grid(alpha=0.3, axis="y")
+        _int_ticks(ax_time)
+    else:
+        for ax in (ax_sp, ax_tr, ax_time):
+            _empty(ax)
+    ax_sp.set_title("Self-play throughput")
+    ax_tr.set_title("Training throughput")
+    ax_time.set_title("Wall time per iteration by phase")
+    return _save(fig, path)
+
+
+# ---- the summary ---------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _pm(mean: float | None, ci: float | None, spec: str = "+.2f") -> str:
+    if mean is None:
+        return ""
+    return format(mean, spec) + (f" ± {ci:.2f}" if ci is not None else "")
+
+
+def summary_markdown(data: RunData, images: Sequence[str]) -> str:
+    m = data.manifest
+    cfg = m.get("config") or {}
+    rows = data.rows
+    lines = [
+        f"# Loop run `{data.root.name}`",
+        "",
+        f"- Config: {m.get('name', '?')} (from `{m.get('source', '?')}`); "
+        f"network size {cfg.get('train', {}).get('model', '?')}; "
+        f"{cfg.get('selfplay', {}).get('rounds', '?')} self-play rounds, "
+        f"{cfg.get('train', {}).get('steps', '?')} training steps and "
+        f"{cfg.get('gate', {}).get('deals', '?')} gate deals per iteration",
+        f"- Iterations finished: {len(rows)} of {m.get('target_iterations', '?')}",
+        f"- Best network: `{m.get('best_model', '?')}` (iteration {m.get('best_iteration', '?')})",
+    ]
+    if rows:
+        promoted = sum(1 for v in data.column("promoted") if v)
+        total_s = sum(v or 0.0 for v in data.column("iteration_s"))
+        rpm = [v for v in data.column("rounds_per_min") if v is not None]
+        lines += [
+            f"- Promotions: {promoted} of {len(rows)} gates",
+            f"- Wall time of the finished iterations: {total_s / 60:.1f} min "
+            f"({total_s / 60 / len(rows):.1f} min per iteration)",
+        ]
+        if rpm:
+            lines.append(f"- Self-play: {sum(rpm) / len(rpm):,.0f} rounds/min on average")
+        last = rows[-1]
+        lines.append(
+            f"- Last iteration: loss {_fmt(_number(last.get('loss')))} "
+            f"(policy {_fmt(_number(last.get('policy_loss')))}, value {_fmt(_number(last.get('value_loss')))})"
+        )
+        for spec, slug in data.references:
+            d, ci = _number(last.get(f"ref_{slug}_diff")), _number(last.get(f"ref_{slug}_ci95"))
+            if d is not None:
+                base = _baseline_ref(data, slug)
+                first = ""
+                if base:
+                    first = f"; the first network: {_pm(_number(base.get('diff')), _number(base.get('ci95')))}"
+                lines.append(f"- Last network vs {spec}: {_pm(d, ci)} points/round{first}")
+    lines += ["", "## Iterations", ""]
+    if rows:
+        ref_heads = [f"vs {spec}" for spec, _ in data.references]
+        head = ["iter", "rounds/min", "evals/s", "loss", "policy", "value", "val loss", "gate diff", "promoted",
+                *ref_heads, "minutes"]  # fmt: skip
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "|".join("---:" if h not in ("promoted",) else ":---:" for h in head) + "|")
+        for r in rows:
+            promoted = _number(r.get("promoted"))
+            flag = "" if promoted is None else ("yes" if promoted else "no")
+            if promoted and r.get("promotion") == "forced":
+                flag = "yes (fallback)"
+            cells = [
+                r.get("iteration", ""),
+                _fmt(_number(r.get("rounds_per_min")), ",.0f"),
+                _fmt(_number(r.get("evals_per_s")), ",.0f"),
+                _fmt(_number(r.get("loss"))),
+                _fmt(_number(r.get("policy_loss"))),
+                _fmt(_number(r.get("value_loss"))),
+                _fmt(_number(r.get("val_loss"))),
+                _pm(_number(r.get("gate_diff")), _number(r.get("gate_ci95"))),
+                flag,
+                *[
+                    _pm(_number(r.get(f"ref_{slug}_diff")), _number(r.get(f"ref_{slug}_ci95")))
+                    for _, slug in data.references
+                ],
+                _fmt((_number(r.get("iteration_s")) or 0.0) / 60.0, ".1f"),
+            ]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("")
+        lines.append(
+            "Differences are points per round (the mean of the paired per-deal differences) with their 95% "
+            "interval; a network is promoted when the gate's interval is above the threshold."
+        )
+    else:
+        lines.append("No finished iteration yet.")
+    lines += ["", "## Plots", ""]
+    lines += [f"![{Path(name).stem}]({name})" for name in images]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ReportResult:
+    """What write_report wrote."""
+
+    out_dir: Path
+    files: list[Path]
+    summary: Path
+    iterations: int
+
+
+def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> ReportResult:
+    """Writes the plots and report.md of a loop run folder to ``out``
+    (default: ``RUN_DIR/report``). Raises ReportError for a missing or
+    foreign run folder or an output folder that cannot be written."""
+    data = load_run(run_dir)
+    out_dir = Path(out) if out is not None else data.root / "report"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"--out {out_dir} exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReportError(f"cannot create {out_dir}: {e.strerror or e}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ReportError(f"--out {out_dir} is not writable")
+    try:
+        files = [
+            plot_losses(data, out_dir / "losses.png"),
+            plot_strength(data, out_dir / "strength.png"),
+            plot_throughput(data, out_dir / "throughput.png"),
+        ]
+        summary = out_dir / "report.md"
+        atomic_write_bytes(summary, summary_markdown(data, [f.name for f in files]).encode())
+    except OSError as e:
+        raise ReportError(f"cannot write the report to {out_dir}: {e.strerror or e}") from None
+    return ReportResult(out_dir=out_dir, files=[*files, summary], summary=summary, iterations=len(data.rows))
