@@ -5,7 +5,7 @@
 reference games of the first network in ``init/eval.json``) and writes to
 ``out`` (default ``RUN_DIR/report``):
 
-* ``losses.png``: the training losses step by step over the whole run
+* ``losses.png``: the training losses (and the policy KL) step by step over the whole run
   (iteration boundaries marked), and each iteration's final and validation
   losses;
 * ``strength.png``: the gate (the new network's paired score difference
@@ -182,7 +182,8 @@ def plot_losses(data: RunData, path: Path) -> Path:
     # step by step, the iterations one after the other
     offset = 0
     boundaries: list[int] = []
-    series: dict[str, tuple[list[int], list[float]]] = {k: ([], []) for k in ("loss", "policy_loss", "value_loss")}
+    keys = ("loss", "policy_loss", "policy_kl", "value_loss")
+    series: dict[str, tuple[list[int], list[float]]] = {k: ([], []) for k in keys}
     for k in sorted(data.steps):
         rows = data.steps[k]
         last = 0
@@ -198,8 +199,10 @@ def plot_losses(data: RunData, path: Path) -> Path:
         boundaries.append(offset)
     if any(xs for xs, _ in series.values()):
         window = max(1, min(25, len(series["loss"][0]) // 40))
+        labels = {"policy_kl": "policy KL (policy loss minus target entropy)"}
         for key, (xs, ys) in series.items():
-            ax_steps.plot(xs, _smooth(ys, window), label=key.replace("_", " "), linewidth=1.2)
+            if xs:
+                ax_steps.plot(xs, _smooth(ys, window), label=labels.get(key, key.replace("_", " ")), linewidth=1.2)
         for b in boundaries[:-1]:
             ax_steps.axvline(b, color="0.8", linewidth=0.8, linestyle="--")
         ax_steps.set_xlabel("training step (all iterations)" + (f", mean of {window} steps" if window > 1 else ""))
