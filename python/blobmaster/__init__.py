@@ -78,6 +78,14 @@ _LAZY = {
     "TrainError": "blobmaster.train",
     "TrainSummary": "blobmaster.train",
     "load_train_config": "blobmaster.train",
+    "LoopConfig": "blobmaster.loop",
+    "LoopConfigError": "blobmaster.loop",
+    "LoopError": "blobmaster.loop",
+    "LoopSummary": "blobmaster.loop",
+    "load_loop_config": "blobmaster.loop",
+    "run_loop": "blobmaster.loop",
+    "ReportError": "blobmaster.report",
+    "write_report": "blobmaster.report",
 }
 __all__ += list(_LAZY)
 

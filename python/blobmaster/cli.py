@@ -449,6 +449,65 @@ def train_command(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
+@app.command("loop")
+def loop_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder: created if new, resumed where it stopped if not.")],
+    config: Annotated[
+        str | None,
+        typer.Option(
+            help="loop_quick, loop_gpu or a TOML file (see configs/loop_quick.toml) "
+            "[default: the run's saved config; loop_quick for a new run]"
+        ),
+    ] = None,
+    iterations: Annotated[int | None, typer.Option(help="Iterations in all [default: the config's]")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Self-play engine threads, 0 = every core [default: the config's]")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N [default: the config's]")
+    ] = None,
+    torch_threads: Annotated[
+        int | None, typer.Option(help="Threads torch uses on the CPU, 0 = torch's default [default: the config's]")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Continue the run with a --config that differs from its saved one.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars (on a terminal).")] = True,
+) -> None:
+    """AlphaZero loop: self-play -> train -> gate, repeated; resumable (docs/loop.md)."""
+    _check_range("--iterations", iterations, 1, 10**6)
+    _check_range("--threads", threads, 0, 1024)
+    _check_range("--torch-threads", torch_threads, 0, 4096)
+    from blobmaster.loop import bad_input_errors, run_command
+
+    try:
+        run_command(
+            run_dir=run_dir, config=config, iterations=iterations, threads=threads, device=device,
+            torch_threads=torch_threads, force=force, progress=progress, echo=typer.echo,
+        )  # fmt: skip
+    except bad_input_errors() as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("blobmaster: interrupted; finished work is kept, run the same command to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder of `blobmaster loop`.")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the plots and report.md [default: RUN_DIR/report]")] = None,
+) -> None:
+    """Plots (PNG) and a Markdown summary of a loop run: losses, gate and reference results, throughput."""
+    from blobmaster.report import ReportError, write_report
+
+    try:
+        result = write_report(run_dir, out)
+    except ReportError as e:
+        _fail(str(e))
+    for path in result.files:
+        typer.echo(f"report: {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``blobmaster`` script and ``python -m blobmaster``."""
     try:

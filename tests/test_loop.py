@@ -1,0 +1,552 @@
+"""The AlphaZero loop (blobmaster.loop): two iterations end to end on a tiny
+network, resume after a crash or Ctrl-C at several points, config checks,
+the promotion rule, the presets and the `blobmaster loop` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import blobmaster as bm
+from blobmaster import loop as loop_mod
+from blobmaster.cli import app
+from blobmaster.loop import (
+    LOOP_PRESETS,
+    LoopConfigError,
+    LoopError,
+    LoopFolder,
+    gate_decision,
+    load_loop_config,
+    parse_loop_config,
+    run_loop,
+)
+from blobmaster.model import load_model, load_model_info
+from blobmaster.replay import list_shards, validate_shard
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = """
+[loop]
+iterations = 2
+seed = 3
+device = "cpu"
+torch_threads = 1
+window_iterations = 2
+
+[search]
+determinizations = 2
+simulations = 4
+
+[selfplay]
+rounds = 16
+threads = 2
+games_per_thread = 4
+max_batch = 64
+rounds_per_shard = 6
+tables = [{{ players = 4, cards = 2 }}]
+
+[train]
+model = "tiny"
+steps = 6
+batch_size = 16
+warmup_steps = 2
+checkpoint_every = 3
+keep_checkpoints = 2
+log_every = 1
+val_fraction = 0.1
+
+[gate]
+deals = 2
+threshold = {threshold}
+references = [{references}]
+reference_deals = 2
+"""
+
+
+def tiny_config(tmp_path: Path, *, threshold: float = -100.0, references: str = '"heuristic"') -> Path:
+    """A tiny loop config; the default threshold promotes every new network."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(threshold=threshold, references=references))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """An uninterrupted two-iteration run (every new network promoted)."""
+    base = tmp_path_factory.mktemp("loop")
+    run = base / "run"
+    lines: list[str] = []
+    summary = run_loop(run, tiny_config(base), log=lines.append)
+    assert summary.ran == [1, 2] and summary.iterations_done == 2
+    assert any("iteration 2/2 done" in line for line in lines)
+    return run
+
+
+MARKERS = ("selfplay.json", "train.json", "gate.json", "eval.json", "DONE")
+
+
+def structure(run: Path, iterations: int) -> dict:
+    """What must not depend on interruptions: the files of the run and of its
+    iterations (shards as a round count; the trainer's checkpoints left out),
+    the metrics columns, the markers' keys."""
+    later = {f"iter-{k:04d}" for k in range(iterations + 1, 100)}
+    out: dict = {"top": sorted(p.name for p in run.iterdir() if not p.name.startswith(".") and p.name not in later)}
+    out["init"] = sorted(p.name for p in (run / "init").iterdir())
+    for k in range(1, iterations + 1):
+        it = run / f"iter-{k:04d}"
+        out[k] = {
+            "files": sorted(p.name for p in it.iterdir() if not p.name.startswith(".")),
+            "rounds": sum(validate_shard(p).rounds for p in list_shards(it / "shards")),
+            "train": sorted(p.name for p in (it / "train").iterdir() if p.is_file() and not p.name.startswith(".")),
+            "markers": {m: sorted(json.loads((it / m).read_text())) for m in MARKERS},
+        }
+    header = (run / "metrics.csv").read_text().splitlines()
+    out["metrics"] = (header[0], len(header) - 1)
+    return out
+
+
+# ---- end to end ---------------------------------------------------------------------------
+
+
+def test_two_iterations_end_to_end(finished):
+    run = finished
+    f = LoopFolder(run)
+    assert f.done_iterations() == 2
+    manifest = json.loads((run / "loop.json").read_text())
+    assert manifest["format"] == "blobmaster-loop" and manifest["iterations_done"] == 2
+    assert manifest["best_model"] == "iter-0002/model.pt" and manifest["best_iteration"] == 2
+    assert manifest["config"]["train"]["model"] == "tiny" and manifest["config"]["selfplay"]["rounds"] == 16
+    assert (run / "config.toml").read_text() == TINY.format(threshold=-100.0, references='"heuristic"')
+    assert load_model_info(run / "init" / "model.pt").config == bm.ModelConfig.tiny()
+    for k in (1, 2):
+        it = run / f"iter-{k:04d}"
+        for name in (*MARKERS, "selfplay-parts.json", "model.pt"):
+            assert (it / name).is_file(), name
+        shards = list_shards(it / "shards")
+        assert sum(validate_shard(p).rounds for p in shards) == 16 and len(shards) == 3
+        assert not [p for p in it.rglob(".*.tmp")]
+        load_model(it / "model.pt")  # a loadable scripted network
+        gate = json.loads((it / "gate.json").read_text())
+        assert gate["promoted"] and gate["reason"] == "interval" and gate["best_after"] == f"iter-{k:04d}/model.pt"
+        assert gate["arena"]["deals"] == 2 and gate["ci95"] is not None
+    # iteration 2 played with iteration 1's network and trained from it, on both iterations' shards
+    sp2 = json.loads((run / "iter-0002" / "selfplay.json").read_text())
+    tr2 = json.loads((run / "iter-0002" / "train.json").read_text())
+    assert sp2["model"] == "iter-0001/model.pt"
+    assert sp2["model_id"] == load_model_info(run / "iter-0001" / "model.pt").id
+    assert tr2["init_model"] == "iter-0001/model.pt"
+    assert tr2["window_first_iteration"] == 1 and tr2["window_shards"] == 6
+    assert json.loads((run / "iter-0001" / "selfplay.json").read_text())["model"] == "init/model.pt"
+    # metrics: one row per iteration with throughput, losses, gate and reference results
+    import csv
+
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["iteration"] for r in rows] == ["1", "2"]
+    for r in rows:
+        assert float(r["rounds_per_min"]) > 0 and float(r["evals_per_s"]) > 0 and int(r["selfplay_examples"]) > 0
+        assert float(r["loss"]) > 0 and float(r["policy_loss"]) > 0 and float(r["val_loss"]) > 0
+        assert r["promoted"] == "true" and r["gate_ci95"] != "" and r["best_iteration"] == r["iteration"]
+        assert r["ref_heuristic_diff"] != "" and float(r["ref_heuristic_reference_mean"]) >= 0
+    baseline = json.loads((run / "init" / "eval.json").read_text())
+    assert baseline["model"] == "init/model.pt" and baseline["references"][0]["spec"] == "heuristic"
+
+
+def test_finished_run_has_nothing_to_do_and_can_be_extended(finished, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    lines: list[str] = []
+    summary = run_loop(run, log=lines.append)  # the saved config
+    assert summary.ran == [] and summary.iterations_done == 2 and "nothing to do" in " ".join(lines)
+    assert summary.best_model == run / "iter-0002" / "model.pt"
+    summary = run_loop(run, iterations=3, threads=1)  # runtime settings may change
+    assert summary.ran == [3] and LoopFolder(run).done_iterations() == 3
+    tr3 = json.loads((run / "iter-0003" / "train.json").read_text())
+    assert tr3["window_first_iteration"] == 2  # window_iterations = 2
+
+
+# ---- resume ---------------------------------------------------------------------------------
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def _selfplay_crash(monkeypatch, exc: type[BaseException]):
+    real = loop_mod.run_selfplay
+
+    def crashing(*args, progress=None, **kwargs):
+        def cb(snap):
+            if progress is not None:
+                progress(snap)
+            if snap.rounds >= 4:  # the finished rounds are written, then the error propagates
+                raise exc("simulated failure in self-play")
+
+        return real(*args, progress=cb, progress_interval_s=0.01, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "run_selfplay", crashing)
+
+
+def _train_crash(monkeypatch, how: str):
+    real = loop_mod.train
+
+    def crashing(*args, progress=None, **kwargs):
+        fired = []
+
+        def cb(snap):
+            if progress is not None:
+                progress(snap)
+            if snap.step >= 4 and not fired:
+                fired.append(1)
+                if how == "sigint":
+                    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the trainer checkpoints and stops
+                else:
+                    raise Boom("simulated failure in training")
+
+        return real(*args, progress=cb, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "train", crashing)
+
+
+def _arena_crash(monkeypatch, which: str):
+    real = loop_mod.play_duplicate
+    calls = []
+
+    def crashing(agents, *args, **kwargs):
+        names = [a.name for a in agents]
+        calls.append(names)
+        gate = all(n.startswith("model:") for n in names)
+        if (which == "gate" and gate) or (which == "eval" and not gate and len(calls) > 1):
+
+            def on_round(done, total):
+                if done >= 2:
+                    raise KeyboardInterrupt  # Ctrl-C in the middle of the games
+
+            kwargs["on_round"] = on_round
+        return real(agents, *args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "play_duplicate", crashing)
+
+
+def _metrics_crash(monkeypatch):
+    def crashing(folder):
+        raise Boom("simulated crash after DONE")
+
+    monkeypatch.setattr(loop_mod, "write_metrics", crashing)
+
+
+POINTS = {
+    "selfplay-exception": (lambda mp: _selfplay_crash(mp, Boom), Boom),
+    "selfplay-ctrl-c": (lambda mp: _selfplay_crash(mp, KeyboardInterrupt), KeyboardInterrupt),
+    "train-exception": (lambda mp: _train_crash(mp, "raise"), Boom),
+    "train-sigint": (lambda mp: _train_crash(mp, "sigint"), KeyboardInterrupt),
+    "gate-ctrl-c": (lambda mp: _arena_crash(mp, "gate"), KeyboardInterrupt),
+    "eval-ctrl-c": (lambda mp: _arena_crash(mp, "eval"), KeyboardInterrupt),
+    "after-done": (_metrics_crash, Boom),
+}
+
+
+def _snapshot(it: Path) -> dict[str, bytes]:
+    """Bytes of the finished work in an iteration folder (markers, model, shards)."""
+    out = {}
+    for p in sorted(it.rglob("*")):
+        rel = p.relative_to(it).as_posix()
+        if p.is_file() and not p.name.startswith(".") and not rel.startswith("train/") and rel != "selfplay-parts.json":
+            out[rel] = p.read_bytes()
+    return out
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_resume_after_interruption(point, tmp_path, finished, monkeypatch):
+    setup, exc = POINTS[point]
+    cfg = tiny_config(tmp_path)
+    run = tmp_path / "run"
+    with monkeypatch.context() as mp:
+        setup(mp)
+        with pytest.raises(exc):
+            run_loop(run, cfg, iterations=1)
+    it = run / "iter-0001"
+    before = _snapshot(it)
+    # what each point must have kept
+    shards_before = {p.name: p.read_bytes() for p in list_shards(it / "shards")}
+    assert shards_before, "the complete shards written before the interruption are on disk"
+    rounds_before = sum(validate_shard(it / "shards" / n).rounds for n in shards_before)
+    if point.startswith("selfplay"):
+        assert not (it / "selfplay.json").exists()
+        assert 0 < rounds_before < 16, rounds_before  # stopped after 4 or more rounds
+    if point.startswith("train"):
+        assert (it / "selfplay.json").exists() and not (it / "train.json").exists()
+        ckpts = sorted(p.name for p in (it / "train" / "checkpoints").iterdir())
+        assert ckpts[0] == "ckpt-00000003.pt"  # the trainer's checkpoint survives
+        if point == "train-sigint":
+            assert ckpts[-1] == "ckpt-00000004.pt"  # Ctrl-C checkpoints the step it stopped at
+    if point == "gate-ctrl-c":
+        assert (it / "train.json").exists() and not (it / "gate.json").exists()
+    if point == "eval-ctrl-c":
+        assert (it / "gate.json").exists() and not (it / "eval.json").exists()
+    if point == "after-done":
+        assert (it / "DONE").exists() and not (run / "metrics.csv").exists()
+
+    lines: list[str] = []
+    summary = run_loop(run, iterations=1, log=lines.append)  # the same command again (saved config)
+    assert summary.iterations_done == 1 and summary.ran == ([] if point == "after-done" else [1])
+    after = _snapshot(it)
+    for name, data in before.items():  # finished work is never redone
+        assert after[name] == data, f"{name} changed on resume"
+    for name, data in shards_before.items():
+        assert (it / "shards" / name).read_bytes() == data
+    assert structure(run, 1) == {
+        **structure(finished, 1),
+        "metrics": (structure(finished, 1)["metrics"][0], 1),
+    }
+    if point.startswith("selfplay"):
+        assert any(f"{16 - rounds_before} rounds ({rounds_before} kept from before)" in line for line in lines)
+        parts = json.loads((it / "selfplay-parts.json").read_text())
+        assert parts[-1]["rounds"] == 16 - rounds_before
+    if point.startswith("train"):
+        assert json.loads((it / "train.json").read_text())["resumed"] is True
+    assert not [p for p in run.rglob(".*.tmp")]
+
+
+def test_selfplay_done_before_marker_is_not_replayed(tmp_path, monkeypatch):
+    """All rounds on disk but no marker (a crash right after the last shard): nothing is played again."""
+    cfg = tiny_config(tmp_path)
+    run = tmp_path / "run"
+
+    def no_marker(path, data):
+        if path.name == "selfplay.json":
+            raise Boom("crash before the marker")
+        return real_write(path, data)
+
+    real_write = loop_mod.write_json
+    with monkeypatch.context() as mp:
+        mp.setattr(loop_mod, "write_json", no_marker)
+        with pytest.raises(Boom):
+            run_loop(run, cfg, iterations=1)
+    shards = {p.name: p.stat().st_mtime_ns for p in list_shards(run / "iter-0001" / "shards")}
+    calls = []
+
+    def stop(self, k):  # stop after self-play: the rest is tested elsewhere
+        raise Boom("stop")
+
+    monkeypatch.setattr(loop_mod, "run_selfplay", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(loop_mod._Loop, "train", stop)
+    with pytest.raises(Boom, match="stop"):
+        run_loop(run, iterations=1)
+    assert calls == []
+    assert {p.name: p.stat().st_mtime_ns for p in list_shards(run / "iter-0001" / "shards")} == shards
+    assert json.loads((run / "iter-0001" / "selfplay.json").read_text())["rounds"] == 16
+
+
+# ---- config ----------------------------------------------------------------------------------
+
+
+def test_resume_with_another_config_is_an_error_unless_forced(finished, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    other = tmp_path / "other.toml"
+    other.write_text(TINY.format(threshold=-100.0, references='"heuristic"').replace("steps = 6", "steps = 7"))
+    with pytest.raises(LoopConfigError, match=r"train\.steps: 6 -> 7.*--force"):
+        run_loop(run, other)
+    # runtime keys may differ
+    runtime = tmp_path / "runtime.toml"
+    runtime.write_text(
+        TINY.format(threshold=-100.0, references='"heuristic"')
+        .replace("threads = 2", "threads = 1")
+        .replace("\niterations = 2", "\niterations = 1")
+    )
+    assert run_loop(run, runtime).ran == []
+    summary = run_loop(run, other, force=True)
+    assert summary.ran == []
+    manifest = json.loads((run / "loop.json").read_text())
+    assert manifest["config"]["train"]["steps"] == 7
+    assert manifest["history"][-1]["changes"] == ["train.steps: 6 -> 7"]
+    assert "steps = 7" in (run / "config.toml").read_text()
+    assert run_loop(run, other).ran == []  # the new config is now the run's own
+
+
+def test_new_run_checks(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(LoopError, match="not a loop run folder"):
+        run_loop(foreign, tiny_config(tmp_path))
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(LoopError, match="not a folder"):
+        run_loop(a_file, tiny_config(tmp_path))
+    with pytest.raises(LoopConfigError, match="references.*unknown agent spec"):
+        run_loop(tmp_path / "new", tiny_config(tmp_path, references='"grandmaster"'))
+    assert not (tmp_path / "new").exists()  # nothing created for a bad config
+    with pytest.raises(bm.DeviceError):
+        run_loop(tmp_path / "new", tiny_config(tmp_path), device="tpu")
+    with pytest.raises(LoopError, match="init_model"):
+        bad = tmp_path / "init.toml"
+        bad.write_text(TINY.format(threshold=0.0, references="").replace("[loop]", '[loop]\ninit_model = "nope.pt"'))
+        run_loop(tmp_path / "new", bad)
+    assert not (tmp_path / "new").exists()
+
+
+def test_one_loop_per_folder(finished, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    with loop_mod._locked(LoopFolder(run)), pytest.raises(LoopError, match="in use"):
+        run_loop(run)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[loop]\nseeds = 1", "unknown key 'seeds'.*did you mean 'seed'"),
+        ("[loop]\niterations = 0", r"\[loop\] iterations: must be >= 1"),
+        ("[loop]\ndevice = 3", "expected a string"),
+        ("[gate]\nreferences = 'heuristic'", "expected an array"),
+        ("[gate]\nplayers = 2", "must be 0 or 3..8"),
+        ("[gate]\nplayers = 8\ncards = 7", "more than the 52"),
+        ("[selfplay]\nrounds = 0", "rounds: expected an integer >= 1"),
+        ("[selfplay]\nfull_games = true", "single rounds"),
+        ("[selfplay]\ngames = 3", "unknown key 'games'"),
+        ("[search]\nsimulations = 1", "simulations: must be >= 2"),
+        ("[train]\nseed = 1", r"\[loop\] seed"),
+        ("[train]\nmodel = 'huge'", "expected one of"),
+        ("[trian]\nsteps = 1", r"did you mean \[train\]"),
+        ("[loop\n", "not valid TOML"),
+    ],
+)
+def test_config_errors(text, message):
+    with pytest.raises(LoopConfigError, match=message) as e:
+        parse_loop_config(text, source="bad.toml")
+    assert isinstance(e.value, bm.ConfigError) and "\n" not in str(e.value)
+
+
+def test_config_files(tmp_path):
+    with pytest.raises(LoopConfigError, match="unknown loop config 'nope'"):
+        load_loop_config("nope")
+    with pytest.raises(LoopConfigError, match="not found"):
+        load_loop_config(tmp_path / "missing.toml")
+    cfg = load_loop_config(tiny_config(tmp_path))
+    assert cfg.name == "tiny" and cfg.rounds == 16 and cfg.gate_table == (4, 2) and cfg.model_size == "tiny"
+    assert cfg.conflicts(cfg.with_runtime(iterations=9, threads=1, device="cuda", torch_threads=2)) == []
+    assert parse_loop_config("").train.model == "auto" and parse_loop_config("").model_size == "default"
+
+
+@pytest.mark.parametrize("name", LOOP_PRESETS)
+def test_presets_load_are_packaged_and_commented(name):
+    cfg = load_loop_config(name)
+    packaged = Path(bm.__file__).parent / "configs" / f"{name}.toml"
+    assert packaged.read_text() == (REPO / "configs" / f"{name}.toml").read_text()
+    assert load_loop_config(REPO / "configs" / f"{name}.toml").to_dict() == cfg.to_dict()
+    # every key is set explicitly and preceded by a comment (directly or in its block)
+    lines = packaged.read_text().splitlines()
+    flat = loop_mod._flatten(cfg.to_dict())
+    for key in flat:
+        section, name_ = key.split(".")
+        if section == "selfplay" and name_ == "tables":
+            continue
+        assert any(line.startswith(f"{name_} = ") for line in lines), key
+    for i, line in enumerate(lines):
+        if line and not line.startswith(("#", "[")) and "=" in line:
+            block = lines[max(0, i - 12) : i]
+            assert any(x.startswith("#") for x in block), f"{name}: no comment above {line!r}"
+    if name == "loop_quick":
+        assert cfg.model_size == "small" and cfg.search.label() == "2x20" and cfg.gate_table == (4, 5)
+        assert cfg.loop.torch_threads == 1
+    else:
+        assert cfg.model_size == "default" and cfg.search.label() == "3x30" and cfg.selfplay.max_batch >= 1024
+
+
+def test_gate_decision():
+    assert gate_decision(1.0, 0.5, 0.0, 0, 0) == (True, "interval")
+    assert gate_decision(1.0, 1.5, 0.0, 0, 5) == (False, "rejected")
+    assert gate_decision(1.0, 0.5, 0.6, 0, 0) == (False, "rejected")  # above 0 but not above the threshold
+    assert gate_decision(0.3, 1.5, 0.0, 3, 2) == (False, "rejected")
+    assert gate_decision(0.3, 1.5, 0.0, 3, 3) == (True, "forced")
+    assert gate_decision(-0.3, 1.5, 0.0, 3, 9) == (False, "rejected")
+    assert gate_decision(2.0, None, 0.0, 0, 0) == (False, "rejected")  # one deal: no interval
+
+
+def test_rejected_networks_keep_the_best_and_fallback_promotes(tmp_path, monkeypatch):
+    """A threshold no network can pass: the first network stays the best;
+    force_after = 1 promotes after one rejection when the mean is ahead."""
+    cfg = tmp_path / "strict.toml"
+    cfg.write_text(
+        TINY.format(threshold=100.0, references="").replace("threshold = 100.0", "threshold = 100.0\nforce_after = 1")
+    )
+    monkeypatch.setattr(loop_mod, "gate_decision", lambda d, ci, t, f, r: (r >= f, "forced" if r >= f else "rejected"))
+    run = tmp_path / "run"
+    summary = run_loop(run, cfg)
+    g1 = json.loads((run / "iter-0001" / "gate.json").read_text())
+    g2 = json.loads((run / "iter-0002" / "gate.json").read_text())
+    assert not g1["promoted"] and g1["best_after"] == "init/model.pt" and g1["rejections"] == 1
+    assert json.loads((run / "iter-0002" / "selfplay.json").read_text())["model"] == "init/model.pt"
+    assert g2["promoted"] and g2["reason"] == "forced" and g2["rejections"] == 0
+    assert summary.best_iteration == 2
+    assert json.loads((run / "loop.json").read_text())["best_model"] == "iter-0002/model.pt"
+    assert not (run / "init" / "eval.json").exists()  # no reference agents
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+
+def _cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_loop(tmp_path):
+    run = tmp_path / "run"
+    cfg = tiny_config(tmp_path, references="")
+    result = _cli("loop", run, "--config", cfg, "--iterations", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "loop: iterations 1-1" in result.output and LoopFolder(run).done_iterations() == 1
+    result = _cli("loop", run, "--iterations", 1, "--no-progress")
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    other = tmp_path / "other.toml"
+    other.write_text(cfg.read_text().replace("deals = 2", "deals = 4"))
+    result = _cli("loop", run, "--config", other, "--iterations", 1, "--no-progress")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and "gate.deals: 2 -> 4" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--config", "nope"), "unknown loop config 'nope'"),
+        (("--config", "missing.toml"), "config file not found"),
+        (("--config", "BAD"), "unknown key"),
+        (("--iterations", 0), "--iterations must be"),
+        (("--threads", -1), "--threads must be"),
+        (("--device", "tpu"), "unknown device"),
+    ],
+)
+def test_cli_loop_bad_input(tmp_path, args, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[loop]\nbogus = 1\n")
+    args = tuple(bad if a == "BAD" else a for a in args)
+    result = _cli("loop", tmp_path / "run", *args, "--no-progress")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_exports():
+    from blobmaster import report
+
+    assert bm.run_loop is run_loop and bm.load_loop_config is load_loop_config and bm.LoopError is LoopError
+    assert bm.write_report is report.write_report and issubclass(bm.LoopConfigError, bm.ConfigError)
+    assert {"run_loop", "write_report", "LoopConfig"} <= set(bm.__all__)
