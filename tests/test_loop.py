@@ -550,3 +550,16 @@ def test_exports():
     assert bm.run_loop is run_loop and bm.load_loop_config is load_loop_config and bm.LoopError is LoopError
     assert bm.write_report is report.write_report and issubclass(bm.LoopConfigError, bm.ConfigError)
     assert {"run_loop", "write_report", "LoopConfig"} <= set(bm.__all__)
+
+
+@pytest.mark.slow
+def test_quick_preset_learns_in_one_iteration(tmp_path):
+    """The real loop_quick preset (about 2 minutes on 2 cores): the first
+    trained network clearly beats the untrained one in the gate, and does
+    better against the heuristic than the untrained one did."""
+    summary = run_loop(tmp_path / "run", "loop_quick", iterations=1, device="cpu")
+    row = summary.rows[0]
+    assert row["selfplay_rounds"] == 4000 and row["train_steps"] == 800
+    assert row["promoted"] and row["promotion"] == "interval" and row["gate_low"] > 0
+    baseline = json.loads((tmp_path / "run" / "init" / "eval.json").read_text())["references"][0]
+    assert row["ref_heuristic_diff"] > baseline["diff"]
