@@ -287,7 +287,9 @@ def test_resume_after_interruption(point, tmp_path, finished, monkeypatch):
     rounds_before = sum(validate_shard(it / "shards" / n).rounds for n in shards_before)
     if point.startswith("selfplay"):
         assert not (it / "selfplay.json").exists()
-        assert 0 < rounds_before < 16, rounds_before  # stopped after 4 or more rounds
+        # Stopped once 4 or more rounds were done; a fast engine may have
+        # finished all 16 by then, but the phase is still not marked done.
+        assert 4 <= rounds_before <= 16, rounds_before
     if point.startswith("train"):
         assert (it / "selfplay.json").exists() and not (it / "train.json").exists()
         ckpts = sorted(p.name for p in (it / "train" / "checkpoints").iterdir())
@@ -313,7 +315,9 @@ def test_resume_after_interruption(point, tmp_path, finished, monkeypatch):
         **structure(finished, 1),
         "metrics": (structure(finished, 1)["metrics"][0], 1),
     }
-    if point.startswith("selfplay"):
+    if point.startswith("selfplay") and rounds_before < 16:
+        # (All 16 rounds may finish together before the interruption lands:
+        # then nothing is left to play, the case tested below.)
         assert any(f"{16 - rounds_before} rounds ({rounds_before} kept from before)" in line for line in lines)
         parts = json.loads((it / "selfplay-parts.json").read_text())
         assert parts[-1]["rounds"] == 16 - rounds_before

@@ -1,6 +1,6 @@
 //! Runs the self-play engine with the uniform evaluator for a fixed number
 //! of simulations and prints throughput: a target for profilers.
-//! Usage: cargo run --release -p blob-search --example engine_profile -- [threads] [sims]
+//! Usage: cargo run --release -p blob-search --example engine_profile -- [threads] [sims] [games per thread] [pipeline depth]
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,16 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(2_000_000);
+    let games: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
+    let depth: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let cfg = EngineConfig {
         threads,
+        games_per_thread: games,
+        pipeline_depth: depth,
+        max_batch: std::env::var("BATCH")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(512),
         ..EngineConfig::default()
     };
     let engine = Engine::start(cfg).expect("valid config");
@@ -23,7 +31,7 @@ fn main() {
     let start = Instant::now();
     while engine.stats().simulations < sims {
         if let Some(t) = engine
-            .next_batch(512, Duration::from_millis(1))
+            .next_batch(engine.config().max_batch, Duration::from_millis(1))
             .expect("open engine")
         {
             engine

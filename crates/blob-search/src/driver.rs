@@ -518,12 +518,22 @@ impl Worker {
                 break;
             }
             if !progressed {
+                // Waiting on answers alone (nothing held back by a full
+                // queue): tell the queue, so a partial batch goes out now.
+                let idle = self.outbox.is_empty() && self.live_requests > 0;
                 let wait = if self.outbox.is_empty() {
                     Duration::from_millis(2)
                 } else {
                     Duration::from_micros(200)
                 };
-                match self.rx.recv_timeout(wait) {
+                if idle {
+                    self.shared.queue.set_idle(true);
+                }
+                let received = self.rx.recv_timeout(wait);
+                if idle {
+                    self.shared.queue.set_idle(false);
+                }
+                match received {
                     Ok(msg) => self.on_answers(&msg),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,

@@ -35,7 +35,7 @@
 //! lock.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -167,6 +167,9 @@ pub struct LeafQueue {
     wake: Condvar,
     closed: AtomicBool,
     workers: Vec<Sender<AnswerMsg>>,
+    /// Workers with nothing to do until answers come back. When all of them
+    /// are, waiting longer cannot fill the batch: it is handed out at once.
+    idle_workers: AtomicUsize,
     batches: AtomicU64,
     rows_total: AtomicU64,
 }
@@ -217,6 +220,7 @@ impl LeafQueue {
             wake: Condvar::new(),
             closed: AtomicBool::new(false),
             workers,
+            idle_workers: AtomicUsize::new(0),
             batches: AtomicU64::new(0),
             rows_total: AtomicU64::new(0),
         };
@@ -379,7 +383,9 @@ impl LeafQueue {
                 break count;
             }
             let now = Instant::now();
-            if now >= deadline {
+            let stalled =
+                count > 0 && self.idle_workers.load(Ordering::Acquire) == self.workers.len();
+            if now >= deadline || stalled {
                 match self.seal(b, generation) {
                     0 => return Ok(None),
                     n => break n,
@@ -605,6 +611,19 @@ impl LeafQueue {
         let head = self.head.load(Ordering::Acquire);
         self.try_advance(head);
         self.notify_consumer();
+    }
+
+    /// A worker says it has nothing to do until answers come back (or that
+    /// it is busy again). Lets the consumer hand out a short batch at once
+    /// instead of waiting for rows that cannot come.
+    pub fn set_idle(&self, idle: bool) {
+        if idle {
+            if self.idle_workers.fetch_add(1, Ordering::AcqRel) + 1 == self.workers.len() {
+                self.notify_consumer();
+            }
+        } else {
+            self.idle_workers.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     /// Wakes everyone and makes every later call fail with `Closed`.
