@@ -20,7 +20,7 @@ use blob_search::{
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-const SIMS_PER_ITER: u64 = 400_000;
+const SIMS_PER_ITER: u64 = 2_000_000;
 
 fn search_one_position(c: &mut Criterion) {
     let params = SearchParams::medium();
