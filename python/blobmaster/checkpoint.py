@@ -48,6 +48,7 @@ from blobmaster.model import (
     load_model_info,
     save_model,
 )
+from blobmaster.replay import fsync_dir
 from blobmaster.train_config import CheckpointError, IncompatibleModelError, TrainConfig, TrainError
 
 __all__ = [
@@ -147,19 +148,6 @@ def _describe(config: ModelConfig) -> str:
 # ---- atomic files -------------------------------------------------------------------
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(path: Path, write: Any) -> None:
     """Calls ``write(binary file)`` on a temporary file next to ``path``,
     flushes it to disk and renames it into place; removes it on any error."""
@@ -175,7 +163,7 @@ def _atomic_write(path: Path, write: Any) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 # ---- checkpoints ----------------------------------------------------------------------

@@ -179,30 +179,42 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _coerce(where: str, f: dataclasses.Field[Any], value: Any) -> Any:
-    """Checks one numeric value against its field's type and range."""
+def _coerce(
+    where: str,
+    f: dataclasses.Field[Any],
+    value: Any,
+    *,
+    error: type[ValueError] = ConfigError,
+    integral_floats: bool = False,
+) -> Any:
+    """Checks one numeric value against its field's type and range, raising
+    `error` (the calling module's config error) naming `where`. With
+    `integral_floats`, 3.0 is accepted where an integer is wanted."""
     want_int = isinstance(f.default, int)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         kind = "an integer" if want_int else "a number"
-        raise ConfigError(f"{where}: expected {kind}, got {_type_name(value)} {value!r}")
+        raise error(f"{where}: expected {kind}, got {_type_name(value)} {value!r}")
     if want_int and not isinstance(value, int):
-        raise ConfigError(f"{where}: expected an integer, got float {value!r}")
+        if integral_floats and value.is_integer():
+            value = int(value)
+        else:
+            raise error(f"{where}: expected an integer, got float {value!r}")
     if not want_int:
         value = float(value)
         if not math.isfinite(value):
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+            raise error(f"{where}: expected a finite number, got {value!r}")
     lo, hi, lo_open = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("lo_open")
     if lo is not None and (value <= lo if lo_open else value < lo):
-        raise ConfigError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+        raise error(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {value!r}")
     if hi is not None and value > hi:
-        raise ConfigError(f"{where}: must be <= {hi}, got {value!r}")
+        raise error(f"{where}: must be <= {hi}, got {value!r}")
     return value
 
 
-def _unknown(where: str, key: str, known: list[str]) -> ConfigError:
+def _unknown(where: str, key: str, known: list[str], *, error: type[ValueError] = ConfigError) -> ValueError:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-    return ConfigError(f"{where}: unknown key {key!r}{hint}")
+    return error(f"{where}: unknown key {key!r}{hint}")
 
 
 def _tables(where: str, value: Any) -> tuple[Table, ...]:

@@ -85,7 +85,7 @@ from blobmaster.checkpoint import RunFolder, model_config_for, read_init_weights
 from blobmaster.config import ConfigError, Preset, SearchConfig, SelfPlayConfig, validate_table
 from blobmaster.inference import run_selfplay
 from blobmaster.model import BlobNet, default_model, load_model, load_model_info, resolve_device, save_model
-from blobmaster.replay import ShardMetadata, list_shards
+from blobmaster.replay import ShardMetadata, fsync_dir, list_shards
 from blobmaster.train import (
     IncompatibleModelError,
     TrainConfig,
@@ -406,19 +406,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Writes ``data`` to a hidden temporary file next to ``path``, flushes
     it to disk and renames it into place: readers see all of it or nothing."""
@@ -434,7 +421,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _json_safe(value: Any) -> Any:

@@ -244,11 +244,13 @@ def write_shard(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Makes a rename inside `folder` durable (best effort: some platforms
+    cannot open a folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # not possible on some platforms; the rename is still atomic

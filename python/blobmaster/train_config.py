@@ -16,7 +16,6 @@ configuration error is also ``config.ConfigError``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import sys
@@ -26,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from blobmaster import config as _config
 from blobmaster.config import ConfigError
 from blobmaster.replay import ShardError
 
@@ -211,9 +211,7 @@ class TrainConfig:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}.get(
-        type(value), type(value).__name__
-    )
+    return _config._type_name(value)
 
 
 def _check_choice(where: str, f: dataclasses.Field[Any], value: Any) -> None:
@@ -223,31 +221,11 @@ def _check_choice(where: str, f: dataclasses.Field[Any], value: Any) -> None:
 
 
 def _coerce(where: str, f: dataclasses.Field[Any], value: Any) -> Any:
-    want_int = isinstance(f.default, int)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        kind = "an integer" if want_int else "a number"
-        raise TrainConfigError(f"{where}: expected {kind}, got {_type_name(value)} {value!r}")
-    if want_int and not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TrainConfigError(f"{where}: expected an integer, got float {value!r}")
-    if not want_int:
-        value = float(value)
-        if not math.isfinite(value):
-            raise TrainConfigError(f"{where}: expected a finite number, got {value!r}")
-    lo, hi, lo_open = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("lo_open")
-    if lo is not None and (value <= lo if lo_open else value < lo):
-        raise TrainConfigError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {value!r}")
-    if hi is not None and value > hi:
-        raise TrainConfigError(f"{where}: must be <= {hi}, got {value!r}")
-    return value
+    return _config._coerce(where, f, value, error=TrainConfigError, integral_floats=True)
 
 
-def _unknown(where: str, key: str, known: list[str]) -> TrainConfigError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-    return TrainConfigError(f"{where}: unknown key {key!r}{hint}")
+def _unknown(where: str, key: str, known: list[str]) -> ValueError:
+    return _config._unknown(where, key, known, error=TrainConfigError)
 
 
 def parse_train_config(text: str, *, source: str = "<string>") -> TrainConfig:
