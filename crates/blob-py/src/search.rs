@@ -68,10 +68,10 @@ impl PythonEvaluator {
 
 impl Evaluator for PythonEvaluator {
     fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
-        if self.error.is_none() {
-            if let Err(e) = self.call(batch, policy, values) {
-                self.error = Some(e);
-            }
+        if self.error.is_none()
+            && let Err(e) = self.call(batch, policy, values)
+        {
+            self.error = Some(e);
         }
         if self.error.is_some() {
             // Finish the search cheaply; its result is discarded.
@@ -79,6 +79,9 @@ impl Evaluator for PythonEvaluator {
         }
     }
 }
+
+/// Visit counts [66] and root value [8] of a search, as numpy arrays.
+type SearchResultArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 
 /// The action the rule-based player picks for the player to move. Uses only
 /// what that seat may know.
@@ -118,7 +121,7 @@ pub fn search<'py>(
     rollouts: i128,
     seed: Option<i128>,
     perfect_information: bool,
-) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+) -> PyResult<SearchResultArrays<'py>> {
     let count = |v: i128, what: &str| {
         u32::try_from(v).map_err(|_| {
             BindingError::Argument(format!("{what} must be a non-negative integer, got {v}"))

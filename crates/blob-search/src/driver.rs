@@ -582,14 +582,14 @@ impl Worker {
 
     fn start_round(&mut self, g: usize) {
         let cfg = &self.shared.config;
-        if cfg.full_games {
-            if let Some(game) = self.games[g].game.as_ref().filter(|game| !game.is_over()) {
-                let (round, index) = (*game.round(), game.round_index() as u64);
-                let id = self.games[g].game_id * 64 + index;
-                let rng = Rng::new(mix_seed(&[cfg.seed, id, 1]));
-                self.begin_round(g, round, id, rng);
-                return;
-            }
+        if cfg.full_games
+            && let Some(game) = self.games[g].game.as_ref().filter(|game| !game.is_over())
+        {
+            let (round, index) = (*game.round(), game.round_index() as u64);
+            let id = self.games[g].game_id * 64 + index;
+            let rng = Rng::new(mix_seed(&[cfg.seed, id, 1]));
+            self.begin_round(g, round, id, rng);
+            return;
         }
         let id = self.shared.next_round.fetch_add(1, Ordering::Relaxed);
         if cfg.rounds.is_some_and(|limit| id >= limit) {
