@@ -49,13 +49,14 @@ def make_examples(rounds: int = 6, seed: int = 0, tables=((4, 5), (3, 2), (5, 3)
         while not r.is_over:
             legal = r.legal_actions()
             if len(legal) >= 2:
-                seat = r.current_player
                 mask = np.zeros(bm.NUM_ACTIONS, dtype=bool)
                 mask[legal] = True
                 policy = np.zeros(bm.NUM_ACTIONS, dtype=np.float32)
                 policy[legal] = nprng.dirichlet(np.ones(len(legal))).astype(np.float32)
                 policy[legal] /= policy[legal].sum(dtype=np.float32)
-                records.append((r.observation(seat), mask, policy, seat, move))
+                # One row per seat: each seat's view of the decision.
+                for seat in range(players):
+                    records.append((r.observation(seat), mask, policy, seat, move))
             r.apply(rng.choice(legal))
             move += 1
         scores = r.scores
@@ -98,12 +99,12 @@ def test_write_read_round_trip(tmp_path, examples):
     assert isinstance(read_shards(path), pl.LazyFrame)
     assert list(df.columns) == list(COLUMNS)
     assert dict(df.schema) == SCHEMA
-    # rows come back sorted by (round_id, move): the generator's order
+    # rows come back sorted by (round_id, move, seat): the generator's order
     for key, arr in examples.items():
         np.testing.assert_array_equal(df[key].to_numpy(), arr, err_msg=key)
     assert df["model"].unique().to_list() == [META.model]
     assert df["search"].unique().to_list() == [META.search]
-    assert pl.read_parquet_metadata(path)["blobmaster.replay.format_version"] == "1"
+    assert pl.read_parquet_metadata(path)["blobmaster.replay.format_version"] == "2"
     info = validate_shard(path)
     assert (info.rows, info.rounds, info.models) == (len(examples["seat"]), 6, (META.model,))
 
@@ -187,8 +188,11 @@ def _tamper(examples, key, fn):
     return out
 
 
-def _first_play_row(ex):
-    return int(np.flatnonzero(ex["state"][:, 246] == 1.0)[0])
+def _first_play_row(ex, own=True):
+    """The first play-phase row that is the mover's own view (or, with
+    own=False, another seat's)."""
+    own_view = ex["state"][:, 255] == 1.0
+    return int(np.flatnonzero((ex["state"][:, 246] == 1.0) & (own_view == own))[0])
 
 
 def _uneven_row(ex):
@@ -238,7 +242,25 @@ TAMPERING = {
         "bid",
     ),
     "cards": ("cards", lambda a, ex: a.__setitem__(0, 14), "outside the rules"),
-    "duplicate move": ("move", lambda a, ex: a.__setitem__(1, a[0]), "twice"),
+    # rows 0..3 are the four seats' views of the first decision, row 4 is
+    # seat 0's view of the second one
+    "duplicate move": ("move", lambda a, ex: a.__setitem__(4, a[0]), "twice"),
+    "no mover's view": ("state", lambda a, ex: a.__setitem__((slice(0, 4), 255), 0.0), "exactly one mover's view"),
+    "two mover's views": ("state", lambda a, ex: a.__setitem__((slice(0, 4), 255), 1.0), "exactly one mover's view"),
+    "mask of one view": (
+        "mask",
+        lambda a, ex: a.__setitem__((1, int(np.flatnonzero(a[1])[0])), False),
+        "disagree on the mask or policy",
+    ),
+    "hidden card in a view": (
+        "mask",
+        # another seat's view cannot list one of its own cards as the mover's
+        lambda a, ex: [
+            a.__setitem__((i, int(np.flatnonzero(ex["state"][i, :52])[0])), True)
+            for i in [_first_play_row(ex, own=False)]
+        ],
+        "do not fit the phase, hand or cards",
+    ),
 }
 
 
@@ -280,7 +302,7 @@ def test_foreign_parquet_files_are_rejected(tmp_path, examples):
     df.write_parquet(no_meta)
     with pytest.raises(ShardError, match="format_version"):
         validate_shard(no_meta)
-    fmt = {"blobmaster.replay.format_version": "1"}
+    fmt = {"blobmaster.replay.format_version": "2"}
     missing = tmp_path / "missing-000000.parquet"
     df.drop("search").write_parquet(missing, metadata=fmt)
     with pytest.raises(ShardError, match="wrong schema"):
@@ -303,4 +325,5 @@ def test_docs_list_every_column():
     for name, dtype in SCHEMA.items():
         assert f"`{name}`" in text, name
     assert "format_version" in text
-    assert replay.FORMAT_VERSION == 1
+    assert replay.FORMAT_VERSION == 2
+    assert '`"2"`' in text

@@ -437,7 +437,7 @@ def test_no_shards(tmp_path):
 def test_wrong_schema(tmp_path, shards):
     good = list_shards(shards)[0]
     df = pl.read_parquet(good)
-    meta = {"blobmaster.replay.format_version": "1"}
+    meta = {"blobmaster.replay.format_version": "2"}
     cases = {
         "missing": (df.drop("value"), meta, r"missing columns \['value'\]"),
         "type": (df.with_columns(pl.col("seat").cast(pl.Int64)), meta, "seat is Int64, expected UInt8"),

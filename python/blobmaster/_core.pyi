@@ -283,11 +283,13 @@ class SelfPlayEngine:
         values: npt.NDArray[np.float32],
     ) -> None:
         """Answer a batch: logits float32 [B, 66], values float32 [B, 8] in [0, 1]
-        (entry k: the seat k places after the player to move). A bad answer
+        (entry k: the seat k places after the row's observer, the seat whose
+        observation the row is). A bad answer
         raises (InvalidArgumentError, TicketError) and loses nothing."""
     def take_examples(self) -> dict[str, npt.NDArray[Any]]:
         """Examples finished since the last call, as columns: state, mask, policy,
-        value, seat, num_players, cards, round_id, move."""
+        value, seat, num_players, cards, round_id, move; one row per seat at the
+        table for every decision (docs/replay.md)."""
     def stats(self) -> dict[str, float]:
         """Counters: rounds, examples, simulations, leaves_evaluated, batches,
         mean_batch, cache_hit_rate, queue_depth, ..."""
@@ -325,6 +327,7 @@ def search(
 
     ``evaluator`` is "uniform", "rollout", "heuristic", or a function
     ``f(states [B, 256], masks [B, 66]) -> (policy_logits [B, 66], values [B, 8])``
-    with values relative to the player to move. An error raised by the
-    function is re-raised. A forced move comes back with one visit and no search.
+    with values relative to the observer: the seat whose observation each row
+    of ``states`` is (the searching seat, whoever moves at the leaf). An
+    error raised by the function is re-raised. A forced move comes back with one visit and no search.
     """

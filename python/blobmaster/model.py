@@ -1,14 +1,19 @@
 """BlobNet, the policy/value network, and its single-file TorchScript format.
 
-The network maps the 256-float observation of the player to move
-(docs/observation.md) to
+The network maps the 256-float observation of one seat, the observer
+(docs/observation.md), to
 
-* ``policy``: 66 logits, one per action (cards 0..51, bids 52..65). Illegal
-  actions are not masked here; the self-play engine applies a masked softmax
-  in Rust, and a trainer masks before its loss.
+* ``policy``: 66 logits, one per action (cards 0..51, bids 52..65), for the
+  move of the player to move: the observer's own move when it is to move,
+  else its prediction of the mover's. Illegal actions are not masked here;
+  the self-play engine applies a masked softmax in Rust, and a trainer
+  masks before its loss.
 * ``value``: 8 numbers in [0, 1] (a sigmoid), entry k the predicted round
-  score of the seat k places after the player to move, divided by
-  ``10 + cards``; entries past the table size are meaningless and ignored.
+  score of the seat k places after the observer, divided by ``10 + cards``;
+  entries past the table size are meaningless and ignored.
+
+The search asks for the searching seat's view of every leaf, whoever moves
+there (docs/training.md, "Search"), so both heads serve other seats' moves.
 
 Architecture, kept like-for-like with the earlier Python system so that
 throughput comparisons measure the pipeline and not the network: a linear

@@ -5,11 +5,11 @@ Schema (docs/replay.md has the full description):
 ========== ======================== ===========================================
 column     type                     meaning
 ========== ======================== ===========================================
-state      Array(Float32, 256)      observation of the player to move
-mask       Array(Boolean, 66)       legal actions
-policy     Array(Float32, 66)       search policy (visit shares), 0 if illegal
-value      Array(Float32, 8)        round scores / (10 + cards), from the mover
-seat       UInt8                    absolute seat of the player to move
+state      Array(Float32, 256)      observation of seat ``seat``
+mask       Array(Boolean, 66)       the mover's legal actions
+policy     Array(Float32, 66)       the mover's search policy (visit shares)
+value      Array(Float32, 8)        round scores / (10 + cards), from ``seat``
+seat       UInt8                    absolute seat whose view the row is
 num_players UInt8                   players at the table (3..8)
 cards      UInt8                    cards dealt to each player (1..13)
 round_id   UInt64                   round number within the self-play run
@@ -18,7 +18,7 @@ model      String                   identity of the network that played
 search     String                   search settings (compact JSON)
 ========== ======================== ===========================================
 
-A shard holds whole rounds only, rows sorted by (round_id, move). Files are
+A shard holds whole rounds only, rows sorted by (round_id, move, seat). Files are
 written to a hidden temporary name in the target folder, flushed to disk and
 renamed into place, so a reader (or a crash) never sees half a shard; an
 existing shard is never overwritten.
@@ -53,8 +53,10 @@ __all__ = [
     "write_shard",
 ]
 
-FORMAT_VERSION = 1
-"""Replay format version, stored in the Parquet key-value metadata."""
+FORMAT_VERSION = 2
+"""Replay format version, stored in the Parquet key-value metadata. Version 2
+(since 0.1): every decision has one row per seat at the table (each seat's
+view of the position); version 1 had the mover's row only."""
 _FORMAT_KEY = "blobmaster.replay.format_version"
 
 OBS_SIZE, NUM_ACTIONS, MAX_PLAYERS, BID_OFFSET = 256, 66, 8, 52
@@ -207,7 +209,7 @@ def write_shard(
     """Writes the examples (the columns of SelfPlayEngine.take_examples) as
     ``out_dir/<prefix>-<index>.parquet`` and returns its path.
 
-    Rows are sorted by (round_id, move). The file appears atomically:
+    Rows are sorted by (round_id, move, seat). The file appears atomically:
     written to a hidden temporary file in ``out_dir``, flushed to disk, then
     renamed; on any error, including KeyboardInterrupt, the temporary file
     is removed and no shard appears. Raises FileExistsError rather than
@@ -218,7 +220,7 @@ def write_shard(
     cols = _columns(examples)
     if len(cols["seat"]) == 0:
         raise ValueError("no examples to write")
-    order = np.lexsort((cols["move"], cols["round_id"]))
+    order = np.lexsort((cols["seat"], cols["move"], cols["round_id"]))
     if not np.array_equal(order, np.arange(len(order))):
         cols = {k: v[order] for k, v in cols.items()}
     if validate:
@@ -308,15 +310,18 @@ def _rows(mask: np.ndarray, limit: int = 5) -> str:
 def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     """Consistency problems in example columns (empty list: all good).
 
-    Per row: table size within the rules; the state is the observation of
-    the player to move for that table; at least 2 legal actions, bids only
-    in the bid phase (0..cards), cards only from the mover's hand in the
-    play phase; policy finite, >= 0, 0 on illegal actions, summing to 1 over
+    Per row: table size within the rules; the state is seat ``seat``'s
+    observation for that table; at least 2 legal actions, bids only in the
+    bid phase (0..cards), cards only from the mover's hand in the play phase
+    (in the mover's own row: cards of the hand in the state; in another
+    seat's row: cards neither in that seat's hand nor already played); policy finite, >= 0, 0 on illegal actions, summing to 1 over
     legal ones; values in [0, 1], 0 past num_players, each either 0 or
     (10 + bid) / (10 + cards) for a whole bid, and, for seats whose bid is
     visible in the state, 0 or exactly (10 + that bid) / (10 + cards), and 0
-    when that seat can no longer make its bid. Per round: one table size,
-    no repeated move number, and the same absolute scores seen from every
+    when that seat can no longer make its bid. Per decision (round_id, move):
+    one row for each seat of the table, exactly one of them the mover's own
+    view (its to-move flag set), all with the same mask and policy. Per
+    round: one table size, and the same absolute scores seen from every
     example (values rotated by seat agree), with not every seat exact once
     all bids are in (the bids never add up to the cards).
     """
@@ -342,9 +347,7 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     # state
     if not np.isfinite(state).all():
         problems.append(f"non-finite state at {_rows(~np.isfinite(state).all(axis=1))}")
-    bad = state[:, _TO_MOVE] != 1.0
-    if bad.any():
-        problems.append(f"state is not the mover's observation (TO_MOVE != 1) at {_rows(bad)}")
+    own_view = state[:, _TO_MOVE] == 1.0
     bad = np.abs(state[:, _PLAYERS] - players / 8.0) > 1e-5
     bad |= np.abs(state[:, _CARDS] - cards / 13.0) > 1e-5
     bad |= (state[:, _SEATS + k * _SEAT_BLOCK + _SEAT_PRESENT] != present).any(axis=1)
@@ -362,7 +365,13 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
         problems.append(f"state is in neither (or both) bid and play phase at {_rows(bad)}")
     bid_ok = np.arange(NUM_ACTIONS - BID_OFFSET)[None, :] <= cards[:, None]
     bad = bid_phase & (mask[:, :BID_OFFSET].any(axis=1) | (mask[:, BID_OFFSET:] & ~bid_ok).any(axis=1))
-    bad |= play_phase & (mask[:, BID_OFFSET:].any(axis=1) | (mask[:, :BID_OFFSET] & (state[:, :BID_OFFSET] != 1.0)).any(axis=1))
+    cards_legal = mask[:, :BID_OFFSET]
+    hand = state[:, :BID_OFFSET] == 1.0
+    played = state[:, BID_OFFSET : 2 * BID_OFFSET] == 1.0
+    # The mover plays from its hand; another seat sees the mover's cards
+    # neither in its own hand nor among the played ones.
+    bad_card = np.where(own_view[:, None], cards_legal & ~hand, cards_legal & (hand | played))
+    bad |= play_phase & (mask[:, BID_OFFSET:].any(axis=1) | bad_card.any(axis=1))
     if bad.any():
         problems.append(f"legal actions do not fit the phase, hand or cards at {_rows(bad)}")
 
@@ -416,9 +425,21 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     if bad.any():
         problems.append(f"one round with different table sizes at {_rows(bad)}")
         return problems
-    pairs = np.stack([round_id.astype(np.uint64), move.astype(np.uint64)], axis=1)
-    if len(np.unique(pairs, axis=0)) != n:
-        problems.append("a (round_id, move) pair appears twice")
+    triples = np.stack([round_id.astype(np.uint64), move.astype(np.uint64), seat.astype(np.uint64)], axis=1)
+    if len(np.unique(triples, axis=0)) != n:
+        problems.append("a (round_id, move, seat) triple appears twice")
+    _, decision_first, decision, decision_rows = np.unique(
+        triples[:, :2], axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    decision = decision.reshape(-1)
+    movers = np.bincount(decision, weights=own_view.astype(np.float64), minlength=len(decision_first))
+    bad = (decision_rows[decision] != players) | (movers[decision] != 1)
+    if bad.any():
+        problems.append(f"a decision lacks a row for some seat or has not exactly one mover's view at {_rows(bad)}")
+    lead = decision_first[decision]
+    bad = (mask != mask[lead]).any(axis=1) | (policy != policy[lead]).any(axis=1)
+    if bad.any():
+        problems.append(f"rows of one decision disagree on the mask or policy at {_rows(bad)}")
     absolute = np.zeros((n, MAX_PLAYERS), dtype=np.float32)
     rows = np.arange(n)
     for j in range(MAX_PLAYERS):

@@ -13,7 +13,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use blob_core::{Rng, Round};
-use blob_search::evaluator::LeafBatch;
 use blob_search::{
     Engine, EngineConfig, Evaluator, Information, SearchParams, Searcher, TableSpec,
     UniformEvaluator,
@@ -72,8 +71,8 @@ fn run_engine(threads: usize, sims: u64) -> Duration {
         if let Some(t) = engine.next_batch(512, Duration::from_millis(1)).unwrap() {
             engine
                 .queue()
-                .answer_with(t.generation, |obs, masks, states, p, v| {
-                    evaluator.evaluate(&LeafBatch { states, obs, masks }, p, v);
+                .answer_with(t.generation, |batch, p, v| {
+                    evaluator.evaluate(batch, p, v);
                     Ok(())
                 })
                 .unwrap();

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use blob_search::evaluator::LeafBatch;
 use blob_search::{Engine, EngineConfig, Evaluator, UniformEvaluator};
 
 fn main() {
@@ -36,8 +35,8 @@ fn main() {
         {
             engine
                 .queue()
-                .answer_with(t.generation, |obs, masks, states, p, v| {
-                    evaluator.evaluate(&LeafBatch { states, obs, masks }, p, v);
+                .answer_with(t.generation, |batch, p, v| {
+                    evaluator.evaluate(batch, p, v);
                     Ok(())
                 })
                 .expect("valid ticket");

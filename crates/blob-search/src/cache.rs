@@ -1,11 +1,14 @@
-//! A per-worker cache of network answers keyed by the acting player's
-//! information state.
+//! A per-worker cache of network answers keyed by the observer's
+//! information state and the leaf's legal actions.
 //!
-//! The network sees only the acting player's observation, so two leaves with
-//! the same information state get the same answer. That happens a lot: the D
-//! determinizations of one decision share their root, and early in a round
-//! most leaves of the different trees coincide. The key hashes every field
-//! the observation is computed from (not the 1 KB observation itself).
+//! The network sees only the observer's observation, so two leaves with the
+//! same information state get the same logits and values. That happens a
+//! lot: the D determinizations of one decision share their root, and early
+//! in a round most leaves of the different trees coincide. The key hashes
+//! every field the observation is computed from (not the 1 KB observation
+//! itself). The priors are the logits normalized over the mover's legal
+//! actions, which the observer's information does not fix when the mover is
+//! another seat (its hand is sampled), so the legal set is part of the key.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -25,6 +28,13 @@ fn mix(h: u64, x: u64) -> u64 {
 /// A 64-bit key of everything the observation of `seat` depends on.
 /// `context_key` distinguishes full-game contexts (0 in round mode).
 pub fn info_key(round: &Round, seat: usize, context_key: u64) -> u64 {
+    let legal = round.legal_actions().0;
+    let h = info_state_key(round, seat, context_key);
+    mix(mix(h, legal as u64), (legal >> 64) as u64)
+}
+
+/// The part of [`info_key`] that depends on the observation alone.
+fn info_state_key(round: &Round, seat: usize, context_key: u64) -> u64 {
     let p = round.num_players();
     let mut h = mix(0x243F_6A88_85A3_08D3, context_key);
     h = mix(h, round.hand(seat).bits());
@@ -55,7 +65,7 @@ pub fn info_key(round: &Round, seat: usize, context_key: u64) -> u64 {
 }
 
 /// An answer in compact form: priors over the legal actions (in increasing
-/// action order) and the value vector relative to the acting seat.
+/// action order) and the value vector relative to the observer.
 #[derive(Clone, Copy, Debug)]
 pub struct CachedAnswer {
     pub priors: [f32; MAX_LEGAL],
@@ -133,21 +143,22 @@ mod tests {
     use blob_core::{CardSet, Rng};
 
     #[test]
-    fn equal_keys_mean_equal_observations_on_random_playouts() {
+    fn equal_keys_mean_equal_observations_and_legal_moves_on_random_playouts() {
         let mut rng = Rng::new(11);
-        let mut seen: HashMap<u64, [f32; 256]> = HashMap::new();
+        let mut seen: HashMap<u64, ([f32; 256], u128)> = HashMap::new();
         for _ in 0..300 {
             let players = 3 + rng.below(6) as usize;
             let cards = 1 + rng.below((52 / players).min(13) as u32) as usize;
             let mut round = Round::deal(players, cards, 0, None, &mut rng).unwrap();
             while !round.is_over() {
-                let seat = round.current_player().unwrap();
+                // Any seat may observe a leaf (the searching seat).
+                let seat = rng.below(players as u32) as usize;
                 let key = info_key(&round, seat, 0);
                 let obs = observation(&round, seat, None).unwrap();
-                if let Some(prev) = seen.insert(key, obs) {
-                    assert_eq!(prev, obs, "key collision between different observations");
-                }
                 let legal = round.legal_actions();
+                if let Some(prev) = seen.insert(key, (obs, legal.0)) {
+                    assert_eq!(prev, (obs, legal.0), "key collision");
+                }
                 round.apply_legal(legal.nth(rng.below(legal.len())).unwrap());
             }
         }
@@ -169,5 +180,31 @@ mod tests {
             .unwrap();
         assert_eq!(info_key(&r1, 0, 0), info_key(&r2, 0, 0));
         assert_ne!(info_key(&r1, 1, 0), info_key(&r2, 1, 0));
+    }
+
+    #[test]
+    fn the_movers_legal_moves_are_part_of_the_key() {
+        let hands = |b: &[&str], c: &[&str]| {
+            [&["AS", "2H"][..], b, c].map(|h| {
+                h.iter()
+                    .map(|n| blob_core::Card::parse(n).unwrap())
+                    .collect::<CardSet>()
+            })
+        };
+        // Seat 0 leads a spade to seat 1, whose hidden hand decides its
+        // legal cards: seat 0's observation is the same in all three.
+        let play = |b: &[&str], c: &[&str]| {
+            let mut r = Round::from_hands(&hands(b, c), 2, None).unwrap();
+            for bid in [52, 52, 52] {
+                r.apply_legal(bid);
+            }
+            r.apply_legal(blob_core::Card::parse("AS").unwrap().index() as usize);
+            r
+        };
+        let follows = play(&["KS", "3H"], &["QS", "4H"]);
+        let follows_too = play(&["KS", "4H"], &["QS", "3H"]);
+        let void = play(&["3H", "4H"], &["KS", "QS"]);
+        assert_eq!(info_key(&follows, 0, 0), info_key(&follows_too, 0, 0));
+        assert_ne!(info_key(&follows, 0, 0), info_key(&void, 0, 0));
     }
 }

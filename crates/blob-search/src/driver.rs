@@ -367,9 +367,8 @@ pub fn serve(
         };
         engine
             .queue()
-            .answer_with(ticket.generation, |obs, masks, states, policy, values| {
-                let batch = crate::evaluator::LeafBatch { states, obs, masks };
-                evaluator.evaluate(&batch, policy, values);
+            .answer_with(ticket.generation, |batch, policy, values| {
+                evaluator.evaluate(batch, policy, values);
                 Ok(())
             })?;
         batches += 1;
@@ -419,6 +418,7 @@ struct Request {
     waiters: Vec<Waiter>,
     /// Kept for a request that could not be queued yet (queue full).
     state: Round,
+    observer: u8,
     context: Option<GameContext>,
 }
 
@@ -715,6 +715,7 @@ impl Worker {
                 if tree.pending() >= max_pending || tree.root_visits() + tree.pending() >= s {
                     break;
                 }
+                let observer = tree.observer();
                 match tree.select(&self.shared.config.params) {
                     Selection::Leaf { node, state } => {
                         self.request(
@@ -724,6 +725,7 @@ impl Worker {
                                 node,
                             },
                             state,
+                            observer,
                         );
                     }
                     Selection::Terminal => {
@@ -745,16 +747,13 @@ impl Worker {
         for tree in &game.trees {
             tree.add_root_visits(&mut visits);
         }
-        let seat = game.round.current_player().unwrap_or(0);
         let legal = game.round.legal_actions();
-        let mut record = DecisionRecord {
-            obs: [0.0; blob_core::observation::OBS_SIZE],
+        let record = DecisionRecord {
+            state: game.round,
             mask: legal.to_mask(),
             policy: normalized(&visits),
-            seat: seat as u8,
             move_number: game.move_number as u16,
         };
-        encode_observation(&game.round, seat, game.context.as_ref(), &mut record.obs);
         let temperature = if game.move_number < params.temperature_moves {
             params.temperature
         } else {
@@ -770,12 +769,9 @@ impl Worker {
 
     fn finish_round(&mut self, g: usize) {
         let game = &mut self.games[g];
-        let players = game.round.num_players() as u8;
-        let cards = game.round.cards() as u8;
         for r in &game.records {
-            let value = game.round.values_from(r.seat as usize);
             self.done_examples
-                .push(r, &value, players, cards, game.round_id);
+                .push_decision(r, &game.round, game.context.as_ref(), game.round_id);
         }
         game.records.clear();
         game.state = SlotState::Idle;
@@ -784,10 +780,11 @@ impl Worker {
 
     // ---- leaves, requests and answers -----------------------------------------
 
-    fn request(&mut self, waiter: Waiter, state: Round) {
-        let seat = state.current_player().unwrap_or(0);
+    /// Asks for the evaluation of leaf `state` from the observation of
+    /// `observer` (the searching seat).
+    fn request(&mut self, waiter: Waiter, state: Round, observer: usize) {
         let slot = &self.games[waiter.game as usize];
-        let (context, key) = (slot.context, info_key(&state, seat, slot.context_key));
+        let (context, key) = (slot.context, info_key(&state, observer, slot.context_key));
         if let Some(answer) = self.cache.get(key) {
             self.ready.push((waiter, *answer));
             return;
@@ -810,6 +807,7 @@ impl Worker {
             key,
             waiters: vec![waiter],
             state,
+            observer: observer as u8,
             context,
         });
         self.live_requests += 1;
@@ -825,10 +823,10 @@ impl Worker {
             return true;
         };
         let state = &req.state;
-        let seat = state.current_player().unwrap_or(0);
         let worker = self.id as u32;
         let pushed = self.shared.queue.push(|row| {
-            encode_observation(state, seat, req.context.as_ref(), row.obs);
+            encode_observation(state, req.observer as usize, req.context.as_ref(), row.obs);
+            *row.observer = req.observer;
             *row.mask = state.legal_actions().to_mask();
             *row.handle = Handle {
                 worker,

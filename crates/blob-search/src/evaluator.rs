@@ -1,7 +1,14 @@
-//! Evaluators answer leaves with a policy (66 logits) and a value vector (8
-//! entries, entry 0 = the seat to move, then clockwise). The network is one,
-//! reached through the leaf queue; the pure-Rust ones here serve tests,
-//! benchmarks and baseline players.
+//! Evaluators answer leaves with a policy (66 logits, for the seat to move)
+//! and a value vector (8 entries, entry 0 = the leaf's observer, then
+//! clockwise). The network is one, reached through the leaf queue; the
+//! pure-Rust ones here serve tests, benchmarks and baseline players.
+//!
+//! The observer of a leaf is the seat whose decision is being searched (the
+//! root's mover), not the leaf's mover: a leaf is judged with what the
+//! searching seat knows. Judged from the leaf mover's observation instead,
+//! the children of a bid would be valued by the next bidder, who cannot see
+//! the bidder's hand, and the search could not tell a good bid from a bad
+//! one.
 
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
@@ -11,7 +18,10 @@ use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
 pub struct LeafBatch<'a> {
     /// The (determinized) state at each leaf, its acting player to move.
     pub states: &'a [Round],
-    /// Observations of the acting players, `OBS_SIZE` floats per leaf.
+    /// The observer of each leaf: the seat whose observation `obs` holds
+    /// and whose point of view the value vector takes.
+    pub observers: &'a [u8],
+    /// Observations of the observers, `OBS_SIZE` floats per leaf.
     pub obs: &'a [f32],
     /// Legal-action masks, `NUM_ACTIONS` per leaf.
     pub masks: &'a [bool],
@@ -31,7 +41,7 @@ impl LeafBatch<'_> {
 
 /// Answers batches of leaves. `policy` has `NUM_ACTIONS` logits per leaf
 /// (illegal entries are ignored), `values` `MAX_PLAYERS` entries per leaf
-/// relative to the acting seat, each in [0, 1].
+/// relative to the leaf's observer, each in [0, 1].
 pub trait Evaluator: Send {
     fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]);
 }
@@ -79,7 +89,7 @@ impl Evaluator for RolloutEvaluator {
         policy[..batch.len() * NUM_ACTIONS].fill(0.0);
         let inv = 1.0 / self.rollouts as f32;
         for (i, state) in batch.states.iter().enumerate() {
-            let seat = state.current_player().unwrap_or(0);
+            let seat = batch.observers[i] as usize;
             let row = &mut values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS];
             row.fill(0.0);
             for _ in 0..self.rollouts {

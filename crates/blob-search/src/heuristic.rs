@@ -418,7 +418,7 @@ impl Evaluator for HeuristicEvaluator {
             let logits = &mut policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS];
             logits.fill(0.0);
             let row = &mut values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS];
-            let seat = state.current_player().unwrap_or(0);
+            let seat = batch.observers[i] as usize;
             if !state.is_over() {
                 logits[heuristic_action(state)] = self.peak;
             }
@@ -639,6 +639,7 @@ mod tests {
         let states = [r];
         let batch = LeafBatch {
             states: &states,
+            observers: &[2],
             obs: &[],
             masks: &[],
         };
@@ -650,6 +651,7 @@ mod tests {
         assert_eq!(policy.iter().filter(|&&p| p != 0.0).count(), 1);
         let mut end = r;
         play_out_heuristic(&mut end);
-        assert_eq!(values, end.values_from(1).to_vec());
+        // Values take the observer's point of view (seat 2), not the mover's (seat 1).
+        assert_eq!(values, end.values_from(2).to_vec());
     }
 }

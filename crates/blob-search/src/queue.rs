@@ -44,6 +44,7 @@ use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
 use crossbeam_channel::Sender;
 
 use crate::error::{SearchError, SearchResult};
+use crate::evaluator::LeafBatch;
 
 /// Largest batch the claim word can describe.
 pub const MAX_BATCH: usize = u16::MAX as usize;
@@ -81,6 +82,7 @@ struct Rows {
     masks: Box<[bool]>,
     handles: Box<[Handle]>,
     states: Box<[Round]>,
+    observers: Box<[u8]>,
     policy: Box<[f32]>,
     values: Box<[f32]>,
 }
@@ -105,13 +107,15 @@ pub struct RowWriter<'a> {
     pub mask: &'a mut [bool; NUM_ACTIONS],
     pub handle: &'a mut Handle,
     pub state: &'a mut Round,
+    /// The seat whose observation `obs` is (see `evaluator`).
+    pub observer: &'a mut u8,
 }
 
 /// The answer to one row, read by the worker that owns it.
 pub struct Answer<'a> {
     /// Policy logits over the 66 actions.
     pub policy: &'a [f32],
-    /// Values relative to the acting seat (8 entries).
+    /// Values relative to the row's observer (8 entries).
     pub values: &'a [f32],
     pub handle: Handle,
 }
@@ -204,6 +208,7 @@ impl LeafQueue {
                     masks: vec![false; capacity * NUM_ACTIONS].into(),
                     handles: vec![Handle::default(); capacity].into(),
                     states: vec![blank; capacity].into(),
+                    observers: vec![0; capacity].into(),
                     policy: vec![0.0; capacity * NUM_ACTIONS].into(),
                     values: vec![0.0; capacity * MAX_PLAYERS].into(),
                 }),
@@ -321,6 +326,7 @@ impl LeafQueue {
                     .expect("NUM_ACTIONS row"),
                 handle: &mut rows.handles[row],
                 state: &mut rows.states[row],
+                observer: &mut rows.observers[row],
             });
             let written = b.written.fetch_add(1, Ordering::AcqRel) + 1;
             let (_, limit, _) = unpack(b.claim.load(Ordering::Acquire));
@@ -478,33 +484,34 @@ impl LeafQueue {
     }
 
     /// Read access to the rows of a handed-out batch: observations (rows x
-    /// 256), masks (rows x 66) and states. Valid until the ticket is
-    /// answered.
-    pub fn batch_inputs(&self, ticket: &Ticket) -> SearchResult<(&[f32], &[bool], &[Round])> {
+    /// 256), masks (rows x 66), states and observers. Valid until the ticket
+    /// is answered.
+    pub fn batch_inputs(&self, ticket: &Ticket) -> SearchResult<LeafBatch<'_>> {
         let (b, rows) = self.handed_buffer(ticket.generation)?;
         // SAFETY: a handed-out buffer is not written by workers (its limit
         // is sealed) until it is answered and consumed.
         let r = unsafe { &*b.rows.get() };
-        Ok((
-            &r.obs[..rows * OBS_SIZE],
-            &r.masks[..rows * NUM_ACTIONS],
-            &r.states[..rows],
-        ))
+        Ok(LeafBatch {
+            states: &r.states[..rows],
+            observers: &r.observers[..rows],
+            obs: &r.obs[..rows * OBS_SIZE],
+            masks: &r.masks[..rows * NUM_ACTIONS],
+        })
     }
 
     /// Raw pointers to a handed-out batch's observation and mask rows, for
     /// zero-copy views from Python. They stay valid as long as the queue
     /// lives; their contents until the ticket is answered.
     pub fn batch_pointers(&self, ticket: &Ticket) -> SearchResult<(*const f32, *const bool)> {
-        let (obs, masks, _) = self.batch_inputs(ticket)?;
-        Ok((obs.as_ptr(), masks.as_ptr()))
+        let batch = self.batch_inputs(ticket)?;
+        Ok((batch.obs.as_ptr(), batch.masks.as_ptr()))
     }
 
     /// Answers a batch with policy logits (rows x 66) and values relative to
-    /// the acting seat (rows x 8). Validates everything first: on error the
+    /// each row's observer (rows x 8). Validates everything first: on error the
     /// ticket stays open and nothing changes.
     pub fn submit(&self, ticket: u64, policy: &[f32], values: &[f32]) -> SearchResult<()> {
-        self.answer_with(ticket, |_, _, _, out_policy, out_values| {
+        self.answer_with(ticket, |_, out_policy, out_values| {
             check_answers(policy, values, out_policy.len() / NUM_ACTIONS)?;
             out_policy.copy_from_slice(policy);
             out_values.copy_from_slice(values);
@@ -513,11 +520,11 @@ impl LeafQueue {
     }
 
     /// Answers a batch by letting `fill` write the answers in place (Rust
-    /// evaluators): `fill(obs, masks, states, policy, values)`.
+    /// evaluators): `fill(batch, policy, values)`.
     pub fn answer_with(
         &self,
         ticket: u64,
-        fill: impl FnOnce(&[f32], &[bool], &[Round], &mut [f32], &mut [f32]) -> SearchResult<()>,
+        fill: impl FnOnce(&LeafBatch<'_>, &mut [f32], &mut [f32]) -> SearchResult<()>,
     ) -> SearchResult<()> {
         let (b, rows) = self.handed_buffer(ticket)?;
         // Claiming the ticket makes this call its only answerer.
@@ -534,14 +541,19 @@ impl LeafQueue {
             obs,
             masks,
             states,
+            observers,
             policy,
             values,
             handles,
         } = r;
+        let batch = LeafBatch {
+            states: &states[..rows],
+            observers: &observers[..rows],
+            obs: &obs[..rows * OBS_SIZE],
+            masks: &masks[..rows * NUM_ACTIONS],
+        };
         let filled = fill(
-            &obs[..rows * OBS_SIZE],
-            &masks[..rows * NUM_ACTIONS],
-            &states[..rows],
+            &batch,
             &mut policy[..rows * NUM_ACTIONS],
             &mut values[..rows * MAX_PLAYERS],
         )

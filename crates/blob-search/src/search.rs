@@ -105,6 +105,7 @@ pub struct Searcher {
     trees: Vec<Tree>,
     leaves: Vec<(usize, u32)>,
     states: Vec<Round>,
+    observers: Vec<u8>,
     obs: Vec<f32>,
     masks: Vec<bool>,
     policy: Vec<f32>,
@@ -167,6 +168,7 @@ impl Searcher {
                         Selection::Leaf { node, state } => {
                             self.leaves.push((t, node));
                             self.states.push(state);
+                            self.observers.push(observer as u8);
                         }
                         Selection::Terminal => {}
                         Selection::Collision => break,
@@ -215,7 +217,7 @@ impl Searcher {
         self.policy.resize(n * NUM_ACTIONS, 0.0);
         self.values.resize(n * MAX_PLAYERS, 0.0);
         for (i, state) in self.states.iter().enumerate() {
-            let seat = state.current_player().unwrap_or(0);
+            let seat = self.observers[i] as usize;
             let row: &mut [f32; OBS_SIZE] = (&mut self.obs[i * OBS_SIZE..(i + 1) * OBS_SIZE])
                 .try_into()
                 .expect("row has OBS_SIZE entries");
@@ -230,11 +232,13 @@ impl Searcher {
         }
         let batch = LeafBatch {
             states: &self.states,
+            observers: &self.observers,
             obs: &self.obs,
             masks: &self.masks,
         };
         evaluator.evaluate(&batch, &mut self.policy, &mut self.values);
         self.states.clear();
+        self.observers.clear();
     }
 }
 

@@ -184,6 +184,12 @@ impl Tree {
     pub fn root_state(&self) -> &Round {
         &self.root_state
     }
+    /// The seat whose decision this tree searches (the root's mover): every
+    /// leaf is evaluated from its observation, and the value vectors given
+    /// to [`Tree::expand`] are relative to it.
+    pub fn observer(&self) -> usize {
+        self.root_state.current_player().unwrap_or(0)
+    }
     pub fn num_nodes(&self) -> usize {
         self.nodes.len()
     }
@@ -341,12 +347,12 @@ impl Tree {
 
     /// Gives a pending leaf its network answer: edges get the masked softmax
     /// of `logits` (66 entries) as priors, and `relative_value` (entry 0 =
-    /// the acting seat) is backed up. Removes the leaf's virtual loss.
+    /// the tree's observer, see [`Tree::observer`]) is backed up. Removes the leaf's virtual loss.
     pub fn expand(&mut self, node: u32, logits: &[f32], relative_value: &[f32]) {
         let players = self.root_state.num_players();
         let n = &self.nodes[node as usize];
         debug_assert_eq!(n.status, NodeStatus::Pending);
-        let seat = n.to_move as usize;
+        let seat = self.observer();
         let mut scratch = std::mem::take(&mut self.scratch);
         masked_softmax(logits, n.legal, &mut scratch);
         self.set_edges(node, &scratch);
@@ -360,7 +366,7 @@ impl Tree {
     pub fn expand_with_priors(&mut self, node: u32, priors: &[f32], relative_value: &[f32]) {
         let players = self.root_state.num_players();
         let n = &self.nodes[node as usize];
-        let seat = n.to_move as usize;
+        let seat = self.observer();
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend(n.legal.iter().zip(priors).map(|(a, &p)| (a as u8, p)));

@@ -103,7 +103,30 @@ fn examples_are_consistent() {
     assert_eq!(stats.rounds, 24);
     assert_eq!(stats.stray_answers, 0);
     assert_eq!(stats.examples as usize, ex.len());
-    assert!(ex.len() >= 24 * 4, "every round has at least its bids");
+    assert!(ex.len() >= 24 * 4 * 4, "every round has at least its bids");
+    assert_eq!(ex.len() as u64, 4 * stats.decisions);
+    // A decision gives one row per seat, in seat order: each seat's view of
+    // the same position, with the mover's mask and policy; exactly one of
+    // them is the mover's own view.
+    use blob_core::observation::TO_MOVE;
+    for d in 0..ex.len() / 4 {
+        let rows: Vec<usize> = (4 * d..4 * d + 4).collect();
+        assert_eq!(
+            rows.iter().map(|&i| ex.seat[i]).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        let movers = rows
+            .iter()
+            .filter(|&&i| ex.row(i).0[TO_MOVE] == 1.0)
+            .count();
+        assert_eq!(movers, 1);
+        for &i in &rows[1..] {
+            assert_eq!(ex.row(i).1, ex.row(rows[0]).1);
+            assert_eq!(ex.row(i).2, ex.row(rows[0]).2);
+            assert_eq!(ex.move_number[i], ex.move_number[rows[0]]);
+            assert_eq!(ex.round_id[i], ex.round_id[rows[0]]);
+        }
+    }
     let rounds: std::collections::BTreeSet<u64> = ex.round_id.iter().copied().collect();
     assert_eq!(rounds, (0..24).collect());
     for i in 0..ex.len() {
@@ -252,8 +275,8 @@ fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
                 std::thread::sleep(Duration::from_micros(rng.below(500) as u64));
                 engine
                     .queue()
-                    .answer_with(t.generation, |obs, masks, states, p, v| {
-                        eval.evaluate(&LeafBatch { states, obs, masks }, p, v);
+                    .answer_with(t.generation, |batch, p, v| {
+                        eval.evaluate(batch, p, v);
                         Ok(())
                     })
                     .unwrap();
@@ -265,7 +288,8 @@ fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
         assert_eq!(stats.tickets_outstanding, 0);
         let ex = engine.take_examples();
         assert_eq!(ex.len() as u64, stats.examples);
-        assert_eq!(stats.decisions, stats.examples);
+        // One row per seat of the 4-player table for every decision.
+        assert_eq!(4 * stats.decisions, stats.examples);
     });
 }
 

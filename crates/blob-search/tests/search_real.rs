@@ -60,8 +60,12 @@ fn evaluate_states(evaluator: &mut dyn Evaluator, states: &[Round]) -> (Vec<f32>
     let n = states.len();
     let mut obs = vec![0.0; n * OBS_SIZE];
     let mut masks = vec![false; n * NUM_ACTIONS];
+    let observers: Vec<u8> = states
+        .iter()
+        .map(|s| s.current_player().expect("not over") as u8)
+        .collect();
     for (i, s) in states.iter().enumerate() {
-        let seat = s.current_player().expect("not over");
+        let seat = observers[i] as usize;
         let row: &mut [f32; OBS_SIZE] = (&mut obs[i * OBS_SIZE..(i + 1) * OBS_SIZE])
             .try_into()
             .unwrap();
@@ -74,6 +78,7 @@ fn evaluate_states(evaluator: &mut dyn Evaluator, states: &[Round]) -> (Vec<f32>
     let mut values = vec![0.0; n * MAX_PLAYERS];
     let batch = LeafBatch {
         states,
+        observers: &observers,
         obs: &obs,
         masks: &masks,
     };
