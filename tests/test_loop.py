@@ -558,12 +558,15 @@ def test_exports():
 
 @pytest.mark.slow
 def test_quick_preset_learns_in_one_iteration(tmp_path):
-    """The real loop_quick preset (about 2 minutes on 2 cores): the first
-    trained network clearly beats the untrained one in the gate, and does
-    better against the heuristic than the untrained one did."""
-    summary = run_loop(tmp_path / "run", "loop_quick", iterations=1, device="cpu")
+    """The real loop_quick preset (about 70 s on 2 cores): training lowers
+    the loss, and the first trained network does clearly better against the
+    heuristic than the untrained one did (the preset has no gate; measured:
+    -3.27 -> -1.19 points/round, intervals of about +-0.7)."""
+    summary = run_loop(tmp_path / "run", "loop_quick", iterations=1, device="cpu", torch_threads=1)
     row = summary.rows[0]
     assert row["selfplay_rounds"] == 4000 and row["train_steps"] == 800
-    assert row["promoted"] and row["promotion"] == "interval" and row["gate_low"] > 0
+    assert row["promoted"] and row["promotion"] == "no gate"
+    assert row["loss"] < row["first_loss"]
     baseline = json.loads((tmp_path / "run" / "init" / "eval.json").read_text())["references"][0]
-    assert row["ref_heuristic_diff"] > baseline["diff"]
+    # the same 100 reference deals before and after: a gain of 2 points measured
+    assert row["ref_heuristic_diff"] > baseline["diff"] + 1.0

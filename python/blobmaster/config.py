@@ -66,8 +66,8 @@ class SearchConfig:
 
     determinizations: int = _num(3, lo=1, hi=64)
     simulations: int = _num(30, lo=2, hi=100_000)
-    c_puct: float = _num(1.5, lo=0.0, lo_open=True, hi=1e6)
-    fpu_reduction: float = _num(0.1, lo=0.0, hi=1.0)
+    c_puct: float = _num(0.2, lo=0.0, lo_open=True, hi=1e6)
+    fpu_reduction: float = _num(0.02, lo=0.0, hi=1.0)
     virtual_loss: float = _num(1.0, lo=0.0, hi=1e6)
     max_pending_per_tree: int = _num(4, lo=1, hi=1024)
     dirichlet_alpha: float = _num(0.5, lo=0.0, lo_open=True, hi=1e6)

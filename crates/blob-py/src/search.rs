@@ -99,8 +99,9 @@ pub fn heuristic_action(round: &PyRound) -> BindingResult<usize> {
 /// simulations and returns (visit counts [66], root value [8] by absolute
 /// seat). `evaluator` is "uniform", "rollout", "heuristic", or a function
 /// `f(states float32 [B, 256], masks bool [B, 66]) -> (policy_logits [B, 66],
-/// values [B, 8])` (values relative to the player to move, in [0, 1]). No
-/// root noise; the visit counts are what a player picks from.
+/// values [B, 8])` (values in [0, 1], relative to the searching seat, whose
+/// observation every row of `states` is). No root noise; the visit counts
+/// are what a player picks from.
 #[pyfunction]
 #[pyo3(signature = (
     round, *, evaluator, determinizations = 3, simulations = 30, c_puct = 1.5,
