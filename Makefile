@@ -24,9 +24,11 @@ test-rust:  ## Rust tests of the whole workspace
 	cargo test --workspace
 
 .PHONY: lint
-lint:  ## rustfmt check and clippy with warnings as errors
+lint:  ## What CI lints: rustfmt, clippy (warnings as errors), ruff check and format
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	ruff check python tests benchmarks
+	ruff format --check python tests benchmarks
 
 .PHONY: bench
 bench:  ## Criterion benchmarks

@@ -165,7 +165,9 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 # ---- raw forward -------------------------------------------------------------
 
 
-def forward_throughput(batch_sizes: list[int], device_name: str, seconds: float, bf16: bool) -> list[dict[str, Any]]:
+def forward_throughput(
+    batch_sizes: list[int], device_name: str, seconds: float, bf16: bool
+) -> list[dict[str, Any]]:
     import torch
 
     from blobmaster.model import default_model, resolve_device, script_model
@@ -211,7 +213,9 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _selfplay_rows(results: list[dict[str, Any]], with_hist: bool) -> tuple[list[str], list[list[str]]]:
+def _selfplay_rows(
+    results: list[dict[str, Any]], with_hist: bool
+) -> tuple[list[str], list[list[str]]]:
     headers = [
         "preset", "threads", "games/thread", "rounds/min", "evals/s", "mean batch", "rounds measured",
         "forward ms/batch", "python ms/batch", "wait ms/batch", "forward share", "cache hits", "peak RSS MB",
@@ -245,9 +249,19 @@ def report(args: argparse.Namespace, machine: dict[str, str], forward: list[dict
            runs: list[dict[str, Any]], scan: list[dict[str, Any]], forward_at_mean: list[dict[str, Any]]) -> str:  # fmt: skip
     parts = ["# Self-play benchmark", ""]
     parts.append(_table(["", ""], [[k, v] for k, v in machine.items()]))
-    parts += ["", f"## Raw BlobNet forward (default BlobNet, {machine['parameters']} parameters, no engine running)", ""]
+    parts += [
+        "",
+        f"## Raw BlobNet forward (default BlobNet, {machine['parameters']} parameters, no engine running)",
+        "",
+    ]
     fwd_rows = [
-        [str(r["batch"]), str(r["torch_threads"]), r["device"], f"{r['ms_per_batch']:.2f}", f"{r['evals_per_s']:,.0f}"]
+        [
+            str(r["batch"]),
+            str(r["torch_threads"]),
+            r["device"],
+            f"{r['ms_per_batch']:.2f}",
+            f"{r['evals_per_s']:,.0f}",
+        ]
         for r in forward + forward_at_mean
     ]
     parts.append(_table(["batch", "torch threads", "device", "ms/batch", "evals/s"], fwd_rows))
@@ -283,28 +297,59 @@ def report(args: argparse.Namespace, machine: dict[str, str], forward: list[dict
 
 def main(argv: list[str] | None = None) -> None:
     cpus = os.cpu_count() or 1
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
-    p.add_argument("--presets", default="light,medium", help="comma-separated presets (default: light,medium)")
-    p.add_argument("--seconds", type=float, default=30.0, help="measured seconds per preset run (default: 30)")
-    p.add_argument("--warmup", type=float, default=10.0, help="warm-up seconds before measuring (default: 10)")
-    p.add_argument("--threads", type=int, default=cpus, help=f"engine threads (default: all cores, {cpus})")
-    p.add_argument("--games-per-thread", type=int, default=64, help="rounds in flight per thread (default: 64)")
+    p.add_argument(
+        "--presets", default="light,medium", help="comma-separated presets (default: light,medium)"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=30.0, help="measured seconds per preset run (default: 30)"
+    )
+    p.add_argument(
+        "--warmup", type=float, default=10.0, help="warm-up seconds before measuring (default: 10)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=cpus, help=f"engine threads (default: all cores, {cpus})"
+    )
+    p.add_argument(
+        "--games-per-thread", type=int, default=64, help="rounds in flight per thread (default: 64)"
+    )
     p.add_argument("--batch", type=int, default=512, help="largest network batch (default: 512)")
     p.add_argument("--players", type=int, default=4)
     p.add_argument("--cards", type=int, default=5)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the network")
-    p.add_argument("--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--forward-seconds", type=float, default=2.0, help="time per raw forward measurement")
-    p.add_argument("--scan-threads", default=None, help="threads to scan, e.g. 1,8,32 (default: 1 and all cores)")
-    p.add_argument("--scan-games", default="16,64,256", help="games per thread to scan (default: 16,64,256)")
+    p.add_argument(
+        "--forward-seconds", type=float, default=2.0, help="time per raw forward measurement"
+    )
+    p.add_argument(
+        "--scan-threads",
+        default=None,
+        help="threads to scan, e.g. 1,8,32 (default: 1 and all cores)",
+    )
+    p.add_argument(
+        "--scan-games", default="16,64,256", help="games per thread to scan (default: 16,64,256)"
+    )
     p.add_argument("--scan-preset", default="light", help="preset of the scan (default: light)")
-    p.add_argument("--scan-seconds", type=float, default=15.0, help="measured seconds per scan point (default: 15)")
-    p.add_argument("--scan-warmup", type=float, default=5.0, help="warm-up seconds per scan point (default: 5)")
+    p.add_argument(
+        "--scan-seconds",
+        type=float,
+        default=15.0,
+        help="measured seconds per scan point (default: 15)",
+    )
+    p.add_argument(
+        "--scan-warmup", type=float, default=5.0, help="warm-up seconds per scan point (default: 5)"
+    )
     p.add_argument("--no-scan", action="store_true", help="skip the threads x games scan")
-    p.add_argument("--quick", action="store_true", help="a smoke run: few games in flight, short measurements")
+    p.add_argument(
+        "--quick", action="store_true", help="a smoke run: few games in flight, short measurements"
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     p.add_argument("--json", type=Path, default=None, help="also write every number as JSON here")
     args = p.parse_args(argv)
@@ -313,7 +358,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(child(json.loads(args.child))))
         return
     if args.quick:
-        args.seconds, args.warmup, args.scan_seconds, args.scan_warmup, args.forward_seconds = 4, 1, 3, 1, 0.3
+        args.seconds, args.warmup, args.scan_seconds, args.scan_warmup, args.forward_seconds = (
+            4,
+            1,
+            3,
+            1,
+            0.3,
+        )
         args.games_per_thread, args.scan_games = 8, "4,16"
 
     import torch
@@ -347,7 +398,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     runs = []
     for preset in [s.strip() for s in args.presets.split(",") if s.strip()]:
-        print(f"self-play {preset}: {args.threads} threads, {args.warmup + args.seconds:g} s...", file=sys.stderr)
+        print(
+            f"self-play {preset}: {args.threads} threads, {args.warmup + args.seconds:g} s...",
+            file=sys.stderr,
+        )
         spec = dict(base, preset=preset, threads=args.threads, games_per_thread=args.games_per_thread,
                     warmup_s=args.warmup, seconds=args.seconds)  # fmt: skip
         runs.append(run_child(spec))
@@ -367,7 +421,9 @@ def main(argv: list[str] | None = None) -> None:
                 scan.append(run_child(spec))
 
     means = sorted({max(1, round(r["steady_mean_batch"])) for r in runs} - {args.batch})
-    forward_at_mean = forward_throughput(means, args.device, args.forward_seconds, args.bf16) if means else []
+    forward_at_mean = (
+        forward_throughput(means, args.device, args.forward_seconds, args.bf16) if means else []
+    )
 
     text = report(args, machine, forward, runs, scan, forward_at_mean)
     print(text)
@@ -375,7 +431,15 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(text)
     if args.json:
         args.json.write_text(
-            json.dumps({"machine": machine, "forward": forward + forward_at_mean, "runs": runs, "scan": scan}, indent=2)
+            json.dumps(
+                {
+                    "machine": machine,
+                    "forward": forward + forward_at_mean,
+                    "runs": runs,
+                    "scan": scan,
+                },
+                indent=2,
+            )
         )
 
 

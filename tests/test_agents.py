@@ -11,7 +11,14 @@ import pytest
 import torch
 
 import blobmaster as bm
-from blobmaster.agents import Agent, AgentError, ModelAgent, RolloutAgent, decision_seed, parse_agent_spec
+from blobmaster.agents import (
+    Agent,
+    AgentError,
+    ModelAgent,
+    RolloutAgent,
+    decision_seed,
+    parse_agent_spec,
+)
 from blobmaster.config import SearchConfig, load_config
 from blobmaster.model import ModelConfig, default_model, save_model
 
@@ -29,7 +36,10 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    return save_model(default_model(seed=5, config=ModelConfig.tiny()), tmp_path_factory.mktemp("agents") / "tiny.pt")
+    return save_model(
+        default_model(seed=5, config=ModelConfig.tiny()),
+        tmp_path_factory.mktemp("agents") / "tiny.pt",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +62,20 @@ def test_the_public_names() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_act_is_legal_in_random_playouts_for_every_table_size(agents: dict[str, Agent], kind: str) -> None:
+def test_act_is_legal_in_random_playouts_for_every_table_size(
+    agents: dict[str, Agent], kind: str
+) -> None:
     agent = agents[kind]
     rng = random.Random(11)
     for players in range(3, 9):
         cards = rng.randint(1, min(3, 52 // players))
-        r = bm.Round(players, cards, dealer=rng.randrange(players), trump=rng.choice([None, 0, 1, 2, 3]), seed=players)
+        r = bm.Round(
+            players,
+            cards,
+            dealer=rng.randrange(players),
+            trump=rng.choice([None, 0, 1, 2, 3]),
+            seed=players,
+        )
         while not r.is_over:
             before = r.clone()
             if rng.random() < 0.5:  # the agent plays some moves, random play the rest
@@ -99,7 +117,11 @@ class _PeekingAgent(RolloutAgent):
 
     def visits(self, round: bm.Round) -> np.ndarray:
         visits, _ = bm._core.search(
-            round, evaluator="rollout", seed=decision_seed(self.seed, round), perfect_information=True, **self._kwargs
+            round,
+            evaluator="rollout",
+            seed=decision_seed(self.seed, round),
+            perfect_information=True,
+            **self._kwargs,
         )
         return visits
 
@@ -151,7 +173,9 @@ def test_the_invariance_harness_catches_a_peeking_agent() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_policy_is_a_distribution_over_the_legal_actions(agents: dict[str, Agent], kind: str) -> None:
+def test_policy_is_a_distribution_over_the_legal_actions(
+    agents: dict[str, Agent], kind: str
+) -> None:
     agent = agents[kind]
     r = bm.Round(5, 4, dealer=2, trump=1, seed=9)
     rng = random.Random(2)
@@ -241,7 +265,7 @@ def test_bad_inputs_raise_agent_errors(tmp_path: Path) -> None:
             agent.act(over)
         with pytest.raises(AgentError, match="round is over"):
             agent.policy(over)
-    with pytest.raises(AgentError, match="expected a blobmaster.Round"):
+    with pytest.raises(AgentError, match=r"expected a blobmaster\.Round"):
         Agent.heuristic().act("a round")  # type: ignore[arg-type]
 
 

@@ -130,7 +130,9 @@ def test_a_tiny_deterministic_arena_checked_by_hand() -> None:
     per_deal, results = _replay(agents, 3, 2, 2, 4)
     assert report.per_deal == per_deal
     # What these two deals give (checked by the replay above):
-    assert per_deal[0] == pytest.approx([7.0, 11 / 3]) and per_deal[1] == pytest.approx([10 / 3, 4.0])
+    assert per_deal[0] == pytest.approx([7.0, 11 / 3]) and per_deal[1] == pytest.approx(
+        [10 / 3, 4.0]
+    )
     for k in range(2):
         x1, x2 = per_deal[0][k], per_deal[1][k]
         a = report.agents[k]
@@ -157,7 +159,9 @@ def test_a_tiny_deterministic_arena_checked_by_hand() -> None:
 def test_identical_agents_tie_exactly() -> None:
     # The same deterministic player twice, 4 seats: rotations 0 and 2 (and 1
     # and 3) seat them alike, so each holds every seat twice on every deal.
-    report = play_duplicate([Agent.heuristic(), Agent.heuristic()], 4, 3, 10, seed=1, progress=False)
+    report = play_duplicate(
+        [Agent.heuristic(), Agent.heuristic()], 4, 3, 10, seed=1, progress=False
+    )
     a, b = report.agents
     assert a.mean == b.mean and a.seat_rounds == b.seat_rounds == 80
     h = report.pair(0, 1)
@@ -166,19 +170,30 @@ def test_identical_agents_tie_exactly() -> None:
 
 
 def test_identical_seatings_are_reused_only_for_pure_agents() -> None:
-    agents = [Agent.rollout_mcts({"determinizations": 1, "simulations": 8}, seed=1), Agent.random(seed=2)]
+    agents = [
+        Agent.rollout_mcts({"determinizations": 1, "simulations": 8}, seed=1),
+        Agent.random(seed=2),
+    ]
     reused = play_duplicate(agents, 4, 2, 3, seed=6, progress=False)
-    replayed = play_duplicate(agents, 4, 2, 3, seed=6, progress=False, reuse_identical_seatings=False)
-    assert reused.played == 6 and replayed.played == reused.rounds == 12  # rotations r and r + 2 coincide
+    replayed = play_duplicate(
+        agents, 4, 2, 3, seed=6, progress=False, reuse_identical_seatings=False
+    )
+    assert (
+        reused.played == 6 and replayed.played == reused.rounds == 12
+    )  # rotations r and r + 2 coincide
     reused.seconds = replayed.seconds = 0.0
     reused.played = replayed.played
     assert reused == replayed
     assert play_duplicate([Lowest(), Highest()], 4, 2, 3, seed=6, progress=False).played == 12
-    assert play_duplicate(agents, 3, 2, 3, seed=6, progress=False).played == 9  # 2 agents, 3 seats: all differ
+    assert (
+        play_duplicate(agents, 3, 2, 3, seed=6, progress=False).played == 9
+    )  # 2 agents, 3 seats: all differ
 
 
 def test_heuristic_beats_random_clearly() -> None:
-    report = play_duplicate([Agent.heuristic(), Agent.random(seed=2)], 4, 5, 100, seed=3, progress=False)
+    report = play_duplicate(
+        [Agent.heuristic(), Agent.random(seed=2)], 4, 5, 100, seed=3, progress=False
+    )
     assert report.rounds == 400
     heur, rand = report.agents
     h = report.pair(0, 1)
@@ -201,12 +216,14 @@ def test_more_agents_than_seats() -> None:
     assert report.pair(0, 3).shared_rounds == 0
     assert report.pair(0, 1).shared_rounds == 2 * 2  # rotations 0 and 6 of both deals
     # ... but still compare on whole deals.
-    assert report.pair(0, 3).mean_diff == pytest.approx(sum(r[0] - r[3] for r in report.per_deal) / 2)
+    assert report.pair(0, 3).mean_diff == pytest.approx(
+        sum(r[0] - r[3] for r in report.per_deal) / 2
+    )
 
 
 def test_all_table_sizes_and_progress_callback() -> None:
     for players in range(3, 9):
-        calls = []
+        calls: list[tuple[int, int]] = []
         report = play_duplicate(
             [Agent.heuristic(), Agent.random(1), Lowest()],
             players,
@@ -214,20 +231,24 @@ def test_all_table_sizes_and_progress_callback() -> None:
             1,
             seed=players,
             progress=False,
-            on_round=lambda done, total: calls.append((done, total)),
+            on_round=lambda done, total, calls=calls: calls.append((done, total)),
         )
         assert calls == [(i + 1, players) for i in range(players)]
         assert sum(a.seat_rounds for a in report.agents) == players * players
 
 
 def test_report_json_round_trip_and_text(tmp_path: Path) -> None:
-    report = play_duplicate([Agent.heuristic(), Agent.random(seed=1)], 3, 2, 1, seed=0, progress=False)
+    report = play_duplicate(
+        [Agent.heuristic(), Agent.random(seed=1)], 3, 2, 1, seed=0, progress=False
+    )
     assert report.agents[0].ci95 is None  # one deal: no interval
     text = report.to_json()
     data = json.loads(text)
     assert data["format"] == "blobmaster-arena" and data["agents"][1]["name"] == "random"
     assert ArenaReport.from_json(text) == report
-    report = play_duplicate([Agent.heuristic(), Agent.random(seed=1)], 3, 2, 4, seed=0, progress=False)
+    report = play_duplicate(
+        [Agent.heuristic(), Agent.random(seed=1)], 3, 2, 4, seed=0, progress=False
+    )
     again = ArenaReport.from_json(report.save(tmp_path / "r.json").read_text())
     assert again == report and again.to_dict() == report.to_dict()
     assert again.pair(0, 1).ci95 == report.pair(0, 1).ci95 and math.isfinite(again.agents[0].elo)
@@ -239,7 +260,10 @@ def test_report_json_round_trip_and_text(tmp_path: Path) -> None:
 
 def test_same_seed_same_report() -> None:
     def run() -> ArenaReport:
-        agents = [Agent.rollout_mcts({"determinizations": 1, "simulations": 8}, seed=3), Agent.random(seed=4)]
+        agents = [
+            Agent.rollout_mcts({"determinizations": 1, "simulations": 8}, seed=3),
+            Agent.random(seed=4),
+        ]
         return play_duplicate(agents, 3, 2, 2, seed=9, progress=False)
 
     a, b = run(), run()
@@ -276,18 +300,46 @@ def test_bad_arena_input() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    return save_model(default_model(seed=1, config=ModelConfig.tiny()), tmp_path_factory.mktemp("arena") / "tiny.pt")
+    return save_model(
+        default_model(seed=1, config=ModelConfig.tiny()),
+        tmp_path_factory.mktemp("arena") / "tiny.pt",
+    )
 
 
 def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     out = tmp_path / "report.json"
-    args = ["eval", "--agent", "heuristic", "--agent", "random", "--agent", f"model:{tiny_model}:light"]
-    args += ["--players", "3", "--cards", "2", "--deals", "2", "--seed", "4", "--json", str(out), "--device", "cpu"]
+    args = [
+        "eval",
+        "--agent",
+        "heuristic",
+        "--agent",
+        "random",
+        "--agent",
+        f"model:{tiny_model}:light",
+    ]
+    args += [
+        "--players",
+        "3",
+        "--cards",
+        "2",
+        "--deals",
+        "2",
+        "--seed",
+        "4",
+        "--json",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "heuristic" in result.output and "head to head" in result.output
     report = ArenaReport.from_json(out.read_text())
-    assert report.rounds == 6 and [a.name for a in report.agents] == ["heuristic", "random", "model:tiny.pt:light"]
+    assert report.rounds == 6 and [a.name for a in report.agents] == [
+        "heuristic",
+        "random",
+        "model:tiny.pt:light",
+    ]
     assert report.agents[2].info["spec"] == f"model:{tiny_model}:light"
     # The same command again gives the same numbers (seeded agents and deals).
     again = CliRunner().invoke(app, [*args[:-4], "--json", "-", "--device", "cpu"])
@@ -310,7 +362,9 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     ],
 )
 def test_cli_eval_bad_input(extra: list[str], match: str) -> None:
-    result = CliRunner().invoke(app, ["eval", *extra, "--deals" if "--deals" not in extra else "--seed", "1"])
+    result = CliRunner().invoke(
+        app, ["eval", *extra, "--deals" if "--deals" not in extra else "--seed", "1"]
+    )
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ")
@@ -318,13 +372,20 @@ def test_cli_eval_bad_input(extra: list[str], match: str) -> None:
 
 
 @pytest.mark.slow
-def test_rollout_search_beats_random_and_the_network_agent_runs_at_every_table_size(tiny_model: Path) -> None:
+def test_rollout_search_beats_random_and_the_network_agent_runs_at_every_table_size(
+    tiny_model: Path,
+) -> None:
     search = Agent.rollout_mcts("medium", seed=1)
     report = play_duplicate([search, Agent.random(seed=2)], 4, 5, 150, seed=11, progress=False)
     assert report.clearly_ahead(0, 1) and report.pair(0, 1).mean_diff > 2.5
     net = Agent.load(tiny_model, search="light", device="cpu", seed=3)
     for players in range(3, 9):
         r = play_duplicate(
-            [net, Agent.heuristic(), Agent.random(4)], players, min(13, 52 // players), 1, seed=players, progress=False
+            [net, Agent.heuristic(), Agent.random(4)],
+            players,
+            min(13, 52 // players),
+            1,
+            seed=players,
+            progress=False,
         )
         assert r.rounds == players

@@ -23,7 +23,16 @@ def test_version_and_exports() -> None:
 
 @pytest.mark.parametrize(
     ("index", "name"),
-    [(0, "2S"), (12, "AS"), (13, "2H"), (21, "10H"), (26, "2C"), (38, "AC"), (49, "QD"), (51, "AD")],
+    [
+        (0, "2S"),
+        (12, "AS"),
+        (13, "2H"),
+        (21, "10H"),
+        (26, "2C"),
+        (38, "AC"),
+        (49, "QD"),
+        (51, "AD"),
+    ],
 )
 def test_known_names(index: int, name: str) -> None:
     assert bm.card_name(index) == name

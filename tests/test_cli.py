@@ -146,8 +146,16 @@ def test_selfplay_full_games(tmp_path, files):
     summary = json.loads(result.stdout)
     assert summary["full_games"] and summary["rounds"] == 5
     df = read_shards(out).collect()
-    assert sorted(df["round_id"].unique().to_list()) == [0, 1, 2, 3, 4]  # game g, round r: g * 64 + r
-    assert df.group_by("round_id").agg(pl.col("cards").first()).sort("round_id")["cards"].to_list() == [2, 1, 1, 1, 2]
+    assert sorted(df["round_id"].unique().to_list()) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]  # game g, round r: g * 64 + r
+    assert df.group_by("round_id").agg(pl.col("cards").first()).sort("round_id")[
+        "cards"
+    ].to_list() == [2, 1, 1, 1, 2]
     assert (df["state"].to_numpy()[:, 252] == 1).all()  # FULL_GAME flag in every observation
     for p in list_shards(out):
         validate_shard(p)
@@ -219,7 +227,18 @@ def test_real_process_bad_input_and_help(tmp_path):
     """What a user sees: `python -m blobmaster`, exit status 2, one stderr line."""
     env = dict(os.environ, PYTHONWARNINGS="error")
     proc = subprocess.run(
-        [sys.executable, "-m", "blobmaster", "selfplay", "--players", "8", "--cards", "7", "--out", str(tmp_path / "o")],
+        [
+            sys.executable,
+            "-m",
+            "blobmaster",
+            "selfplay",
+            "--players",
+            "8",
+            "--cards",
+            "7",
+            "--out",
+            str(tmp_path / "o"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -231,7 +250,10 @@ def test_real_process_bad_input_and_help(tmp_path):
         " (at most 6 cards for 8 players)"
     ]
     helped = subprocess.run(
-        [sys.executable, "-m", "blobmaster", "selfplay", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "blobmaster", "selfplay", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert helped.returncode == 0
     for option in ("--threads", "--rounds", "--model", "--out", "--config", "--players", "--cards", "--device",
@@ -260,7 +282,9 @@ def test_version():
 # ---- presets ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "d", "s"), [("light", 2, 20), ("medium", 3, 30), ("heavy", 5, 50)])
+@pytest.mark.parametrize(
+    ("name", "d", "s"), [("light", 2, 20), ("medium", 3, 30), ("heavy", 5, 50)]
+)
 def test_builtin_presets(name, d, s):
     preset = load_config(name)
     assert (preset.search.determinizations, preset.search.simulations) == (d, s)

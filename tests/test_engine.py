@@ -26,7 +26,7 @@ def answer_all(engine: bm.SelfPlayEngine, max_size: int = 32) -> int:
     deadline = time.monotonic() + 60
     while not engine.finished:
         assert time.monotonic() < deadline, "self-play did not finish"
-        ticket, states, masks = engine.next_batch(max_size, 5)
+        ticket, states, _masks = engine.next_batch(max_size, 5)
         if ticket < 0:
             continue
         n = len(states)
@@ -165,7 +165,7 @@ def test_bad_next_batch_arguments() -> None:
 
 def test_close_is_prompt_when_python_stops_answering() -> None:
     engine = bm.SelfPlayEngine(**TINY, seed=5)
-    ticket, _, _ = engine.next_batch(32, 50)
+    _ticket, _, _ = engine.next_batch(32, 50)
     time.sleep(0.1)
     start = time.monotonic()
     engine.close()
@@ -186,7 +186,9 @@ def test_next_batch_waits_without_the_gil() -> None:
 
     # Two buffers, both handed out and unanswered: the next call must wait.
     # 128 rounds in flight queue more than two batches' worth of roots.
-    with bm.SelfPlayEngine(**{**TINY, "pipeline_depth": 2, "games_per_thread": 64}, seed=7) as engine:
+    with bm.SelfPlayEngine(
+        **{**TINY, "pipeline_depth": 2, "games_per_thread": 64}, seed=7
+    ) as engine:
         held = []
         while len(held) < 2:
             ticket, _, _ = engine.next_batch(32, 50)

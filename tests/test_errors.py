@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from helpers import fixed_hands, play_randomly, snapshot
 
 import blobmaster as bm
+from helpers import fixed_hands, play_randomly, snapshot
 
 BID = bm.BID_OFFSET
 
@@ -92,7 +92,9 @@ def test_bad_hands(hands: list, kwargs: dict, match: str) -> None:
         bm.Round.from_hands(hands, **kwargs)
 
 
-@pytest.mark.parametrize("hands", ["abc", [["0"], ["1"], ["2"]], [[0.0], [1.0], [2.0]], 5, [0, 1, 2]])
+@pytest.mark.parametrize(
+    "hands", ["abc", [["0"], ["1"], ["2"]], [[0.0], [1.0], [2.0]], 5, [0, 1, 2]]
+)
 def test_hands_of_the_wrong_type(hands: object) -> None:
     with pytest.raises(TypeError):
         bm.Round.from_hands(hands)  # type: ignore[arg-type]

@@ -95,4 +95,7 @@ def test_copies_are_independent(rng: random.Random) -> None:
 
 
 def test_repr() -> None:
-    assert repr(bm.Game(4, 3, seed=1)) == "Game(num_players=4, start_cards=3, round_index=0/8, totals=[0, 0, 0, 0])"
+    assert (
+        repr(bm.Game(4, 3, seed=1))
+        == "Game(num_players=4, start_cards=3, round_index=0/8, totals=[0, 0, 0, 0])"
+    )

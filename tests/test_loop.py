@@ -70,7 +70,9 @@ reference_deals = 2
 """
 
 
-def tiny_config(tmp_path: Path, *, threshold: float = -100.0, references: str = '"heuristic"') -> Path:
+def tiny_config(
+    tmp_path: Path, *, threshold: float = -100.0, references: str = '"heuristic"'
+) -> Path:
     """A tiny loop config; the default threshold promotes every new network."""
     path = tmp_path / "tiny.toml"
     path.write_text(TINY.format(threshold=threshold, references=references))
@@ -104,14 +106,22 @@ def structure(run: Path, iterations: int) -> dict:
     iterations (shards as a round count; the trainer's checkpoints left out),
     the metrics columns, the markers' keys."""
     later = {f"iter-{k:04d}" for k in range(iterations + 1, 100)}
-    out: dict = {"top": sorted(p.name for p in run.iterdir() if not p.name.startswith(".") and p.name not in later)}
+    out: dict = {
+        "top": sorted(
+            p.name for p in run.iterdir() if not p.name.startswith(".") and p.name not in later
+        )
+    }
     out["init"] = sorted(p.name for p in (run / "init").iterdir())
     for k in range(1, iterations + 1):
         it = run / f"iter-{k:04d}"
         out[k] = {
             "files": sorted(p.name for p in it.iterdir() if not p.name.startswith(".")),
             "rounds": sum(validate_shard(p).rounds for p in list_shards(it / "shards")),
-            "train": sorted(p.name for p in (it / "train").iterdir() if p.is_file() and not p.name.startswith(".")),
+            "train": sorted(
+                p.name
+                for p in (it / "train").iterdir()
+                if p.is_file() and not p.name.startswith(".")
+            ),
             "markers": {m: sorted(json.loads((it / m).read_text())) for m in MARKERS},
         }
     header = (run / "metrics.csv").read_text().splitlines()
@@ -129,8 +139,13 @@ def test_two_iterations_end_to_end(finished):
     manifest = json.loads((run / "loop.json").read_text())
     assert manifest["format"] == "blobmaster-loop" and manifest["iterations_done"] == 2
     assert manifest["best_model"] == "iter-0002/model.pt" and manifest["best_iteration"] == 2
-    assert manifest["config"]["train"]["model"] == "tiny" and manifest["config"]["selfplay"]["rounds"] == 16
-    assert (run / "config.toml").read_text() == TINY.format(threshold=-100.0, references='"heuristic"')
+    assert (
+        manifest["config"]["train"]["model"] == "tiny"
+        and manifest["config"]["selfplay"]["rounds"] == 16
+    )
+    assert (run / "config.toml").read_text() == TINY.format(
+        threshold=-100.0, references='"heuristic"'
+    )
     assert load_model_info(run / "init" / "model.pt").config == bm.ModelConfig.tiny()
     for k in (1, 2):
         it = run / f"iter-{k:04d}"
@@ -141,7 +156,11 @@ def test_two_iterations_end_to_end(finished):
         assert not [p for p in it.rglob(".*.tmp")]
         load_model(it / "model.pt")  # a loadable scripted network
         gate = json.loads((it / "gate.json").read_text())
-        assert gate["promoted"] and gate["reason"] == "interval" and gate["best_after"] == f"iter-{k:04d}/model.pt"
+        assert (
+            gate["promoted"]
+            and gate["reason"] == "interval"
+            and gate["best_after"] == f"iter-{k:04d}/model.pt"
+        )
         assert gate["arena"]["deals"] == 2 and gate["ci95"] is not None
     # iteration 2 played with iteration 1's network and trained from it, on both iterations' shards
     sp2 = json.loads((run / "iter-0002" / "selfplay.json").read_text())
@@ -158,9 +177,17 @@ def test_two_iterations_end_to_end(finished):
         rows = list(csv.DictReader(f))
     assert [r["iteration"] for r in rows] == ["1", "2"]
     for r in rows:
-        assert float(r["rounds_per_min"]) > 0 and float(r["evals_per_s"]) > 0 and int(r["selfplay_examples"]) > 0
+        assert (
+            float(r["rounds_per_min"]) > 0
+            and float(r["evals_per_s"]) > 0
+            and int(r["selfplay_examples"]) > 0
+        )
         assert float(r["loss"]) > 0 and float(r["policy_loss"]) > 0 and float(r["val_loss"]) > 0
-        assert r["promoted"] == "true" and r["gate_ci95"] != "" and r["best_iteration"] == r["iteration"]
+        assert (
+            r["promoted"] == "true"
+            and r["gate_ci95"] != ""
+            and r["best_iteration"] == r["iteration"]
+        )
         assert r["ref_heuristic_diff"] != "" and float(r["ref_heuristic_reference_mean"]) >= 0
     baseline = json.loads((run / "init" / "eval.json").read_text())
     assert baseline["model"] == "init/model.pt" and baseline["references"][0]["spec"] == "heuristic"
@@ -265,7 +292,12 @@ def _snapshot(it: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(it.rglob("*")):
         rel = p.relative_to(it).as_posix()
-        if p.is_file() and not p.name.startswith(".") and not rel.startswith("train/") and rel != "selfplay-parts.json":
+        if (
+            p.is_file()
+            and not p.name.startswith(".")
+            and not rel.startswith("train/")
+            and rel != "selfplay-parts.json"
+        ):
             out[rel] = p.read_bytes()
     return out
 
@@ -318,7 +350,10 @@ def test_resume_after_interruption(point, tmp_path, finished, monkeypatch):
     if point.startswith("selfplay") and rounds_before < 16:
         # (All 16 rounds may finish together before the interruption lands:
         # then nothing is left to play, the case tested below.)
-        assert any(f"{16 - rounds_before} rounds ({rounds_before} kept from before)" in line for line in lines)
+        assert any(
+            f"{16 - rounds_before} rounds ({rounds_before} kept from before)" in line
+            for line in lines
+        )
         parts = json.loads((it / "selfplay-parts.json").read_text())
         assert parts[-1]["rounds"] == 16 - rounds_before
     if point.startswith("train"):
@@ -352,7 +387,9 @@ def test_selfplay_done_before_marker_is_not_replayed(tmp_path, monkeypatch):
     with pytest.raises(Boom, match="stop"):
         run_loop(run, iterations=1)
     assert calls == []
-    assert {p.name: p.stat().st_mtime_ns for p in list_shards(run / "iter-0001" / "shards")} == shards
+    assert {
+        p.name: p.stat().st_mtime_ns for p in list_shards(run / "iter-0001" / "shards")
+    } == shards
     assert json.loads((run / "iter-0001" / "selfplay.json").read_text())["rounds"] == 16
 
 
@@ -363,7 +400,9 @@ def test_resume_with_another_config_is_an_error_unless_forced(finished, tmp_path
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     other = tmp_path / "other.toml"
-    other.write_text(TINY.format(threshold=-100.0, references='"heuristic"').replace("steps = 6", "steps = 7"))
+    other.write_text(
+        TINY.format(threshold=-100.0, references='"heuristic"').replace("steps = 6", "steps = 7")
+    )
     with pytest.raises(LoopConfigError, match=r"train\.steps: 6 -> 7.*--force"):
         run_loop(run, other)
     # runtime keys may differ
@@ -393,14 +432,18 @@ def test_new_run_checks(tmp_path):
     a_file.write_text("x")
     with pytest.raises(LoopError, match="not a folder"):
         run_loop(a_file, tiny_config(tmp_path))
-    with pytest.raises(LoopConfigError, match="references.*unknown agent spec"):
+    with pytest.raises(LoopConfigError, match=r"references.*unknown agent spec"):
         run_loop(tmp_path / "new", tiny_config(tmp_path, references='"grandmaster"'))
     assert not (tmp_path / "new").exists()  # nothing created for a bad config
     with pytest.raises(bm.DeviceError):
         run_loop(tmp_path / "new", tiny_config(tmp_path), device="tpu")
     with pytest.raises(LoopError, match="init_model"):
         bad = tmp_path / "init.toml"
-        bad.write_text(TINY.format(threshold=0.0, references="").replace("[loop]", '[loop]\ninit_model = "nope.pt"'))
+        bad.write_text(
+            TINY.format(threshold=0.0, references="").replace(
+                "[loop]", '[loop]\ninit_model = "nope.pt"'
+            )
+        )
         run_loop(tmp_path / "new", bad)
     assert not (tmp_path / "new").exists()
 
@@ -443,9 +486,20 @@ def test_config_files(tmp_path):
     with pytest.raises(LoopConfigError, match="not found"):
         load_loop_config(tmp_path / "missing.toml")
     cfg = load_loop_config(tiny_config(tmp_path))
-    assert cfg.name == "tiny" and cfg.rounds == 16 and cfg.gate_table == (4, 2) and cfg.model_size == "tiny"
-    assert cfg.conflicts(cfg.with_runtime(iterations=9, threads=1, device="cuda", torch_threads=2)) == []
-    assert parse_loop_config("").train.model == "auto" and parse_loop_config("").model_size == "default"
+    assert (
+        cfg.name == "tiny"
+        and cfg.rounds == 16
+        and cfg.gate_table == (4, 2)
+        and cfg.model_size == "tiny"
+    )
+    assert (
+        cfg.conflicts(cfg.with_runtime(iterations=9, threads=1, device="cuda", torch_threads=2))
+        == []
+    )
+    assert (
+        parse_loop_config("").train.model == "auto"
+        and parse_loop_config("").model_size == "default"
+    )
 
 
 @pytest.mark.parametrize("name", LOOP_PRESETS)
@@ -467,16 +521,25 @@ def test_presets_load_are_packaged_and_commented(name):
             block = lines[max(0, i - 12) : i]
             assert any(x.startswith("#") for x in block), f"{name}: no comment above {line!r}"
     if name == "loop_quick":
-        assert cfg.model_size == "small" and cfg.search.label() == "2x20" and cfg.gate_table == (4, 5)
+        assert (
+            cfg.model_size == "small" and cfg.search.label() == "2x20" and cfg.gate_table == (4, 5)
+        )
         assert cfg.loop.torch_threads == 1
     else:
-        assert cfg.model_size == "default" and cfg.search.label() == "3x30" and cfg.selfplay.max_batch >= 1024
+        assert (
+            cfg.model_size == "default"
+            and cfg.search.label() == "3x30"
+            and cfg.selfplay.max_batch >= 1024
+        )
 
 
 def test_gate_decision():
     assert gate_decision(1.0, 0.5, 0.0, 0, 0) == (True, "interval")
     assert gate_decision(1.0, 1.5, 0.0, 0, 5) == (False, "rejected")
-    assert gate_decision(1.0, 0.5, 0.6, 0, 0) == (False, "rejected")  # above 0 but not above the threshold
+    assert gate_decision(1.0, 0.5, 0.6, 0, 0) == (
+        False,
+        "rejected",
+    )  # above 0 but not above the threshold
     assert gate_decision(0.3, 1.5, 0.0, 3, 2) == (False, "rejected")
     assert gate_decision(0.3, 1.5, 0.0, 3, 3) == (True, "forced")
     assert gate_decision(-0.3, 1.5, 0.0, 3, 9) == (False, "rejected")
@@ -488,9 +551,15 @@ def test_rejected_networks_keep_the_best_and_fallback_promotes(tmp_path, monkeyp
     force_after = 1 promotes after one rejection when the mean is ahead."""
     cfg = tmp_path / "strict.toml"
     cfg.write_text(
-        TINY.format(threshold=100.0, references="").replace("threshold = 100.0", "threshold = 100.0\nforce_after = 1")
+        TINY.format(threshold=100.0, references="").replace(
+            "threshold = 100.0", "threshold = 100.0\nforce_after = 1"
+        )
     )
-    monkeypatch.setattr(loop_mod, "gate_decision", lambda d, ci, t, f, r: (r >= f, "forced" if r >= f else "rejected"))
+    monkeypatch.setattr(
+        loop_mod,
+        "gate_decision",
+        lambda d, ci, t, f, r: (r >= f, "forced" if r >= f else "rejected"),
+    )
     run = tmp_path / "run"
     summary = run_loop(run, cfg)
     g1 = json.loads((run / "iter-0001" / "gate.json").read_text())
@@ -523,7 +592,11 @@ def test_cli_loop(tmp_path):
     result = _cli("loop", run, "--config", other, "--iterations", 1, "--no-progress")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and "gate.deals: 2 -> 4" in lines[0]
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("blobmaster: error: ")
+        and "gate.deals: 2 -> 4" in lines[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -544,14 +617,20 @@ def test_cli_loop_bad_input(tmp_path, args, message):
     result = _cli("loop", tmp_path / "run", *args, "--no-progress")
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], (
+        result.stderr
+    )
     assert not (tmp_path / "run").exists()
 
 
 def test_exports():
     from blobmaster import report
 
-    assert bm.run_loop is run_loop and bm.load_loop_config is load_loop_config and bm.LoopError is LoopError
+    assert (
+        bm.run_loop is run_loop
+        and bm.load_loop_config is load_loop_config
+        and bm.LoopError is LoopError
+    )
     assert bm.write_report is report.write_report and issubclass(bm.LoopConfigError, bm.ConfigError)
     assert {"run_loop", "write_report", "LoopConfig"} <= set(bm.__all__)
 

@@ -68,7 +68,9 @@ def test_default_model_is_seeded_and_leaves_global_rng_alone():
     b = default_model(seed=5, config=ModelConfig.tiny())
     c = default_model(seed=6, config=ModelConfig.tiny())
     assert torch.equal(torch.random.get_rng_state(), state)
-    for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+    for (name, pa), pb, _pc in zip(
+        a.state_dict().items(), b.state_dict().values(), c.state_dict().values()
+    ):
         assert torch.equal(pa, pb), name
     assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
 

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import snapshot, suit_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import blobmaster as bm
+from helpers import snapshot, suit_of
 
 BID = bm.BID_OFFSET
 
@@ -114,7 +114,9 @@ def test_random_playouts_follow_the_rules(r: bm.Round, data: st.DataObject) -> N
     trump=st.none() | st.integers(-(2**70), 2**70),
     seed=st.none() | st.integers(-(2**70), 2**70),
 )
-def test_any_integers_give_a_round_or_a_value_error(players: int, cards: int, dealer: int, trump: int | None, seed: int | None) -> None:
+def test_any_integers_give_a_round_or_a_value_error(
+    players: int, cards: int, dealer: int, trump: int | None, seed: int | None
+) -> None:
     # Never a Rust panic (pyo3 PanicException is a BaseException) or a crash.
     try:
         r = bm.Round(players, cards, dealer=dealer, trump=trump, seed=seed)
@@ -124,7 +126,10 @@ def test_any_integers_give_a_round_or_a_value_error(players: int, cards: int, de
 
 
 @settings(max_examples=200, deadline=None)
-@given(hands=st.lists(st.lists(st.integers(-3, 56), max_size=14), max_size=9), dealer=st.integers(-1, 9))
+@given(
+    hands=st.lists(st.lists(st.integers(-3, 56), max_size=14), max_size=9),
+    dealer=st.integers(-1, 9),
+)
 def test_any_hands_give_a_round_or_a_value_error(hands: list[list[int]], dealer: int) -> None:
     try:
         r = bm.Round.from_hands(hands, dealer=dealer)

@@ -39,9 +39,13 @@ def test_two_player_win_updates_as_plackett_luce_says() -> None:
     winner, loser = r.ratings
     assert winner.mu == pytest.approx(mu + omega, abs=1e-9)
     assert loser.mu == pytest.approx(mu - omega, abs=1e-9)
-    assert winner.sigma == pytest.approx(new_sigma, abs=1e-9) and loser.sigma == pytest.approx(new_sigma, abs=1e-9)
+    assert winner.sigma == pytest.approx(new_sigma, abs=1e-9) and loser.sigma == pytest.approx(
+        new_sigma, abs=1e-9
+    )
     # The numbers the library's own examples show for this case.
-    assert winner.mu == pytest.approx(27.635, abs=1e-3) and winner.sigma == pytest.approx(8.0659, abs=1e-4)
+    assert winner.mu == pytest.approx(27.635, abs=1e-3) and winner.sigma == pytest.approx(
+        8.0659, abs=1e-4
+    )
     # And exactly what calling the library directly gives.
     model = PlackettLuce()
     [[a], [b]] = model.rate([[model.rating()], [model.rating()]], ranks=[1, 2])
@@ -91,7 +95,9 @@ def test_elo_expected_score_worked_example() -> None:
     assert elo_expected(1500, 1500) == 0.5
     # Equal players, K = 16: a win gains 16 * (1 - 0.5) = 8 points.
     assert elo_update(1500, 1500, 1.0) == 1508.0
-    assert elo_update(1600, 1400, 0.5, k=32) == pytest.approx(1600 + 32 * (0.5 - 0.759747), abs=1e-5)
+    assert elo_update(1600, 1400, 0.5, k=32) == pytest.approx(
+        1600 + 32 * (0.5 - 0.759747), abs=1e-5
+    )
 
 
 def test_elo_fit_two_agents_closed_form() -> None:

@@ -35,15 +35,32 @@ from blobmaster.replay import (
 META = ShardMetadata(model="test:model", search='{"determinizations":1}')
 
 
-def make_examples(rounds: int = 6, seed: int = 0, tables=((4, 5), (3, 2), (5, 3))) -> dict[str, np.ndarray]:
+def make_examples(
+    rounds: int = 6, seed: int = 0, tables=((4, 5), (3, 2), (5, 3))
+) -> dict[str, np.ndarray]:
     """Columns like SelfPlayEngine.take_examples, from random play."""
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
-    cols: dict[str, list] = {k: [] for k in ("state", "mask", "policy", "value", "seat", "num_players", "cards", "round_id", "move")}
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "state",
+            "mask",
+            "policy",
+            "value",
+            "seat",
+            "num_players",
+            "cards",
+            "round_id",
+            "move",
+        )
+    }
     for rid in range(rounds):
         players, cards = tables[rid % len(tables)]
         trump = rng.choice([None, 0, 1, 2, 3])
-        r = bm.Round(players, cards, dealer=rng.randrange(players), trump=trump, seed=rng.randrange(2**32))
+        r = bm.Round(
+            players, cards, dealer=rng.randrange(players), trump=trump, seed=rng.randrange(2**32)
+        )
         records = []
         move = 0
         while not r.is_over:
@@ -65,7 +82,17 @@ def make_examples(rounds: int = 6, seed: int = 0, tables=((4, 5), (3, 2), (5, 3)
             for k in range(players):
                 value[k] = scores[(seat + k) % players] / (10 + cards)
             for key, v in zip(
-                ("state", "mask", "policy", "value", "seat", "num_players", "cards", "round_id", "move"),
+                (
+                    "state",
+                    "mask",
+                    "policy",
+                    "value",
+                    "seat",
+                    "num_players",
+                    "cards",
+                    "round_id",
+                    "move",
+                ),
                 (state, mask, policy, value, seat, players, cards, rid, mv),
             ):
                 cols[key].append(v)
@@ -233,7 +260,11 @@ TAMPERING = {
                 (i, k),
                 0.0
                 if a[i, k] != 0
-                else (10 + (int(round(ex["state"][i, 148 + 12 * k] * ex["cards"][i])) + 1) % (int(ex["cards"][i]) + 1))
+                else (
+                    10
+                    + (round(ex["state"][i, 148 + 12 * k] * ex["cards"][i]) + 1)
+                    % (int(ex["cards"][i]) + 1)
+                )
                 / (10 + int(ex["cards"][i])),
             )
             for i in [_first_play_row(ex)]
@@ -245,8 +276,16 @@ TAMPERING = {
     # rows 0..3 are the four seats' views of the first decision, row 4 is
     # seat 0's view of the second one
     "duplicate move": ("move", lambda a, ex: a.__setitem__(4, a[0]), "twice"),
-    "no mover's view": ("state", lambda a, ex: a.__setitem__((slice(0, 4), 255), 0.0), "exactly one mover's view"),
-    "two mover's views": ("state", lambda a, ex: a.__setitem__((slice(0, 4), 255), 1.0), "exactly one mover's view"),
+    "no mover's view": (
+        "state",
+        lambda a, ex: a.__setitem__((slice(0, 4), 255), 0.0),
+        "exactly one mover's view",
+    ),
+    "two mover's views": (
+        "state",
+        lambda a, ex: a.__setitem__((slice(0, 4), 255), 1.0),
+        "exactly one mover's view",
+    ),
     "mask of one view": (
         "mask",
         lambda a, ex: a.__setitem__((1, int(np.flatnonzero(a[1])[0])), False),
@@ -285,7 +324,9 @@ def test_damaged_files_are_detected(tmp_path, examples):
     truncated.write_bytes(data[: len(data) // 2])
     garbled = tmp_path / "shard-000002.parquet"
     mid = len(data) // 2
-    garbled.write_bytes(data[:mid] + bytes(random.Random(0).randrange(256) for _ in range(256)) + data[mid + 256 :])
+    garbled.write_bytes(
+        data[:mid] + bytes(random.Random(0).randrange(256) for _ in range(256)) + data[mid + 256 :]
+    )
     text = tmp_path / "shard-000003.parquet"
     text.write_text("not parquet at all")
     for path in (truncated, garbled, text):
@@ -322,7 +363,7 @@ def test_docs_list_every_column():
     if not doc.exists():
         pytest.skip("docs/replay.md is not next to the tests")
     text = doc.read_text()
-    for name, dtype in SCHEMA.items():
+    for name, _dtype in SCHEMA.items():
         assert f"`{name}`" in text, name
     assert "format_version" in text
     assert replay.FORMAT_VERSION == 2

@@ -106,7 +106,9 @@ def test_report_without_metrics_csv_uses_the_markers(run, tmp_path):
 def test_report_of_a_run_without_finished_iterations(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "loop.json").write_text(json.dumps({"format": "blobmaster-loop", "version": 1, "name": "x"}))
+    (run / "loop.json").write_text(
+        json.dumps({"format": "blobmaster-loop", "version": 1, "name": "x"})
+    )
     result = write_report(run)
     assert result.iterations == 0
     for name in PNGS:
@@ -134,13 +136,20 @@ def _cli(*args):
 def test_cli_report(run, tmp_path):
     result = _cli("report", run, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
-    assert [line.split("/")[-1] for line in result.stdout.strip().splitlines()] == [*PNGS, "report.md"]
+    assert [line.split("/")[-1] for line in result.stdout.strip().splitlines()] == [
+        *PNGS,
+        "report.md",
+    ]
     _check_png(tmp_path / "r" / "strength.png")
 
 
 @pytest.mark.parametrize(
     ("which", "message"),
-    [("missing", "no such run folder"), ("foreign", "not a loop run folder"), ("badout", "exists and is not a folder")],
+    [
+        ("missing", "no such run folder"),
+        ("foreign", "not a loop run folder"),
+        ("badout", "exists and is not a folder"),
+    ],
 )
 def test_cli_report_bad_input(run, tmp_path, which, message):
     (tmp_path / "foreign").mkdir()
@@ -153,4 +162,6 @@ def test_cli_report_bad_input(run, tmp_path, which, message):
     result = _cli("report", *args)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], (
+        result.stderr
+    )

@@ -7,9 +7,9 @@ import random
 
 import numpy as np
 import pytest
-from helpers import fixed_hands, play_randomly, snapshot, suit_of
 
 import blobmaster as bm
+from helpers import fixed_hands, play_randomly, snapshot
 
 BID = bm.BID_OFFSET
 
@@ -162,7 +162,13 @@ def test_a_whole_round_scores_exact_bids_only() -> None:
 def test_random_rounds_end_with_consistent_scores(rng: random.Random) -> None:
     for players in range(3, 9):
         for cards in (1, min(13, 52 // players)):
-            r = bm.Round(players, cards, dealer=players - 1, trump=rng.choice([None, 0, 1, 2, 3]), seed=rng.getrandbits(64))
+            r = bm.Round(
+                players,
+                cards,
+                dealer=players - 1,
+                trump=rng.choice([None, 0, 1, 2, 3]),
+                seed=rng.getrandbits(64),
+            )
             play_randomly(r, rng)
             assert r.is_over
             assert sum(r.tricks_won) == cards == len(r.trick_winners)
@@ -239,7 +245,16 @@ def test_determinize_keeps_the_observer_hand_and_public_state(rng: random.Random
         played = {c for _, c in r.current_trick}
         assert not played & set(held)
         assert np.array_equal(d.observation(observer), r.observation(observer))
-        for attr in ("bids", "tricks_won", "trick_winners", "current_trick", "phase", "current_player", "dealer", "trump"):
+        for attr in (
+            "bids",
+            "tricks_won",
+            "trick_winners",
+            "current_trick",
+            "phase",
+            "current_player",
+            "dealer",
+            "trump",
+        ):
             assert getattr(d, attr) == getattr(r, attr), attr
 
 
@@ -283,4 +298,6 @@ def test_equality_with_other_types_is_false() -> None:
 
 def test_repr() -> None:
     r = bm.Round(4, 3, dealer=1, trump=2, seed=8)
-    assert repr(r) == "Round(num_players=4, cards=3, dealer=1, trump=2, phase='bid', current_player=2)"
+    assert (
+        repr(r) == "Round(num_players=4, cards=3, dealer=1, trump=2, phase='bid', current_player=2)"
+    )

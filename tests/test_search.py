@@ -66,7 +66,9 @@ def test_errors_from_the_python_evaluator_propagate() -> None:
         _core.search(first_bid_round(), evaluator=wrong_shape, simulations=10)
 
     def not_finite(states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros((len(states), 66), np.float32), np.full((len(states), 8), np.nan, np.float32)
+        return np.zeros((len(states), 66), np.float32), np.full(
+            (len(states), 8), np.nan, np.float32
+        )
 
     with pytest.raises(bm.InvalidArgumentError, match="non-finite"):
         _core.search(first_bid_round(), evaluator=not_finite, simulations=10)

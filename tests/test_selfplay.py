@@ -53,7 +53,13 @@ def test_selfplay_writes_valid_shards(tmp_path, tiny):
     eng = engine()
     snapshots: list[Progress] = []
     summary = run_selfplay(
-        eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=5, metadata=META, progress=snapshots.append
+        eng,
+        tiny,
+        "cpu",
+        out_dir=tmp_path,
+        rounds_per_shard=5,
+        metadata=META,
+        progress=snapshots.append,
     )
     assert eng.finished
     assert not summary.interrupted
@@ -68,7 +74,9 @@ def test_selfplay_writes_valid_shards(tmp_path, tiny):
     assert sorted(df["round_id"].unique().to_list()) == list(range(12))
     assert df.height == summary.examples == int(eng.stats()["examples"])
     # shards hold whole rounds: no round id in two files
-    seen = [set(read_shards(p, ["round_id"]).collect()["round_id"].to_list()) for p in summary.shards]
+    seen = [
+        set(read_shards(p, ["round_id"]).collect()["round_id"].to_list()) for p in summary.shards
+    ]
     assert sum(len(s) for s in seen) == len(set().union(*seen)) == 12
     # metrics
     assert summary.batches > 0 and summary.evaluations >= summary.batches
@@ -87,7 +95,9 @@ def test_values_match_the_rounds_real_scores(tmp_path, tiny):
     summary = run_selfplay(engine(seed=11), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=100)
     df = read_shards(tmp_path).collect()
     state, value = df["state"].to_numpy(), df["value"].to_numpy()
-    seat, players, cards, rid = (df[c].to_numpy().astype(int) for c in ("seat", "num_players", "cards", "round_id"))
+    seat, players, cards, rid = (
+        df[c].to_numpy().astype(int) for c in ("seat", "num_players", "cards", "round_id")
+    )
     scores: dict[int, np.ndarray] = {}
     checked = 0
     for i in range(df.height):
@@ -126,7 +136,13 @@ def test_ctrl_c_from_progress_leaves_readable_shards(tmp_path, tiny):
 
     start = time.monotonic()
     summary = run_selfplay(
-        eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=2, progress=interrupt, progress_interval_s=0.05
+        eng,
+        tiny,
+        "cpu",
+        out_dir=tmp_path,
+        rounds_per_shard=2,
+        progress=interrupt,
+        progress_interval_s=0.05,
     )
     assert time.monotonic() - start < 60
     assert summary.interrupted and summary.discarded_rounds == 0
@@ -184,9 +200,16 @@ def test_a_failing_model_closes_the_engine(tmp_path):
 
 
 def test_new_run_continues_shard_numbering(tmp_path, tiny):
-    first = run_selfplay(engine(rounds=3, seed=1), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=10)
-    second = run_selfplay(engine(rounds=3, seed=2), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=10)
-    assert [p.name for p in first.shards + second.shards] == ["shard-000000.parquet", "shard-000001.parquet"]
+    first = run_selfplay(
+        engine(rounds=3, seed=1), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=10
+    )
+    second = run_selfplay(
+        engine(rounds=3, seed=2), tiny, "cpu", out_dir=tmp_path, rounds_per_shard=10
+    )
+    assert [p.name for p in first.shards + second.shards] == [
+        "shard-000000.parquet",
+        "shard-000001.parquet",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ peaked ones so that the loss has room to fall.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -32,8 +33,23 @@ from blobmaster.checkpoint import (
 )
 from blobmaster.cli import app
 from blobmaster.inference import run_selfplay
-from blobmaster.model import BlobNet, ModelConfig, default_model, load_model, load_model_info, save_model, script_model
-from blobmaster.replay import ShardError, ShardMetadata, list_shards, read_shards, validate_shard, write_shard
+from blobmaster.model import (
+    BlobNet,
+    ModelConfig,
+    default_model,
+    load_model,
+    load_model_info,
+    save_model,
+    script_model,
+)
+from blobmaster.replay import (
+    ShardError,
+    ShardMetadata,
+    list_shards,
+    read_shards,
+    validate_shard,
+    write_shard,
+)
 from blobmaster.train import (
     CheckpointError,
     CorruptShardError,
@@ -54,7 +70,15 @@ from blobmaster.train_data import BatchSampler, find_shards, load_window
 
 REPO = Path(__file__).resolve().parents[1]
 META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
-TINY = dict(model="tiny", batch_size=16, warmup_steps=2, lr=3e-3, checkpoint_every=0, log_every=1, val_fraction=0.0)
+TINY = dict(
+    model="tiny",
+    batch_size=16,
+    warmup_steps=2,
+    lr=3e-3,
+    checkpoint_every=0,
+    log_every=1,
+    val_fraction=0.0,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +128,20 @@ def peaked(shards, tmp_path_factory) -> Path:
     legal action (the rest spread over the other legal ones): easy to fit."""
     out = tmp_path_factory.mktemp("peaked")
     df = read_shards(shards).collect()
-    cols = {c: df[c].to_numpy() for c in ("state", "mask", "policy", "value", "seat", "num_players", "cards", "round_id", "move")}
+    cols = {
+        c: df[c].to_numpy()
+        for c in (
+            "state",
+            "mask",
+            "policy",
+            "value",
+            "seat",
+            "num_players",
+            "cards",
+            "round_id",
+            "move",
+        )
+    }
     mask = cols["mask"]
     legal = mask.sum(axis=1, keepdims=True).astype(np.float32)
     policy = np.where(mask, 0.1 / (legal - 1), 0.0).astype(np.float32)
@@ -150,15 +187,25 @@ def test_batch_losses_mask_illegal_actions_and_absent_seats():
     # the policy loss is the cross-entropy over legal actions; kl is 0 at the target
     exact = batch_losses(torch.log(policy.clamp_min(1e-30)), values, mask, policy, target, players)
     assert abs(float(exact["policy_kl"])) < 1e-5
-    manual = -sum(float((policy[i][mask[i]] * torch.log_softmax(logits[i][mask[i]], 0)).sum()) for i in range(2)) / 2
+    manual = (
+        -sum(
+            float((policy[i][mask[i]] * torch.log_softmax(logits[i][mask[i]], 0)).sum())
+            for i in range(2)
+        )
+        / 2
+    )
     assert math.isclose(float(base["policy_loss"]), manual, rel_tol=1e-5)
     # the value loss averages over the seats at the table, then over the batch
     bce = torch.nn.functional.binary_cross_entropy(values, target, reduction="none")
     manual_v = (float(bce[0, :3].mean()) + float(bce[1, :5].mean())) / 2
     assert math.isclose(float(base["value_loss"]), manual_v, rel_tol=1e-5)
-    mse = batch_losses(logits, values, mask, policy, target, players, value_loss="mse", value_weight=2.0)
+    mse = batch_losses(
+        logits, values, mask, policy, target, players, value_loss="mse", value_weight=2.0
+    )
     assert math.isclose(float(mse["value_loss"]), float(base["value_mse"]), rel_tol=1e-6)
-    assert math.isclose(float(mse["loss"]), float(mse["policy_loss"]) + 2 * float(mse["value_loss"]), rel_tol=1e-6)
+    assert math.isclose(
+        float(mse["loss"]), float(mse["policy_loss"]) + 2 * float(mse["value_loss"]), rel_tol=1e-6
+    )
     # gradients are finite even though illegal logits are -inf inside
     logits.requires_grad_(True)
     batch_losses(logits, values, mask, policy, target, players)["loss"].backward()
@@ -169,8 +216,8 @@ def test_learning_rate_schedule():
     c = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, min_lr_fraction=0.1)
     lrs = [c.lr_at(s) for s in range(100)]
     assert math.isclose(lrs[0], 1e-4) and math.isclose(lrs[9], 1e-3)
-    assert all(a < b for a, b in zip(lrs[:10], lrs[1:10]))  # warmup rises
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # cosine falls
+    assert all(a < b for a, b in itertools.pairwise(lrs[:10]))  # warmup rises
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))  # cosine falls
     assert math.isclose(c.lr_at(100), 1e-4) and lrs[-1] > 1e-4
     assert TrainConfig(warmup_steps=0, lr=2e-3).lr_at(0) == 2e-3
 
@@ -178,7 +225,9 @@ def test_learning_rate_schedule():
 def test_batch_sampler_is_a_pure_function_of_seed_and_step():
     s = BatchSampler(10, 4, seed=5)
     first_epochs = np.concatenate([s.indices(i) for i in range(5)])  # 20 = two epochs
-    assert sorted(first_epochs[:10]) == list(range(10)) and sorted(first_epochs[10:]) == list(range(10))
+    assert sorted(first_epochs[:10]) == list(range(10)) and sorted(first_epochs[10:]) == list(
+        range(10)
+    )
     assert not np.array_equal(first_epochs[:10], first_epochs[10:])  # reshuffled each epoch
     again = BatchSampler(10, 4, seed=5)
     assert np.array_equal(again.indices(3), s.indices(3))  # any step, any order
@@ -229,7 +278,11 @@ def test_config_errors(text, message):
 
 
 def test_loss_falls_when_overfitting_a_small_set(tmp_path, peaked):
-    summary = train(TrainConfig(**{**TINY, "steps": 150, "batch_size": 32, "lr": 1e-2, "log_every": 10}), peaked, tmp_path / "r")
+    summary = train(
+        TrainConfig(**{**TINY, "steps": 150, "batch_size": 32, "lr": 1e-2, "log_every": 10}),
+        peaked,
+        tmp_path / "r",
+    )
     assert summary.steps == 150 and summary.examples == 150 * 32 and not summary.interrupted
     first, last = summary.first_losses, summary.losses
     assert last["policy_loss"] <= 0.8 * first["policy_loss"], (first, last)
@@ -238,7 +291,11 @@ def test_loss_falls_when_overfitting_a_small_set(tmp_path, peaked):
     rows = _metric_rows(tmp_path / "r")
     assert [int(r["step"]) for r in rows] == list(range(1, 151))
     assert tuple(rows[0]) == METRICS_COLUMNS
-    assert all(math.isfinite(float(r[k])) for r in rows for k in ("loss", "lr", "grad_norm", "examples_per_s"))
+    assert all(
+        math.isfinite(float(r[k]))
+        for r in rows
+        for k in ("loss", "lr", "grad_norm", "examples_per_s")
+    )
     assert float(rows[0]["lr"]) < float(rows[1]["lr"])  # warmup
 
 
@@ -264,13 +321,31 @@ def test_window_picks_newest_shards_and_trims_to_examples(shards):
     _, ex1 = load_window(candidates, val_fraction=0.3)
     _, ex2 = load_window(candidates, val_fraction=0.3)
     assert 0 < ex1.is_val.sum() < len(ex1) and np.array_equal(ex1.is_val, ex2.is_val)
-    rid = pl.concat([read_shards(p, ["round_id"]).collect().with_columns(pl.lit(p.name).alias("f")) for p in candidates])
-    keys = rid.with_columns(pl.Series("v", ex1.is_val)).group_by("f", "round_id").agg(pl.col("v").n_unique())
+    rid = pl.concat(
+        [
+            read_shards(p, ["round_id"]).collect().with_columns(pl.lit(p.name).alias("f"))
+            for p in candidates
+        ]
+    )
+    keys = (
+        rid.with_columns(pl.Series("v", ex1.is_val))
+        .group_by("f", "round_id")
+        .agg(pl.col("v").n_unique())
+    )
     assert keys["v"].max() == 1
 
 
 def test_resume_is_exact(tmp_path, shards):
-    config = TrainConfig(**{**TINY, "steps": 10, "checkpoint_every": 3, "keep_checkpoints": 2, "log_every": 2, "val_fraction": 0.2})
+    config = TrainConfig(
+        **{
+            **TINY,
+            "steps": 10,
+            "checkpoint_every": 3,
+            "keep_checkpoints": 2,
+            "log_every": 2,
+            "val_fraction": 0.2,
+        }
+    )
     straight = train(config, shards, tmp_path / "straight")
     half = train(config, shards, tmp_path / "split", until_step=5)
     assert half.step == 5 and not half.interrupted
@@ -361,8 +436,16 @@ def test_init_model_from_file_or_checkpoint(tmp_path, shards):
         assert config == ModelConfig.tiny() and got_kind == kind
         assert all(torch.equal(state[k], want[k]) for k in want)
     # model "auto" takes the init model's size
-    second = train(TrainConfig(**{**TINY, "model": "auto", "steps": 2}), shards, tmp_path / "two", init_model=first.model_path)
-    assert second.model_config == ModelConfig.tiny() and second.init_model == f"model:{first.model_path}"
+    second = train(
+        TrainConfig(**{**TINY, "model": "auto", "steps": 2}),
+        shards,
+        tmp_path / "two",
+        init_model=first.model_path,
+    )
+    assert (
+        second.model_config == ModelConfig.tiny()
+        and second.init_model == f"model:{first.model_path}"
+    )
     # an already scripted network saved with an explicit config
     scripted = script_model(BlobNet(ModelConfig.tiny()))
     with_meta = save_model(scripted, tmp_path / "meta.pt", config=ModelConfig.tiny())
@@ -394,7 +477,11 @@ def test_incompatible_or_unreadable_checkpoints(tmp_path, shards):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
-    for path, message in ((junk, "not a readable"), (tmp_path / "other.pt", "not a blobmaster"), (tmp_path / "none.pt", "not found")):
+    for path, message in (
+        (junk, "not a readable"),
+        (tmp_path / "other.pt", "not a blobmaster"),
+        (tmp_path / "none.pt", "not found"),
+    ):
         with pytest.raises(CheckpointError, match=message):
             train(TrainConfig(**TINY), shards, tmp_path / "y", init_model=path)
     # a foreign TorchScript file: no metadata, so the size must be given
@@ -412,8 +499,15 @@ def test_incompatible_or_unreadable_checkpoints(tmp_path, shards):
         train(None, shards, tmp_path / "one", resume=True, init_model=first.model_path)
     # a checkpoint of another size than the config asks for
     with pytest.raises(IncompatibleModelError):
-        train(TrainConfig(**{**TINY, "model": "small", "steps": 2}), shards, tmp_path / "one", resume=True)
-    assert issubclass(IncompatibleModelError, CheckpointError) and issubclass(CheckpointError, ValueError)
+        train(
+            TrainConfig(**{**TINY, "model": "small", "steps": 2}),
+            shards,
+            tmp_path / "one",
+            resume=True,
+        )
+    assert issubclass(IncompatibleModelError, CheckpointError) and issubclass(
+        CheckpointError, ValueError
+    )
 
 
 # ---- bad data ------------------------------------------------------------------------------------
@@ -427,7 +521,11 @@ def _truncate(path: Path) -> None:
 def test_no_shards(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("x")
-    for data, message in ((tmp_path / "empty", "no replay shards"), (tmp_path / "missing", "no such shard folder"), ([], "no data")):
+    for data, message in (
+        (tmp_path / "empty", "no replay shards"),
+        (tmp_path / "missing", "no such shard folder"),
+        ([], "no data"),
+    ):
         with pytest.raises(NoShardsError, match=message):
             train(TrainConfig(**TINY), data, tmp_path / "run")
     with pytest.raises(NoShardsError):
@@ -440,7 +538,11 @@ def test_wrong_schema(tmp_path, shards):
     meta = {"blobmaster.replay.format_version": "2"}
     cases = {
         "missing": (df.drop("value"), meta, r"missing columns \['value'\]"),
-        "type": (df.with_columns(pl.col("seat").cast(pl.Int64)), meta, "seat is Int64, expected UInt8"),
+        "type": (
+            df.with_columns(pl.col("seat").cast(pl.Int64)),
+            meta,
+            "seat is Int64, expected UInt8",
+        ),
         "nometa": (df, None, "missing blobmaster.replay.format_version"),
         "version": (df, {"blobmaster.replay.format_version": "7"}, "format version 7"),
     }
@@ -468,11 +570,13 @@ def test_truncated_corrupt_and_invalid_shards(tmp_path, shards):
     raw[100:4000] = bytes(3900)
     target.write_bytes(bytes(raw))
     os.utime(target, ns=(1_800_000_000_000_000_000,) * 2)
-    with pytest.raises(CorruptShardError, match="damaged Parquet data|not a readable"):
+    with pytest.raises(CorruptShardError, match=r"damaged Parquet data|not a readable"):
         train(TrainConfig(**TINY), damaged, tmp_path / "run2")
     # readable, right schema, but contents no trainer should use
     bad = tmp_path / "nan"
-    cols = {c: s.to_numpy() for c, s in read_shards(list_shards(shards)[0]).collect().to_dict().items()}
+    cols = {
+        c: s.to_numpy() for c, s in read_shards(list_shards(shards)[0]).collect().to_dict().items()
+    }
     cols["policy"] = cols["policy"].copy()
     cols["policy"][0, :] = np.nan
     write_shard(cols, bad, 0, META)
@@ -487,7 +591,10 @@ def test_skip_corrupt_only_when_asked(tmp_path, shards):
     config = TrainConfig(**{**TINY, "steps": 2, "window_shards": 2, "skip_corrupt": True})
     with pytest.warns(SkippedShardWarning, match=r"skipping shard: .*shard-000004\.parquet"):
         summary = train(config, data, tmp_path / "run")
-    assert [Path(s.path).name for s in summary.window.shards] == [paths[2].name, paths[3].name]  # refilled
+    assert [Path(s.path).name for s in summary.window.shards] == [
+        paths[2].name,
+        paths[3].name,
+    ]  # refilled
     assert [Path(p).name for p, _ in summary.skipped] == [paths[-1].name]
     lines = []
     summary = train(config, data, tmp_path / "run-cb", warn=lines.append)
@@ -495,7 +602,10 @@ def test_skip_corrupt_only_when_asked(tmp_path, shards):
     # every shard bad: nothing left to train on
     for p in paths:
         _truncate(p)
-    with pytest.warns(SkippedShardWarning), pytest.raises(NoShardsError, match="all 5 shards were skipped"):
+    with (
+        pytest.warns(SkippedShardWarning),
+        pytest.raises(NoShardsError, match="all 5 shards were skipped"),
+    ):
         train(config, data, tmp_path / "run2")
 
 
@@ -522,9 +632,21 @@ def _cli(*args: str):
 
 def test_cli_train_end_to_end(tmp_path, shards):
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text("[train]\nmodel = 'tiny'\nwarmup_steps = 2\nlog_every = 2\ncheckpoint_every = 0\n")
+    cfg.write_text(
+        "[train]\nmodel = 'tiny'\nwarmup_steps = 2\nlog_every = 2\ncheckpoint_every = 0\n"
+    )
     out = tmp_path / "run"
-    common = ("--config", cfg, "--batch-size", 16, "--device", "cpu", "--torch-threads", 1, "--no-progress")
+    common = (
+        "--config",
+        cfg,
+        "--batch-size",
+        16,
+        "--device",
+        "cpu",
+        "--torch-threads",
+        1,
+        "--no-progress",
+    )
     result = _cli("train", shards, "--out", out, "--steps", 6, "--until-step", 3, *common)
     assert result.exit_code == 0, result.output
     assert "steps 0->3" in result.stdout and "window 5 shards" in result.output
@@ -536,8 +658,26 @@ def test_cli_train_end_to_end(tmp_path, shards):
     # the exported model plays self-play
     sp = tmp_path / "sp"
     result = _cli(
-        "selfplay", "--model", out / "model.pt", "--rounds", 2, "--threads", 1, "--games-per-thread", 2,
-        "--config", "light", "--players", 3, "--cards", 2, "--out", sp, "--device", "cpu", "--no-progress",
+        "selfplay",
+        "--model",
+        out / "model.pt",
+        "--rounds",
+        2,
+        "--threads",
+        1,
+        "--games-per-thread",
+        2,
+        "--config",
+        "light",
+        "--players",
+        3,
+        "--cards",
+        2,
+        "--out",
+        sp,
+        "--device",
+        "cpu",
+        "--no-progress",
     )
     assert result.exit_code == 0, result.output
     assert validate_shard(list_shards(sp)[0]).models == (load_model_info(out / "model.pt").id,)
@@ -585,11 +725,26 @@ def test_cli_skip_corrupt_warns_and_trains(tmp_path, shards):
     data = _copy(shards, tmp_path / "data")
     _truncate(list_shards(data)[-1])
     result = _cli(
-        "train", data, "--out", tmp_path / "run", "--steps", 2, "--batch-size", 8, "--model-size", "tiny",
-        "--skip-corrupt", "--no-progress", "--torch-threads", 1,
+        "train",
+        data,
+        "--out",
+        tmp_path / "run",
+        "--steps",
+        2,
+        "--batch-size",
+        8,
+        "--model-size",
+        "tiny",
+        "--skip-corrupt",
+        "--no-progress",
+        "--torch-threads",
+        1,
     )
     assert result.exit_code == 0, result.output
-    assert "blobmaster: warning: skipping shard:" in result.stderr and "shard-000004.parquet" in result.stderr
+    assert (
+        "blobmaster: warning: skipping shard:" in result.stderr
+        and "shard-000004.parquet" in result.stderr
+    )
 
 
 def test_docs_describe_every_column_and_checkpoint_key(tmp_path, shards):

@@ -104,7 +104,7 @@ class Round:
 
     @property
     def phase(self) -> _Phase:
-        """"bid", "play" or "over"."""
+        """ "bid", "play" or "over"."""
 
     @property
     def current_player(self) -> int | None:
@@ -312,7 +312,11 @@ def heuristic_action(round: Round) -> int:
 def search(
     round: Round,
     *,
-    evaluator: str | Callable[[npt.NDArray[np.float32], npt.NDArray[np.bool_]], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]],
+    evaluator: str
+    | Callable[
+        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
+        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    ],
     determinizations: int = 3,
     simulations: int = 30,
     c_puct: float = 1.5,

@@ -46,7 +46,7 @@ from blobmaster._core import IllegalActionError, Round, heuristic_action
 from blobmaster._core import search as _search
 
 if TYPE_CHECKING:  # torch is imported only by model agents
-    import torch
+    pass
 
 __all__ = [
     "SEARCH_KEYS",
@@ -292,7 +292,9 @@ class SearchAgent(Agent):
         """The summed root visit counts (66 floats) of this agent's search of
         the position (searched even for a forced move)."""
         _legal(round)
-        visits, _ = _search(round, evaluator=self.evaluator, seed=decision_seed(self.seed, round), **self._kwargs)
+        visits, _ = _search(
+            round, evaluator=self.evaluator, seed=decision_seed(self.seed, round), **self._kwargs
+        )
         return visits
 
     def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
@@ -351,7 +353,14 @@ class ModelAgent(SearchAgent):
         super().__init__(search, seed)
         import torch
 
-        from blobmaster.model import DeviceError, ModelError, default_model, load_model, resolve_device, script_model
+        from blobmaster.model import (
+            DeviceError,
+            ModelError,
+            default_model,
+            load_model,
+            resolve_device,
+            script_model,
+        )
 
         try:
             self.device = resolve_device(device)
@@ -379,7 +388,9 @@ class ModelAgent(SearchAgent):
                 )
         except ModelError as e:
             raise AgentError(str(e)) from None
-        self.model_source = None if model is None or not isinstance(model, (str, os.PathLike)) else str(model)
+        self.model_source = (
+            None if model is None or not isinstance(model, (str, os.PathLike)) else str(model)
+        )
         self.name = f"{self.model_label}:{self.search_label}"
         self.evaluations = 0
         """Positions sent to the network so far (for throughput reports)."""

@@ -101,7 +101,9 @@ def arena_deal(num_players: int, cards: int, deal: int, seed: int) -> Round:
     rng = random.Random(derive_seed("blobmaster-arena-deal", seed, deal))
     dealer = rng.randrange(num_players)
     t = rng.randrange(5)
-    return Round(num_players, cards, dealer=dealer, trump=None if t == 4 else t, seed=rng.getrandbits(64))
+    return Round(
+        num_players, cards, dealer=dealer, trump=None if t == 4 else t, seed=rng.getrandbits(64)
+    )
 
 
 def mean_ci95(samples: Sequence[float]) -> tuple[float, float | None]:
@@ -289,7 +291,10 @@ class ArenaReport:
                 f"{a.elo:.0f}",
             )
         t.caption = "mean: round score; \u00b195%: per-deal CI; mu/sigma: OpenSkill Plackett-Luce"
-        h2h = Table(title="head to head: rounds won/tied/lost, paired difference per deal", box=box.SIMPLE_HEAD)
+        h2h = Table(
+            title="head to head: rounds won/tied/lost, paired difference per deal",
+            box=box.SIMPLE_HEAD,
+        )
         h2h.add_column("pair", no_wrap=True)
         for col in ("won", "tied", "lost", "diff", "\u00b195%"):
             h2h.add_column(col, justify="right")
@@ -578,8 +583,13 @@ def evaluate_specs(
     except ConfigError as e:
         raise ArenaError(str(e)) from None
     _check_int("deals", deals, 1)
-    agents = [parse_agent_spec(spec, device=device, seed=agent_seed(seed, k)) for k, spec in enumerate(specs)]
-    report = play_duplicate(agents, num_players, cards, deals, seed, progress=progress, console=console)
+    agents = [
+        parse_agent_spec(spec, device=device, seed=agent_seed(seed, k))
+        for k, spec in enumerate(specs)
+    ]
+    report = play_duplicate(
+        agents, num_players, cards, deals, seed, progress=progress, console=console
+    )
     for result, spec in zip(report.agents, specs):
         result.info["spec"] = spec
     return report

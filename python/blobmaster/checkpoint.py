@@ -181,7 +181,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and torch errors
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        why = next((ln for ln in lines if "Unsupported global" in ln), lines[0] if lines else type(e).__name__)
+        why = next(
+            (ln for ln in lines if "Unsupported global" in ln),
+            lines[0] if lines else type(e).__name__,
+        )
         raise CheckpointError(f"{path}: not a readable training checkpoint ({why[:200]})") from e
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a blobmaster training checkpoint")
@@ -190,7 +193,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise IncompatibleModelError(
             f"{path}: checkpoint format version {version!r}, this blobmaster reads up to {CHECKPOINT_VERSION}"
         )
-    missing = [k for k in ("step", "config", "model_config", "model_state", "optimizer_state", "window") if k not in data]
+    missing = [
+        k
+        for k in ("step", "config", "model_config", "model_state", "optimizer_state", "window")
+        if k not in data
+    ]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}")
     try:
@@ -219,7 +226,11 @@ def _torchscript_format_version(path: Path) -> int | None:
             meta = json.loads(z.read(names[0]) or b"null")
     except (zipfile.BadZipFile, OSError, ValueError):
         return None
-    if isinstance(meta, dict) and meta.get("format") == MODEL_FORMAT_NAME and isinstance(meta.get("format_version"), int):
+    if (
+        isinstance(meta, dict)
+        and meta.get("format") == MODEL_FORMAT_NAME
+        and isinstance(meta.get("format_version"), int)
+    ):
         return int(meta["format_version"])
     return None
 
@@ -237,7 +248,11 @@ def read_init_weights(
     weights that do not fit a BlobNet."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"init model not found: {path}" if not path.exists() else f"init model is not a file: {path}")
+        raise CheckpointError(
+            f"init model not found: {path}"
+            if not path.exists()
+            else f"init model is not a file: {path}"
+        )
     if _is_torchscript(path):
         version = _torchscript_format_version(path)
         if version is not None and version > MODEL_FORMAT_VERSION:
@@ -247,12 +262,16 @@ def read_init_weights(
         try:
             info = load_model_info(path)
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+                warnings.filterwarnings(
+                    "ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning
+                )
                 scripted = torch.jit.load(str(path), map_location="cpu")
         except ModelError as e:
             raise CheckpointError(str(e)) from e
         except Exception as e:
-            raise CheckpointError(f"{path}: not a loadable TorchScript model ({str(e).strip()[:200]})") from e
+            raise CheckpointError(
+                f"{path}: not a loadable TorchScript model ({str(e).strip()[:200]})"
+            ) from e
         config, kind = info.config, "model"
         state = {k: v.detach().clone() for k, v in scripted.state_dict().items()}
         if config is None:
@@ -272,7 +291,9 @@ def read_init_weights(
         BlobNet(config).load_state_dict(state, strict=True)
     except (RuntimeError, ModelError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise IncompatibleModelError(f"{path}: weights do not fit a BlobNet {_describe(config)} ({first[:200]})") from e
+        raise IncompatibleModelError(
+            f"{path}: weights do not fit a BlobNet {_describe(config)} ({first[:200]})"
+        ) from e
     return config, state, kind
 
 
@@ -341,8 +362,10 @@ class CsvLog:
         if self._file is None:
             if not self.path.is_file() or self.path.stat().st_size == 0:
                 self._rewrite([])
-            self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115 - kept open
-        lines = "".join(",".join(_csv_field(_fmt(r.get(c))) for c in self.columns) + "\n" for r in rows)
+            self._file = open(self.path, "a", encoding="utf-8", newline="")
+        lines = "".join(
+            ",".join(_csv_field(_fmt(r.get(c))) for c in self.columns) + "\n" for r in rows
+        )
         self._file.write(lines)
         self._file.flush()
 
@@ -419,13 +442,24 @@ class RunFolder:
         return found[-1][1] if found else None
 
     def write_checkpoint(
-        self, step: int, payload: dict[str, Any], model: torch.nn.Module, *, extra: Mapping[str, Any], keep: int
+        self,
+        step: int,
+        payload: dict[str, Any],
+        model: torch.nn.Module,
+        *,
+        extra: Mapping[str, Any],
+        keep: int,
     ) -> tuple[Path, Path]:
         """Exports the scripted model, then writes the checkpoint, both
         atomically; updates model.pt; removes all but the newest ``keep``
         checkpoints and their models. Returns (checkpoint path, model path)."""
         model_path = save_model(model, self.model_path(step), extra=extra)
-        payload = dict(payload, format=CHECKPOINT_FORMAT, format_version=CHECKPOINT_VERSION, model_file=str(model_path))
+        payload = dict(
+            payload,
+            format=CHECKPOINT_FORMAT,
+            format_version=CHECKPOINT_VERSION,
+            model_file=str(model_path),
+        )
         ckpt_path = self.checkpoint_path(step)
         _atomic_write(ckpt_path, lambda f: torch.save(payload, f))
         data = model_path.read_bytes()
@@ -439,4 +473,8 @@ class RunFolder:
         """Leftover temporary files of an interrupted write (for tests and cleanup)."""
         for folder in (self.root, self.checkpoints, self.models):
             if folder.is_dir():
-                yield from (p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp"))
+                yield from (
+                    p
+                    for p in folder.iterdir()
+                    if p.name.startswith(".") and p.name.endswith(".tmp")
+                )

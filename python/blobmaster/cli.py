@@ -52,7 +52,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """BlobMaster: AlphaZero-style self-play for Blob (Oh Hell)."""
@@ -78,7 +81,9 @@ def _check_out_dir(out: Path) -> None:
         _fail(f"--out {out} is not a writable folder: {e.strerror or e}")
 
 
-def _tables(preset: Any, players: int | None, cards: int | None) -> list[tuple[int, int, float]] | None:
+def _tables(
+    preset: Any, players: int | None, cards: int | None
+) -> list[tuple[int, int, float]] | None:
     """The --players/--cards table (the preset's first table fills a missing
     one), or None to keep the preset's tables."""
     from blobmaster.config import ConfigError, validate_table
@@ -98,32 +103,45 @@ def _tables(preset: Any, players: int | None, cards: int | None) -> list[tuple[i
 @app.command()
 def selfplay(
     threads: Annotated[
-        int | None, typer.Option(help="Engine worker threads [default: the config's, 0 there = every core]")
+        int | None,
+        typer.Option(help="Engine worker threads [default: the config's, 0 there = every core]"),
     ] = None,
     rounds: Annotated[int, typer.Option(help="Rounds to play.")] = 100,
     model: Annotated[
-        Path | None, typer.Option(help="TorchScript BlobNet file [default: a fresh BlobNet, seed 0]")
+        Path | None,
+        typer.Option(help="TorchScript BlobNet file [default: a fresh BlobNet, seed 0]"),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the replay shards (created if missing).")] = Path(
-        "selfplay_out"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the replay shards (created if missing).")
+    ] = Path("selfplay_out"),
     config: Annotated[
         str, typer.Option(help="Preset: light, medium, heavy, or a TOML file (see configs/).")
     ] = "medium",
-    players: Annotated[int | None, typer.Option(help="Players per table, 3..8 [default: the config's]")] = None,
-    cards: Annotated[
-        int | None, typer.Option(help="Cards per player, 1..13, players x cards <= 52 [default: the config's]")
+    players: Annotated[
+        int | None, typer.Option(help="Players per table, 3..8 [default: the config's]")
     ] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")] = "auto",
-    batch: Annotated[int | None, typer.Option(help="Largest network batch [default: the config's max_batch]")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the deals and of every random choice of the search.")] = 0,
+    cards: Annotated[
+        int | None,
+        typer.Option(help="Cards per player, 1..13, players x cards <= 52 [default: the config's]"),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")
+    ] = "auto",
+    batch: Annotated[
+        int | None, typer.Option(help="Largest network batch [default: the config's max_batch]")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the deals and of every random choice of the search.")
+    ] = 0,
     games_per_thread: Annotated[
         int | None, typer.Option(help="Rounds each worker keeps in flight [default: the config's]")
     ] = None,
     rounds_per_shard: Annotated[
         int | None, typer.Option(help="Rounds per shard file [default: the config's]")
     ] = None,
-    bf16: Annotated[bool, typer.Option("--bf16", help="Run the network under bfloat16 autocast.")] = False,
+    bf16: Annotated[
+        bool, typer.Option("--bf16", help="Run the network under bfloat16 autocast.")
+    ] = False,
     full_games: Annotated[
         bool | None,
         typer.Option(
@@ -132,11 +150,15 @@ def selfplay(
         ),
     ] = None,
     torch_threads: Annotated[
-        int | None, typer.Option(help="Threads torch uses for the network on the CPU [default: torch's]")
+        int | None,
+        typer.Option(help="Threads torch uses for the network on the CPU [default: torch's]"),
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show the live progress bar (on a terminal).")] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Show the live progress bar (on a terminal).")
+    ] = True,
     json_summary: Annotated[
-        bool, typer.Option("--json", help="Print the final summary as one JSON object instead of text.")
+        bool,
+        typer.Option("--json", help="Print the final summary as one JSON object instead of text."),
     ] = False,
 ) -> None:
     """Play self-play rounds with the Rust engine and a BlobNet; write replay shards."""
@@ -184,7 +206,11 @@ def _selfplay(
     tables = _tables(preset, players, cards)
     _check_out_dir(out)
     if model is not None and not model.is_file():
-        _fail(f"model file not found: {model}" if not model.exists() else f"model path is not a file: {model}")
+        _fail(
+            f"model file not found: {model}"
+            if not model.exists()
+            else f"model path is not a file: {model}"
+        )
 
     # torch takes seconds to import: only after the cheap checks.
     import torch
@@ -329,13 +355,22 @@ def eval_agents(
     ] = None,
     players: Annotated[int, typer.Option(help="Seats at the table, 3..8.")] = 4,
     cards: Annotated[int, typer.Option(help="Cards per player, 1..13, players x cards <= 52.")] = 5,
-    deals: Annotated[int, typer.Option(help="Deals; each is replayed once per rotation of the seats.")] = 100,
+    deals: Annotated[
+        int, typer.Option(help="Deals; each is replayed once per rotation of the seats.")
+    ] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the deals and of every agent.")] = 0,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Also write the report as JSON here ('-': JSON on stdout, no table).")
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the report as JSON here ('-': JSON on stdout, no table)."
+        ),
     ] = None,
-    device: Annotated[str, typer.Option(help="For network agents: auto, cpu, cuda or cuda:N.")] = "auto",
-    torch_threads: Annotated[int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")] = None,
+    device: Annotated[
+        str, typer.Option(help="For network agents: auto, cpu, cuda or cuda:N.")
+    ] = "auto",
+    torch_threads: Annotated[
+        int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar (on a terminal).")] = True,
 ) -> None:
     """Play agents against each other on seat-rotated duplicate deals; print scores, head-to-head and ratings."""
@@ -356,7 +391,13 @@ def eval_agents(
         torch.set_num_threads(torch_threads)
     try:
         report = evaluate_specs(
-            agent or [], num_players=players, cards=cards, deals=deals, seed=seed, device=device, progress=progress
+            agent or [],
+            num_players=players,
+            cards=cards,
+            deals=deals,
+            seed=seed,
+            device=device,
+            progress=progress,
         )
     except (AgentError, ArenaError) as e:
         _fail(str(e))
@@ -378,42 +419,76 @@ def eval_agents(
 def train_command(
     data: Annotated[
         list[Path] | None,
-        typer.Argument(help="Folders of replay shards and/or shard files (not needed with --resume).", show_default=False),
+        typer.Argument(
+            help="Folders of replay shards and/or shard files (not needed with --resume).",
+            show_default=False,
+        ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, models/, model.pt, metrics.csv, runs.csv.")] = Path(
-        "train_out"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(help="Run folder: checkpoints, models/, model.pt, metrics.csv, runs.csv."),
+    ] = Path("train_out"),
     config: Annotated[
-        str | None, typer.Option(help="Training settings: 'train' (built-in) or a TOML file (see configs/train.toml).")
+        str | None,
+        typer.Option(
+            help="Training settings: 'train' (built-in) or a TOML file (see configs/train.toml)."
+        ),
     ] = None,
-    steps: Annotated[int | None, typer.Option(help="Optimizer steps of the whole run [default: the config's]")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per step [default: the config's]")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate [default: the config's]")] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Optimizer steps of the whole run [default: the config's]")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Examples per step [default: the config's]")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="Peak learning rate [default: the config's]")
+    ] = None,
     window: Annotated[
-        int | None, typer.Option(help="Train on the newest N shards, 0 = all [default: the config's]")
+        int | None,
+        typer.Option(help="Train on the newest N shards, 0 = all [default: the config's]"),
     ] = None,
     window_examples: Annotated[
-        int | None, typer.Option(help="... and at most N examples, 0 = no limit [default: the config's]")
+        int | None,
+        typer.Option(help="... and at most N examples, 0 = no limit [default: the config's]"),
     ] = None,
     model_size: Annotated[
         str | None, typer.Option(help="auto, default, small or tiny [default: the config's]")
     ] = None,
     init_model: Annotated[
-        Path | None, typer.Option(help="Start from this scripted model file or training checkpoint.")
+        Path | None,
+        typer.Option(help="Start from this scripted model file or training checkpoint."),
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the newest checkpoint in --out exactly.")] = False,
-    until_step: Annotated[
-        int | None, typer.Option(help="Stop (with a checkpoint) at this step; --resume continues later.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the weights and of the example order.")] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints, 0 = only at the end.")] = None,
-    skip_corrupt: Annotated[
-        bool, typer.Option("--skip-corrupt", help="Skip unusable shards with a warning instead of stopping.")
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the newest checkpoint in --out exactly.")
     ] = False,
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")] = "auto",
-    torch_threads: Annotated[int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")] = None,
-    progress: Annotated[bool, typer.Option(help="Show the live progress bar (on a terminal).")] = True,
-    json_summary: Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON object.")] = False,
+    until_step: Annotated[
+        int | None,
+        typer.Option(help="Stop (with a checkpoint) at this step; --resume continues later."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the weights and of the example order.")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Steps between checkpoints, 0 = only at the end.")
+    ] = None,
+    skip_corrupt: Annotated[
+        bool,
+        typer.Option(
+            "--skip-corrupt", help="Skip unusable shards with a warning instead of stopping."
+        ),
+    ] = False,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")
+    ] = "auto",
+    torch_threads: Annotated[
+        int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option(help="Show the live progress bar (on a terminal).")
+    ] = True,
+    json_summary: Annotated[
+        bool, typer.Option("--json", help="Print the final summary as one JSON object.")
+    ] = False,
 ) -> None:
     """Train BlobNet on the newest replay shards; checkpoints and a scripted model go to --out."""
     _check_range("--torch-threads", torch_threads, 1, 4096)
@@ -451,7 +526,9 @@ def train_command(
 
 @app.command("loop")
 def loop_command(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder: created if new, resumed where it stopped if not.")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="Run folder: created if new, resumed where it stopped if not.")
+    ],
     config: Annotated[
         str | None,
         typer.Option(
@@ -459,18 +536,27 @@ def loop_command(
             "[default: the run's saved config; loop_quick for a new run]"
         ),
     ] = None,
-    iterations: Annotated[int | None, typer.Option(help="Iterations in all [default: the config's]")] = None,
+    iterations: Annotated[
+        int | None, typer.Option(help="Iterations in all [default: the config's]")
+    ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="Self-play engine threads, 0 = every core [default: the config's]")
+        int | None,
+        typer.Option(help="Self-play engine threads, 0 = every core [default: the config's]"),
     ] = None,
     device: Annotated[
         str | None, typer.Option(help="auto, cpu, cuda or cuda:N [default: the config's]")
     ] = None,
     torch_threads: Annotated[
-        int | None, typer.Option(help="Threads torch uses on the CPU, 0 = torch's default [default: the config's]")
+        int | None,
+        typer.Option(
+            help="Threads torch uses on the CPU, 0 = torch's default [default: the config's]"
+        ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Continue the run with a --config that differs from its saved one.")
+        bool,
+        typer.Option(
+            "--force", help="Continue the run with a --config that differs from its saved one."
+        ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show live progress bars (on a terminal).")] = True,
 ) -> None:
@@ -488,14 +574,20 @@ def loop_command(
     except bad_input_errors() as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        typer.echo("blobmaster: interrupted; finished work is kept, run the same command to resume", err=True)
+        typer.echo(
+            "blobmaster: interrupted; finished work is kept, run the same command to resume",
+            err=True,
+        )
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @app.command("report")
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder of `blobmaster loop`.")],
-    out: Annotated[Path | None, typer.Option(help="Folder for the plots and report.md [default: RUN_DIR/report]")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the plots and report.md [default: RUN_DIR/report]"),
+    ] = None,
 ) -> None:
     """Plots (PNG) and a Markdown summary of a loop run: losses, gate and reference results, throughput."""
     from blobmaster.report import ReportError, write_report

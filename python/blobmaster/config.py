@@ -55,7 +55,9 @@ class ConfigError(ValueError):
     """A preset file or value that cannot be used; the message names the file and key."""
 
 
-def _num(default: float | int, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Any:
+def _num(
+    default: float | int, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False
+) -> Any:
     """A numeric field with its allowed range (checked by :func:`_coerce`)."""
     return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open})
 
@@ -147,7 +149,9 @@ class Preset:
         kwargs: dict[str, Any] = dataclasses.asdict(self.search)
         kwargs.update(
             threads=threads if threads is not None else sp.resolved_threads(),
-            games_per_thread=games_per_thread if games_per_thread is not None else sp.games_per_thread,
+            games_per_thread=games_per_thread
+            if games_per_thread is not None
+            else sp.games_per_thread,
             max_batch=max_batch if max_batch is not None else sp.max_batch,
             pipeline_depth=sp.pipeline_depth,
             cache_entries=sp.cache_entries,
@@ -174,9 +178,14 @@ def validate_table(players: int, cards: int) -> None:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
 
 
 def _coerce(
@@ -211,7 +220,9 @@ def _coerce(
     return value
 
 
-def _unknown(where: str, key: str, known: list[str], *, error: type[ValueError] = ConfigError) -> ValueError:
+def _unknown(
+    where: str, key: str, known: list[str], *, error: type[ValueError] = ConfigError
+) -> ValueError:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
     return error(f"{where}: unknown key {key!r}{hint}")
@@ -219,13 +230,17 @@ def _unknown(where: str, key: str, known: list[str], *, error: type[ValueError] 
 
 def _tables(where: str, value: Any) -> tuple[Table, ...]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where}: expected a non-empty array of tables, got {_type_name(value)} {value!r}")
+        raise ConfigError(
+            f"{where}: expected a non-empty array of tables, got {_type_name(value)} {value!r}"
+        )
     known = [f.name for f in dataclasses.fields(Table)]
     out = []
     for i, entry in enumerate(value):
         here = f"{where}[{i}]"
         if not isinstance(entry, dict):
-            raise ConfigError(f"{here}: expected a table like {{ players = 4, cards = 5 }}, got {entry!r}")
+            raise ConfigError(
+                f"{here}: expected a table like {{ players = 4, cards = 5 }}, got {entry!r}"
+            )
         for key in entry:
             if key not in known:
                 raise _unknown(here, key, known)
@@ -237,7 +252,11 @@ def _tables(where: str, value: Any) -> tuple[Table, ...]:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"{here}.{key}: expected an integer, got {_type_name(v)} {v!r}")
         weight = entry.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (0 < weight < math.inf):
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not (0 < weight < math.inf)
+        ):
             raise ConfigError(f"{here}.weight: expected a positive number, got {weight!r}")
         try:
             validate_table(players, cards)
@@ -260,7 +279,9 @@ def _section(file: str, name: str, cls: type[Any], data: Any) -> Any:
             values[key] = _tables(f"{where} tables", value)
         elif isinstance(fields[key].default, bool):
             if not isinstance(value, bool):
-                raise ConfigError(f"{where} {key}: expected true or false, got {_type_name(value)} {value!r}")
+                raise ConfigError(
+                    f"{where} {key}: expected true or false, got {_type_name(value)} {value!r}"
+                )
             values[key] = value
         else:
             values[key] = _coerce(f"{where} {key}", fields[key], value)
@@ -279,9 +300,13 @@ def parse_config(text: str, *, name: str = "custom", source: str = "<string>") -
     for key in data:
         if key not in _SECTIONS:
             close = difflib.get_close_matches(key, list(_SECTIONS), n=1)
-            hint = f" (did you mean [{close[0]}]?)" if close else " (expected [search] and [selfplay])"
+            hint = (
+                f" (did you mean [{close[0]}]?)" if close else " (expected [search] and [selfplay])"
+            )
             raise ConfigError(f"{source}: unknown section or key {key!r}{hint}")
-    sections = {key: _section(source, key, cls, data.get(key, {})) for key, cls in _SECTIONS.items()}
+    sections = {
+        key: _section(source, key, cls, data.get(key, {})) for key, cls in _SECTIONS.items()
+    }
     return Preset(name=name, source=source, **sections)
 
 
@@ -308,12 +333,16 @@ def load_config(spec: str | os.PathLike[str] = "medium") -> Preset:
     key = text_spec.strip().lower()
     if key in BUILTIN_PRESETS:
         resource = builtin_preset_path(key)
-        return parse_config(resource.read_text(encoding="utf-8"), name=key, source=f"<built-in {key}>")
+        return parse_config(
+            resource.read_text(encoding="utf-8"), name=key, source=f"<built-in {key}>"
+        )
     if path.exists():
         raise ConfigError(f"config path is not a file: {path}")
     if os.sep in text_spec or text_spec.endswith(".toml"):
         raise ConfigError(f"config file not found: {path}")
-    raise ConfigError(f"unknown config {text_spec!r}: not a file and not a built-in preset ({', '.join(BUILTIN_PRESETS)})")
+    raise ConfigError(
+        f"unknown config {text_spec!r}: not a file and not a built-in preset ({', '.join(BUILTIN_PRESETS)})"
+    )
 
 
 def engine_kwargs_summary(kwargs: Mapping[str, Any]) -> str:

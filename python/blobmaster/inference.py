@@ -48,7 +48,9 @@ NUM_ACTIONS, MAX_PLAYERS, OBS_SIZE = 66, 8, 256
 class Engine(Protocol):
     """What run_selfplay needs of ``blobmaster.SelfPlayEngine``."""
 
-    def next_batch(self, max_size: int | None = ..., timeout_ms: int = ...) -> tuple[int, np.ndarray, np.ndarray]: ...
+    def next_batch(
+        self, max_size: int | None = ..., timeout_ms: int = ...
+    ) -> tuple[int, np.ndarray, np.ndarray]: ...
     def submit(self, ticket: int, policy_logits: np.ndarray, values: np.ndarray) -> None: ...
     def take_examples(self) -> dict[str, np.ndarray]: ...
     def stats(self) -> dict[str, float]: ...
@@ -148,7 +150,9 @@ class SelfPlaySummary:
 
     def histogram_text(self) -> str:
         """The histogram on one line, e.g. ``1: 3, 256-511: 40``."""
-        return ", ".join(f"{lo}: {n}" if lo == hi else f"{lo}-{hi}: {n}" for lo, hi, n in self.histogram())
+        return ", ".join(
+            f"{lo}: {n}" if lo == hi else f"{lo}-{hi}: {n}" for lo, hi, n in self.histogram()
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Every number, for JSON output and benchmarks."""

@@ -84,7 +84,14 @@ from blobmaster.arena import agent_seed, derive_seed, play_duplicate
 from blobmaster.checkpoint import RunFolder, model_config_for, read_init_weights, size_name
 from blobmaster.config import ConfigError, Preset, SearchConfig, SelfPlayConfig, validate_table
 from blobmaster.inference import run_selfplay
-from blobmaster.model import BlobNet, default_model, load_model, load_model_info, resolve_device, save_model
+from blobmaster.model import (
+    BlobNet,
+    default_model,
+    load_model,
+    load_model_info,
+    resolve_device,
+    save_model,
+)
 from blobmaster.replay import ShardMetadata, fsync_dir, list_shards
 from blobmaster.train import (
     IncompatibleModelError,
@@ -195,7 +202,9 @@ class LoopConfig:
     @property
     def preset(self) -> Preset:
         """The ``[search]`` and ``[selfplay]`` sections as a self-play preset."""
-        return Preset(name=self.name, source=self.source, search=self.search, selfplay=self.selfplay)
+        return Preset(
+            name=self.name, source=self.source, search=self.search, selfplay=self.selfplay
+        )
 
     @property
     def gate_table(self) -> tuple[int, int]:
@@ -245,7 +254,10 @@ class LoopConfig:
         """A copy with the given runtime settings (None: unchanged), checked."""
         loop = self.loop
         changes: dict[str, Any] = {}
-        for key, value, lo, hi in (("iterations", iterations, 1, 10**6), ("torch_threads", torch_threads, 0, 4096)):
+        for key, value, lo, hi in (
+            ("iterations", iterations, 1, 10**6),
+            ("torch_threads", torch_threads, 0, 4096),
+        ):
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                     raise LoopConfigError(f"{key} must be an integer in {lo}..{hi}, got {value!r}")
@@ -255,7 +267,11 @@ class LoopConfig:
         loop = dataclasses.replace(loop, **changes)
         selfplay = self.selfplay
         if threads is not None:
-            if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 1024:
+            if (
+                isinstance(threads, bool)
+                or not isinstance(threads, int)
+                or not 0 <= threads <= 1024
+            ):
                 raise LoopConfigError(f"threads must be an integer in 0..1024, got {threads!r}")
             selfplay = dataclasses.replace(selfplay, threads=threads)
         return dataclasses.replace(self, loop=loop, selfplay=selfplay)
@@ -290,13 +306,21 @@ def _plain_section(source: str, name: str, cls: type[Any], data: Any) -> Any:
         here = f"{where} {key}"
         if isinstance(f.default, bool):
             if not isinstance(value, bool):
-                raise LoopConfigError(f"{here}: expected true or false, got {_type_name(value)} {value!r}")
+                raise LoopConfigError(
+                    f"{here}: expected true or false, got {_type_name(value)} {value!r}"
+                )
         elif isinstance(f.default, str):
             if not isinstance(value, str):
-                raise LoopConfigError(f"{here}: expected a string, got {_type_name(value)} {value!r}")
+                raise LoopConfigError(
+                    f"{here}: expected a string, got {_type_name(value)} {value!r}"
+                )
         elif isinstance(f.default, tuple):
-            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                raise LoopConfigError(f"{here}: expected an array of non-empty strings, got {value!r}")
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and v.strip() for v in value
+            ):
+                raise LoopConfigError(
+                    f"{here}: expected an array of non-empty strings, got {value!r}"
+                )
             value = tuple(v.strip() for v in value)
         else:
             try:
@@ -320,30 +344,44 @@ def parse_loop_config(text: str, *, name: str = "custom", source: str = "<string
     for key in data:
         if key not in _SECTIONS:
             close = difflib.get_close_matches(key, _SECTIONS, n=1)
-            hint = f" (did you mean [{close[0]}]?)" if close else f" (sections: {', '.join(_SECTIONS)})"
+            hint = (
+                f" (did you mean [{close[0]}]?)"
+                if close
+                else f" (sections: {', '.join(_SECTIONS)})"
+            )
             raise LoopConfigError(f"{source}: unknown section or key {key!r}{hint}")
     loop = _plain_section(source, "loop", LoopSettings, data.get("loop", {}))
     try:
         search = _config._section(source, "search", SearchConfig, data.get("search", {}))
         sp = data.get("selfplay", {})
         if not isinstance(sp, dict):
-            raise LoopConfigError(f"{source}: [selfplay]: expected a section (table), got {_type_name(sp)}")
+            raise LoopConfigError(
+                f"{source}: [selfplay]: expected a section (table), got {_type_name(sp)}"
+            )
         sp = dict(sp)
         rounds = sp.pop("rounds", 1000)
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 10**9:
-            raise LoopConfigError(f"{source}: [selfplay] rounds: expected an integer >= 1, got {rounds!r}")
+            raise LoopConfigError(
+                f"{source}: [selfplay] rounds: expected an integer >= 1, got {rounds!r}"
+            )
         selfplay = _config._section(source, "selfplay", SelfPlayConfig, sp)
     except LoopConfigError:
         raise
     except ConfigError as e:
         raise LoopConfigError(str(e)) from None
     if selfplay.full_games:
-        raise LoopConfigError(f"{source}: [selfplay] full_games: the loop plays single rounds; set it to false")
+        raise LoopConfigError(
+            f"{source}: [selfplay] full_games: the loop plays single rounds; set it to false"
+        )
     tr = data.get("train", {})
     if not isinstance(tr, dict):
-        raise LoopConfigError(f"{source}: [train]: expected a section (table), got {_type_name(tr)}")
+        raise LoopConfigError(
+            f"{source}: [train]: expected a section (table), got {_type_name(tr)}"
+        )
     if "seed" in tr:
-        raise LoopConfigError(f"{source}: [train] seed: not allowed here; the loop's seed is [loop] seed")
+        raise LoopConfigError(
+            f"{source}: [train] seed: not allowed here; the loop's seed is [loop] seed"
+        )
     try:
         train_config = TrainConfig.from_dict(tr, source=f"{source}: [train]")
     except ConfigError as e:
@@ -372,7 +410,11 @@ def parse_loop_config(text: str, *, name: str = "custom", source: str = "<string
 
 def builtin_loop_preset_text(name: str) -> str:
     """The TOML text of a packaged loop preset (``loop_quick``, ``loop_gpu``)."""
-    return resources.files("blobmaster").joinpath("configs", f"{name}.toml").read_text(encoding="utf-8")
+    return (
+        resources.files("blobmaster")
+        .joinpath("configs", f"{name}.toml")
+        .read_text(encoding="utf-8")
+    )
 
 
 def load_loop_config(spec: str | os.PathLike[str] = DEFAULT_PRESET) -> LoopConfig:
@@ -389,7 +431,9 @@ def load_loop_config(spec: str | os.PathLike[str] = DEFAULT_PRESET) -> LoopConfi
         return parse_loop_config(text, name=path.stem, source=str(path))
     key = text_spec.strip().lower()
     if key in LOOP_PRESETS:
-        return parse_loop_config(builtin_loop_preset_text(key), name=key, source=f"<built-in {key}>")
+        return parse_loop_config(
+            builtin_loop_preset_text(key), name=key, source=f"<built-in {key}>"
+        )
     if path.exists():
         raise LoopConfigError(f"config path is not a file: {path}")
     if os.sep in text_spec or text_spec.endswith(".toml"):
@@ -438,7 +482,9 @@ def _json_safe(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic JSON file (NaN and infinity written as null)."""
-    atomic_write_bytes(path, (json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n").encode())
+    atomic_write_bytes(
+        path, (json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n").encode()
+    )
 
 
 def read_json(path: Path) -> Any | None:
@@ -492,7 +538,9 @@ class LoopFolder:
 
     def rows(self) -> list[dict[str, Any]]:
         """The metrics rows of the finished iterations (from their DONE markers)."""
-        return [read_json(self.iter_dir(k) / "DONE") or {} for k in range(1, self.done_iterations() + 1)]
+        return [
+            read_json(self.iter_dir(k) / "DONE") or {} for k in range(1, self.done_iterations() + 1)
+        ]
 
 
 @contextlib.contextmanager
@@ -503,12 +551,14 @@ def _locked(folder: LoopFolder) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on POSIX
         yield
         return
-    f = open(folder.lock_file, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
+    f = open(folder.lock_file, "a+", encoding="utf-8")
     try:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise LoopError(f"run folder {folder.root} is in use by another blobmaster loop") from None
+            raise LoopError(
+                f"run folder {folder.root} is in use by another blobmaster loop"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(f"{os.getpid()}\n")
@@ -711,7 +761,9 @@ class _Loop:
             net = default_model(seed=seed, config=want)
             extra = {"loop": "init", "seed": seed}
         save_model(net.eval(), self.f.init_model, extra=extra)
-        self.log(f"first network ({size_name(want)}, {net.num_parameters():,} parameters): {self.f.init_model}")
+        self.log(
+            f"first network ({size_name(want)}, {net.num_parameters():,} parameters): {self.f.init_model}"
+        )
 
     # -- self-play
 
@@ -721,7 +773,11 @@ class _Loop:
         rounds = examples = 0
         files = list_shards(shards_dir)
         for p in files:
-            row = pl.scan_parquet(p).select(pl.len().alias("n"), pl.col("round_id").n_unique().alias("r")).collect()
+            row = (
+                pl.scan_parquet(p)
+                .select(pl.len().alias("n"), pl.col("round_id").n_unique().alias("r"))
+                .collect()
+            )
             examples += int(row["n"][0])
             rounds += int(row["r"][0])
         return rounds, examples, len(files)
@@ -748,7 +804,9 @@ class _Loop:
             seed = derive_seed("blobmaster-loop-selfplay", cfg.loop.seed, k, have)
             kwargs = preset.engine_kwargs(rounds=missing, seed=seed)
             model = load_model(best, self.dev)
-            bf16 = bool(cfg.loop.bf16 and self.dev.type == "cuda" and torch.cuda.is_bf16_supported())
+            bf16 = bool(
+                cfg.loop.bf16 and self.dev.type == "cuda" and torch.cuda.is_bf16_supported()
+            )
             self.log(
                 f"iteration {k} self-play: {missing} rounds"
                 f"{f' ({have} kept from before)' if have else ''} with {self.f.rel(best)}, "
@@ -843,7 +901,8 @@ class _Loop:
         data = [self.f.iter_dir(j) / "shards" for j in range(first, k + 1)]
         init = self.f.init_model if k == 1 else self.f.iter_dir(k - 1) / "model.pt"
         tcfg = cfg.train.replace(
-            model=cfg.model_size, seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & _SEED_MAX
+            model=cfg.model_size,
+            seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & _SEED_MAX,
         )
         run = RunFolder(train_dir)
         for p in run.temporary_files():
@@ -876,7 +935,9 @@ class _Loop:
             shutil.rmtree(train_dir)
             summary = call(False)
         if summary.interrupted:
-            raise LoopInterrupted(f"interrupted during the training of iteration {k} (step {summary.step})")
+            raise LoopInterrupted(
+                f"interrupted during the training of iteration {k} (step {summary.step})"
+            )
         model_path = it / "model.pt"
         atomic_write_bytes(model_path, Path(summary.model_path).read_bytes())
         losses, first_losses = self._loss_summary(train_dir)
@@ -945,7 +1006,9 @@ class _Loop:
             report = play_duplicate(agents, players, cards, g.deals, seed, progress=self.progress)
             h = report.pair(0, 1)
             low = h.mean_diff - h.ci95 if h.ci95 is not None else -math.inf
-            promoted, reason = gate_decision(h.mean_diff, h.ci95, g.threshold, g.force_after, rejections)
+            promoted, reason = gate_decision(
+                h.mean_diff, h.ci95, g.threshold, g.force_after, rejections
+            )
             result.update(
                 seed=seed,
                 rounds=report.rounds,
@@ -978,7 +1041,9 @@ class _Loop:
         write_json(marker, result)
         ci = f" ± {result['ci95']:.2f}" if result.get("ci95") is not None else ""
         diff = f"diff {result['diff']:+.2f}{ci} points/round, " if "diff" in result else ""
-        self.log(f"iteration {k} gate: {diff}{'promoted' if promoted else 'not promoted'} ({reason})")
+        self.log(
+            f"iteration {k} gate: {diff}{'promoted' if promoted else 'not promoted'} ({reason})"
+        )
         return result
 
     def _iteration_of(self, model: Path) -> int:
@@ -997,8 +1062,12 @@ class _Loop:
         results = []
         for spec, slug, ref in self.references:
             cand = self._network_agent(model, agent_seed(self.ref_seed, 0))
-            self.log(f"{label} reference games: {self.f.rel(model)} vs {spec}, {deals} deals of {players}x{cards}")
-            report = play_duplicate([cand, ref], players, cards, deals, self.ref_seed, progress=self.progress)
+            self.log(
+                f"{label} reference games: {self.f.rel(model)} vs {spec}, {deals} deals of {players}x{cards}"
+            )
+            report = play_duplicate(
+                [cand, ref], players, cards, deals, self.ref_seed, progress=self.progress
+            )
             h = report.pair(0, 1)
             results.append(
                 {
@@ -1053,9 +1122,20 @@ class _Loop:
         return row
 
     @staticmethod
-    def row(k: int, sp: dict[str, Any], tr: dict[str, Any], gate: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any]:
-        losses, first, val = tr.get("losses") or {}, tr.get("first_losses") or {}, tr.get("val") or {}
-        times = [sp.get("elapsed_s"), tr.get("elapsed_s"), gate.get("elapsed_s"), ev.get("elapsed_s")]
+    def row(
+        k: int, sp: dict[str, Any], tr: dict[str, Any], gate: dict[str, Any], ev: dict[str, Any]
+    ) -> dict[str, Any]:
+        losses, first, val = (
+            tr.get("losses") or {},
+            tr.get("first_losses") or {},
+            tr.get("val") or {},
+        )
+        times = [
+            sp.get("elapsed_s"),
+            tr.get("elapsed_s"),
+            gate.get("elapsed_s"),
+            ev.get("elapsed_s"),
+        ]
         row: dict[str, Any] = {
             "iteration": k,
             "finished": _now(),
@@ -1195,8 +1275,12 @@ def run_loop(
         try:
             saved_text = folder.config_file.read_text(encoding="utf-8")
         except OSError as e:
-            raise LoopError(f"cannot read the run's config {folder.config_file}: {e.strerror or e}") from None
-        saved = parse_loop_config(saved_text, name=str(manifest.get("name", "custom")), source=str(folder.config_file))
+            raise LoopError(
+                f"cannot read the run's config {folder.config_file}: {e.strerror or e}"
+            ) from None
+        saved = parse_loop_config(
+            saved_text, name=str(manifest.get("name", "custom")), source=str(folder.config_file)
+        )
         cfg = saved
         if config is not None:
             given = _load_config_arg(config)
@@ -1208,18 +1292,27 @@ def run_loop(
                 )
             if conflicts:
                 history.append(
-                    {"time": _now(), "event": "config replaced (force)", "source": given.source, "changes": conflicts}
+                    {
+                        "time": _now(),
+                        "event": "config replaced (force)",
+                        "source": given.source,
+                        "changes": conflicts,
+                    }
                 )
                 say(f"--force: the config changes for the remaining work: {'; '.join(conflicts)}")
             cfg = given
         new_run = False
     else:
         # A folder holding only config.toml is a run that stopped before its manifest.
-        if root.is_dir() and any(not p.name.startswith(".") and p.name != "config.toml" for p in root.iterdir()):
+        if root.is_dir() and any(
+            not p.name.startswith(".") and p.name != "config.toml" for p in root.iterdir()
+        ):
             raise LoopError(f"{root} is not a loop run folder (no loop.json) and is not empty")
         cfg = _load_config_arg(config if config is not None else DEFAULT_PRESET)
         new_run = True
-    cfg = cfg.with_runtime(iterations=iterations, threads=threads, device=device, torch_threads=torch_threads)
+    cfg = cfg.with_runtime(
+        iterations=iterations, threads=threads, device=device, torch_threads=torch_threads
+    )
     dev = resolve_device(cfg.loop.device)
     if new_run and cfg.loop.init_model:
         try:  # checked before the folder is created

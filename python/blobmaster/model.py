@@ -117,7 +117,9 @@ class ModelConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"model config: {name} must be a positive integer, got {value!r}")
         if self.d_model % self.heads:
-            raise ModelError(f"model config: heads ({self.heads}) must divide d_model ({self.d_model})")
+            raise ModelError(
+                f"model config: heads ({self.heads}) must divide d_model ({self.d_model})"
+            )
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise ModelError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
 
@@ -173,7 +175,9 @@ class BlobNet(nn.Module):
 def _quiet_jit() -> Iterator[None]:
     """Silences torch's "torch.jit.* is deprecated" FutureWarnings, only here."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning
+        )
         yield
 
 
@@ -188,7 +192,9 @@ def script_model(model: nn.Module) -> torch.jit.ScriptModule:
         try:
             scripted = torch.jit.script(model.eval())
         except Exception as e:  # torch raises many kinds of errors here
-            raise ModelError(f"cannot script {type(model).__name__} with torch.jit.script: {e}") from e
+            raise ModelError(
+                f"cannot script {type(model).__name__} with torch.jit.script: {e}"
+            ) from e
     return scripted.eval()
 
 
@@ -279,7 +285,9 @@ def _check_file(path: Path) -> None:
         raise ModelError(f"model file is not readable: {path}")
 
 
-def _parse_meta(path: Path, raw: bytes | str | None) -> tuple[int | None, ModelConfig | None, dict[str, Any]]:
+def _parse_meta(
+    path: Path, raw: bytes | str | None
+) -> tuple[int | None, ModelConfig | None, dict[str, Any]]:
     if not raw:
         return None, None, {}
     try:
@@ -331,18 +339,24 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if key == "cuda" or key.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise DeviceError(f"device {name!r} requested but CUDA is not available on this machine")
+            raise DeviceError(
+                f"device {name!r} requested but CUDA is not available on this machine"
+            )
         try:
             device = torch.device(key)
         except RuntimeError as e:
             raise DeviceError(f"bad device name {name!r}: {e}") from e
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise DeviceError(
+                f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present"
+            )
         return device
     raise DeviceError(f"unknown device {name!r} (expected auto, cpu, cuda or cuda:N)")
 
 
-def check_model(model: nn.Module, device: torch.device | str = "cpu", *, name: str = "model") -> None:
+def check_model(
+    model: nn.Module, device: torch.device | str = "cpu", *, name: str = "model"
+) -> None:
     """Runs a probe batch of 2 observations through ``model`` on ``device``
     and raises ModelError unless it returns (policy (2, 66), values (2, 8)),
     finite, with values in [0, 1]."""
@@ -355,7 +369,11 @@ def check_model(model: nn.Module, device: torch.device | str = "cpu", *, name: s
     except Exception as e:  # a model that cannot run is bad input, whatever torch raises
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{name} fails on a (2, {OBS_SIZE}) float32 input: {first}") from e
-    if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
+    if not (
+        isinstance(out, (tuple, list))
+        and len(out) == 2
+        and all(isinstance(t, torch.Tensor) for t in out)
+    ):
         raise ModelError(f"{name} must return (policy, value) tensors, got {type(out).__name__}")
     policy, value = out
     for what, t, width in (("policy", policy, NUM_ACTIONS), ("value", value, MAX_PLAYERS)):
@@ -369,7 +387,9 @@ def check_model(model: nn.Module, device: torch.device | str = "cpu", *, name: s
         raise ModelError(f"{name} returns values outside [0, 1] (the value head needs a sigmoid)")
 
 
-def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> torch.jit.ScriptModule:
+def load_model(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> torch.jit.ScriptModule:
     """Loads a TorchScript model file onto ``device`` in eval mode and checks it.
 
     Raises ModelError naming the problem: missing or unreadable file, not a
@@ -386,7 +406,11 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
         try:
             model = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         except Exception as e:  # RuntimeError, ValueError, pickle errors...
-            first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
+            first = (
+                str(e).strip().splitlines()[0].split(". ")[0]
+                if str(e).strip()
+                else type(e).__name__
+            )
             raise ModelError(f"not a TorchScript model file: {path} ({first})") from e
     _parse_meta(path, extra.get(_META_NAME))
     model.eval()

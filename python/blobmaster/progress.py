@@ -24,7 +24,9 @@ class RichProgress:
     the target, rounds/min, network evaluations/s and mean batch size.
     Draws nothing when stderr is not a terminal (or ``enabled`` is False)."""
 
-    def __init__(self, total: int | None, *, enabled: bool = True, console: Console | None = None) -> None:
+    def __init__(
+        self, total: int | None, *, enabled: bool = True, console: Console | None = None
+    ) -> None:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("[bold]selfplay"),

@@ -158,7 +158,11 @@ def elo_from_pairwise(
     for _ in range(max_iter):
         new = []
         for i in range(n):
-            denom = sum(games[i][j] / (strength[i] + strength[j]) for j in range(n) if j != i and games[i][j] > 0)
+            denom = sum(
+                games[i][j] / (strength[i] + strength[j])
+                for j in range(n)
+                if j != i and games[i][j] > 0
+            )
             new.append(points[i] / denom if denom > 0 else strength[i])
         # Normalize (the fit is defined up to a common factor).
         g = math.exp(sum(math.log(s) for s in new) / n)

@@ -140,7 +140,12 @@ def list_shards(folder: str | os.PathLike[str], prefix: str | None = None) -> li
     out = []
     for p in folder.iterdir() if folder.is_dir() else []:
         m = _SHARD_RE.match(p.name)
-        if m and not p.name.startswith(".") and p.is_file() and (prefix is None or m["prefix"] == prefix):
+        if (
+            m
+            and not p.name.startswith(".")
+            and p.is_file()
+            and (prefix is None or m["prefix"] == prefix)
+        ):
             out.append(p)
     return sorted(out)
 
@@ -182,7 +187,9 @@ def _columns(examples: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def _frame(cols: Mapping[str, np.ndarray], metadata: ShardMetadata) -> pl.DataFrame:
     n = len(cols["seat"])
-    series = [pl.Series(k, np.ascontiguousarray(cols[k]), dtype=SCHEMA[k]) for k in _EXAMPLE_COLUMNS]
+    series = [
+        pl.Series(k, np.ascontiguousarray(cols[k]), dtype=SCHEMA[k]) for k in _EXAMPLE_COLUMNS
+    ]
     series.append(pl.Series("model", [metadata.model] * n, dtype=pl.String))
     series.append(pl.Series("search", [metadata.search] * n, dtype=pl.String))
     return pl.DataFrame(series)
@@ -237,7 +244,9 @@ def write_shard(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            df.write_parquet(f, compression="zstd", statistics=True, metadata={_FORMAT_KEY: str(FORMAT_VERSION)})
+            df.write_parquet(
+                f, compression="zstd", statistics=True, metadata={_FORMAT_KEY: str(FORMAT_VERSION)}
+            )
             f.flush()
             os.fsync(f.fileno())
         if path.exists():
@@ -335,7 +344,14 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     if n == 0:
         return ["no rows"]
 
-    bad = (players < 3) | (players > 8) | (cards < 1) | (cards > 13) | (cards * players > 52) | (seat >= players)
+    bad = (
+        (players < 3)
+        | (players > 8)
+        | (cards < 1)
+        | (cards > 13)
+        | (cards * players > 52)
+        | (seat >= players)
+    )
     if bad.any():
         problems.append(f"table size or seat outside the rules at {_rows(bad)}")
         return problems  # everything below relies on valid sizes
@@ -357,14 +373,18 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     # mask
     legal = mask.sum(axis=1)
     if (legal < 2).any():
-        problems.append(f"fewer than 2 legal actions (forced moves are not examples) at {_rows(legal < 2)}")
+        problems.append(
+            f"fewer than 2 legal actions (forced moves are not examples) at {_rows(legal < 2)}"
+        )
     bid_phase = state[:, _PHASE_BID] == 1.0
     play_phase = state[:, _PHASE_PLAY] == 1.0
     bad = bid_phase == play_phase
     if bad.any():
         problems.append(f"state is in neither (or both) bid and play phase at {_rows(bad)}")
     bid_ok = np.arange(NUM_ACTIONS - BID_OFFSET)[None, :] <= cards[:, None]
-    bad = bid_phase & (mask[:, :BID_OFFSET].any(axis=1) | (mask[:, BID_OFFSET:] & ~bid_ok).any(axis=1))
+    bad = bid_phase & (
+        mask[:, :BID_OFFSET].any(axis=1) | (mask[:, BID_OFFSET:] & ~bid_ok).any(axis=1)
+    )
     cards_legal = mask[:, :BID_OFFSET]
     hand = state[:, :BID_OFFSET] == 1.0
     played = state[:, BID_OFFSET : 2 * BID_OFFSET] == 1.0
@@ -379,7 +399,9 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     finite = np.isfinite(policy).all(axis=1)
     bad = ~finite | (policy < 0).any(axis=1) | (np.where(mask, 0.0, policy) != 0).any(axis=1)
     if bad.any():
-        problems.append(f"policy negative, non-finite or non-zero on an illegal action at {_rows(bad)}")
+        problems.append(
+            f"policy negative, non-finite or non-zero on an illegal action at {_rows(bad)}"
+        )
     sums = np.where(mask, policy, 0.0).sum(axis=1, dtype=np.float64)
     bad = finite & (np.abs(sums - 1.0) > _TOL)
     if bad.any():
@@ -395,7 +417,11 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
         problems.append(f"non-zero value for an absent seat at {_rows(bad)}")
     points = value.astype(np.float64) * scale[:, None]  # 0 or 10 + bid
     bid_of_value = np.rint(points) - 10
-    whole = (np.abs(points - np.rint(points)) < 1e-3) & (bid_of_value >= 0) & (bid_of_value <= cards[:, None])
+    whole = (
+        (np.abs(points - np.rint(points)) < 1e-3)
+        & (bid_of_value >= 0)
+        & (bid_of_value <= cards[:, None])
+    )
     bad = (present & (value != 0) & ~whole).any(axis=1)
     if bad.any():
         problems.append(f"a value is neither 0 nor (10 + bid) / (10 + cards) at {_rows(bad)}")
@@ -409,33 +435,45 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     scored = value != 0
     bad = (has_bid & scored & (np.abs(points - (10 + bids)) > 1e-3)).any(axis=1)
     if bad.any():
-        problems.append(f"a value does not match that seat's bid (10 + bid) / (10 + cards) at {_rows(bad)}")
+        problems.append(
+            f"a value does not match that seat's bid (10 + bid) / (10 + cards) at {_rows(bad)}"
+        )
     hopeless = has_bid & ((won > bids) | (bids - won > left[:, None]))
     bad = (hopeless & scored).any(axis=1)
     if bad.any():
-        problems.append(f"a value is non-zero for a seat that can no longer make its bid at {_rows(bad)}")
+        problems.append(
+            f"a value is non-zero for a seat that can no longer make its bid at {_rows(bad)}"
+        )
     all_bid = has_bid.sum(axis=1) == players
     bad = all_bid & ((scored & present).sum(axis=1) == players)
     if bad.any():
-        problems.append(f"every seat scores although the bids cannot add up to the cards at {_rows(bad)}")
+        problems.append(
+            f"every seat scores although the bids cannot add up to the cards at {_rows(bad)}"
+        )
 
     # per round
-    ids, first, inverse = np.unique(round_id, return_index=True, return_inverse=True)
+    _ids, first, inverse = np.unique(round_id, return_index=True, return_inverse=True)
     bad = (players != players[first][inverse]) | (cards != cards[first][inverse])
     if bad.any():
         problems.append(f"one round with different table sizes at {_rows(bad)}")
         return problems
-    triples = np.stack([round_id.astype(np.uint64), move.astype(np.uint64), seat.astype(np.uint64)], axis=1)
+    triples = np.stack(
+        [round_id.astype(np.uint64), move.astype(np.uint64), seat.astype(np.uint64)], axis=1
+    )
     if len(np.unique(triples, axis=0)) != n:
         problems.append("a (round_id, move, seat) triple appears twice")
     _, decision_first, decision, decision_rows = np.unique(
         triples[:, :2], axis=0, return_index=True, return_inverse=True, return_counts=True
     )
     decision = decision.reshape(-1)
-    movers = np.bincount(decision, weights=own_view.astype(np.float64), minlength=len(decision_first))
+    movers = np.bincount(
+        decision, weights=own_view.astype(np.float64), minlength=len(decision_first)
+    )
     bad = (decision_rows[decision] != players) | (movers[decision] != 1)
     if bad.any():
-        problems.append(f"a decision lacks a row for some seat or has not exactly one mover's view at {_rows(bad)}")
+        problems.append(
+            f"a decision lacks a row for some seat or has not exactly one mover's view at {_rows(bad)}"
+        )
     lead = decision_first[decision]
     bad = (mask != mask[lead]).any(axis=1) | (policy != policy[lead]).any(axis=1)
     if bad.any():
@@ -447,7 +485,9 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
         absolute[rows[sel], ((seat + j) % np.maximum(players, 1))[sel]] = value[sel, j]
     bad = (np.abs(absolute - absolute[first][inverse]) > 1e-6).any(axis=1)
     if bad.any():
-        problems.append(f"values of one round disagree between its examples (rotation by seat) at {_rows(bad)}")
+        problems.append(
+            f"values of one round disagree between its examples (rotation by seat) at {_rows(bad)}"
+        )
     return problems
 
 

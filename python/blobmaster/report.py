@@ -36,7 +36,12 @@ from blobmaster.loop import LoopFolder, atomic_write_bytes, read_json
 
 __all__ = ["ReportError", "ReportResult", "RunData", "load_run", "write_report"]
 
-_PHASES = (("selfplay_s", "self-play"), ("train_s", "train"), ("gate_s", "gate"), ("eval_s", "reference games"))
+_PHASES = (
+    ("selfplay_s", "self-play"),
+    ("train_s", "train"),
+    ("gate_s", "gate"),
+    ("eval_s", "reference games"),
+)
 
 
 class ReportError(ValueError):
@@ -127,7 +132,9 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
             if slug not in known:
                 refs.append((slug, slug))
                 known.add(slug)
-    return RunData(root=root, manifest=manifest, rows=rows, steps=steps, baseline=baseline, references=refs)
+    return RunData(
+        root=root, manifest=manifest, rows=rows, steps=steps, baseline=baseline, references=refs
+    )
 
 
 # ---- plots ---------------------------------------------------------------------------------
@@ -202,10 +209,17 @@ def plot_losses(data: RunData, path: Path) -> Path:
         labels = {"policy_kl": "policy KL (policy loss minus target entropy)"}
         for key, (xs, ys) in series.items():
             if xs:
-                ax_steps.plot(xs, _smooth(ys, window), label=labels.get(key, key.replace("_", " ")), linewidth=1.2)
+                ax_steps.plot(
+                    xs,
+                    _smooth(ys, window),
+                    label=labels.get(key, key.replace("_", " ")),
+                    linewidth=1.2,
+                )
         for b in boundaries[:-1]:
             ax_steps.axvline(b, color="0.8", linewidth=0.8, linestyle="--")
-        ax_steps.set_xlabel("training step (all iterations)" + (f", mean of {window} steps" if window > 1 else ""))
+        ax_steps.set_xlabel(
+            "training step (all iterations)" + (f", mean of {window} steps" if window > 1 else "")
+        )
         ax_steps.set_ylabel("loss")
         ax_steps.legend(loc="upper right", fontsize=8)
         ax_steps.grid(alpha=0.3)
@@ -244,7 +258,11 @@ def _baseline_ref(data: RunData, slug: str) -> dict[str, Any] | None:
 def plot_strength(data: RunData, path: Path) -> Path:
     fig, (ax_gate, ax_ref, ax_mean) = _figure(3)
     its = data.iterations
-    diffs, cis, promoted = data.column("gate_diff"), data.column("gate_ci95"), data.column("promoted")
+    diffs, cis, promoted = (
+        data.column("gate_diff"),
+        data.column("gate_ci95"),
+        data.column("promoted"),
+    )
     reasons = [r.get("promotion", "") for r in data.rows]
     if any(d is not None for d in diffs):
         for x, d, ci, p, why in zip(its, diffs, cis, promoted, reasons):
@@ -253,8 +271,12 @@ def plot_strength(data: RunData, path: Path) -> Path:
             color = "tab:green" if p else "tab:red"
             if why == "forced":
                 color = "tab:orange"
-            ax_gate.errorbar([x], [d], yerr=[ci or 0.0], fmt="o", color=color, capsize=3, markersize=5)
-        threshold = _number((data.manifest.get("config") or {}).get("gate", {}).get("threshold")) or 0.0
+            ax_gate.errorbar(
+                [x], [d], yerr=[ci or 0.0], fmt="o", color=color, capsize=3, markersize=5
+            )
+        threshold = (
+            _number((data.manifest.get("config") or {}).get("gate", {}).get("threshold")) or 0.0
+        )
         ax_gate.axhline(threshold, color="0.5", linewidth=0.8)
         from matplotlib.lines import Line2D
 
@@ -319,10 +341,16 @@ def plot_strength(data: RunData, path: Path) -> Path:
             ax.grid(alpha=0.3)
             _int_ticks(ax)
     else:
-        text = "no reference agents ([gate] references = [])" if its or data.baseline else "no finished iteration yet"
+        text = (
+            "no reference agents ([gate] references = [])"
+            if its or data.baseline
+            else "no finished iteration yet"
+        )
         _empty(ax_ref, text)
         _empty(ax_mean, text)
-    ax_ref.set_title("Reference games: new network minus reference agent, paired per deal (95% interval)")
+    ax_ref.set_title(
+        "Reference games: new network minus reference agent, paired per deal (95% interval)"
+    )
     ax_mean.set_title("Reference games: mean round score")
     return _save(fig, path)
 
@@ -427,7 +455,9 @@ def summary_markdown(data: RunData, images: Sequence[str]) -> str:
         head = ["iter", "rounds/min", "evals/s", "loss", "policy", "value", "val loss", "gate diff", "promoted",
                 *ref_heads, "minutes"]  # fmt: skip
         lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "|".join("---:" if h not in ("promoted",) else ":---:" for h in head) + "|")
+        lines.append(
+            "|" + "|".join("---:" if h not in ("promoted",) else ":---:" for h in head) + "|"
+        )
         for r in rows:
             promoted = _number(r.get("promoted"))
             flag = "" if promoted is None else ("yes" if promoted else "no")
@@ -472,7 +502,9 @@ class ReportResult:
     iterations: int
 
 
-def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> ReportResult:
+def write_report(
+    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None
+) -> ReportResult:
     """Writes the plots and report.md of a loop run folder to ``out``
     (default: ``RUN_DIR/report``). Raises ReportError for a missing or
     foreign run folder or an output folder that cannot be written."""
@@ -496,4 +528,6 @@ def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         atomic_write_bytes(summary, summary_markdown(data, [f.name for f in files]).encode())
     except OSError as e:
         raise ReportError(f"cannot write the report to {out_dir}: {e.strerror or e}") from None
-    return ReportResult(out_dir=out_dir, files=[*files, summary], summary=summary, iterations=len(data.rows))
+    return ReportResult(
+        out_dir=out_dir, files=[*files, summary], summary=summary, iterations=len(data.rows)
+    )

@@ -63,8 +63,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blobmaster.checkpoint import RunFolder, load_checkpoint, model_config_for, read_init_weights, size_name
-from blobmaster.model import BlobNet, ModelConfig, default_model, resolve_device
+from blobmaster.checkpoint import (
+    RunFolder,
+    load_checkpoint,
+    model_config_for,
+    read_init_weights,
+    size_name,
+)
+from blobmaster.model import ModelConfig, default_model, resolve_device
 from blobmaster.train_config import (
     CheckpointError,
     CorruptShardError,
@@ -79,7 +85,14 @@ from blobmaster.train_config import (
     WindowChangedError,
     load_train_config,
 )
-from blobmaster.train_data import BatchSampler, DataWindow, Examples, find_shards, load_window, reload_window
+from blobmaster.train_data import (
+    BatchSampler,
+    DataWindow,
+    Examples,
+    find_shards,
+    load_window,
+    reload_window,
+)
 
 __all__ = [
     "CheckpointError",
@@ -279,14 +292,23 @@ class RichTrainProgress:
 
     def __init__(self, *, enabled: bool = True, console: Any = None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("[bold]train"),
             BarColumn(bar_width=16),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f} (pol {task.fields[pol]:.3f}, val {task.fields[val]:.3f})"),
+            TextColumn(
+                "loss {task.fields[loss]:.3f} (pol {task.fields[pol]:.3f}, val {task.fields[val]:.3f})"
+            ),
             TextColumn("lr {task.fields[lr]:.1e}"),
             TextColumn("{task.fields[eps]:>7,.0f} ex/s"),
             TimeElapsedColumn(),
@@ -301,14 +323,24 @@ class RichTrainProgress:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.progress.stop()
 
     def __call__(self, snap: TrainProgress) -> None:
         if self.task is None:
             self.task = self.progress.add_task(
-                "train", total=snap.end_step, completed=snap.start_step, loss=0.0, pol=0.0, val=0.0, lr=0.0, eps=0.0
+                "train",
+                total=snap.end_step,
+                completed=snap.start_step,
+                loss=0.0,
+                pol=0.0,
+                val=0.0,
+                lr=0.0,
+                eps=0.0,
             )
         self.progress.update(
             self.task,
@@ -387,7 +419,10 @@ class _Tensors:
         index = torch.from_numpy(idx)
         if self.on_device:
             index = index.to(self.device, non_blocking=True)
-        out = tuple(t.index_select(0, index) for t in (self.state, self.mask, self.policy, self.value, self.players))
+        out = tuple(
+            t.index_select(0, index)
+            for t in (self.state, self.mask, self.policy, self.value, self.players)
+        )
         if not self.on_device:
             out = tuple(t.pin_memory().to(self.device, non_blocking=True) for t in out)
         return out
@@ -400,7 +435,9 @@ def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMan
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, data: _Tensors, n: int, config: TrainConfig, bf16: bool) -> dict[str, float]:
+def _evaluate(
+    model: nn.Module, data: _Tensors, n: int, config: TrainConfig, bf16: bool
+) -> dict[str, float]:
     was_training = model.training
     model.eval()
     totals = {k: 0.0 for k in _LOSS_KEYS}
@@ -412,7 +449,14 @@ def _evaluate(model: nn.Module, data: _Tensors, n: int, config: TrainConfig, bf1
         with _autocast(data.device, bf16):
             logits, values = model(state)
         losses = batch_losses(
-            logits, values, mask, policy, value, players, value_loss=config.value_loss, value_weight=config.value_weight
+            logits,
+            values,
+            mask,
+            policy,
+            value,
+            players,
+            value_loss=config.value_loss,
+            value_weight=config.value_weight,
         )
         for k in _LOSS_KEYS:
             totals[k] += float(losses[k]) * len(idx)
@@ -505,13 +549,17 @@ def train(
         raise TrainConfigError(f"until_step must be >= 1, got {until_step}")
     data_sources: list[Path] = []
     if data is not None:
-        data_sources = [Path(data)] if isinstance(data, (str, os.PathLike)) else [Path(d) for d in data]
+        data_sources = (
+            [Path(data)] if isinstance(data, (str, os.PathLike)) else [Path(d) for d in data]
+        )
 
     # -- settings, checkpoint and init model: cheap checks first --
     ckpt: dict[str, Any] | None = None
     if resume:
         if init_model is not None:
-            raise TrainConfigError("init_model cannot be combined with resume (the checkpoint holds the model)")
+            raise TrainConfigError(
+                "init_model cannot be combined with resume (the checkpoint holds the model)"
+            )
         latest = run.latest_checkpoint()
         if latest is None:
             raise CheckpointError(f"no checkpoint to resume in {run.root}")
@@ -557,7 +605,9 @@ def train(
     t_load = time.perf_counter()
     if ckpt is not None:
         window = DataWindow.from_dict(ckpt["window"])
-        examples = reload_window(window, val_fraction=config.val_fraction, search=[d for d in data_sources if d.is_dir()])
+        examples = reload_window(
+            window, val_fraction=config.val_fraction, search=[d for d in data_sources if d.is_dir()]
+        )
     else:
         window, examples = load_window(
             find_shards(data_sources),
@@ -585,7 +635,9 @@ def train(
         try:
             optimizer.load_state_dict(ckpt["optimizer_state"])
         except (ValueError, KeyError, RuntimeError) as e:
-            raise CheckpointError(f"{run.latest_checkpoint()}: optimizer state does not fit the model ({e})") from e
+            raise CheckpointError(
+                f"{run.latest_checkpoint()}: optimizer state does not fit the model ({e})"
+            ) from e
     bf16 = bool(config.bf16 and dev.type == "cuda" and torch.cuda.is_bf16_supported())
     sampler = BatchSampler(len(train_ex), config.batch_size, config.seed)
     tensors = _Tensors(train_ex, dev)
@@ -611,7 +663,10 @@ def train(
     last_rows: dict[str, float] = {}
     interrupted = False
     step = start_step
-    last_ckpt = (run.latest_checkpoint(), Path(ckpt["model_file"]) if ckpt and ckpt.get("model_file") else None)
+    last_ckpt = (
+        run.latest_checkpoint(),
+        Path(ckpt["model_file"]) if ckpt and ckpt.get("model_file") else None,
+    )
     started = _now()
     t0 = time.perf_counter()
     t_last, steps_last = t0, 0
@@ -691,7 +746,9 @@ def train(
             "run_dir": str(run.root.resolve()),
             "train_config": config.to_dict(),
         }
-        last_ckpt = run.write_checkpoint(step, payload, net, extra=extra, keep=config.keep_checkpoints)
+        last_ckpt = run.write_checkpoint(
+            step, payload, net, extra=extra, keep=config.keep_checkpoints
+        )
         run.metrics.sync()
 
     with _rng(dev, config.seed, ckpt.get("rng") if ckpt else None), _StopFlag() as stop:
@@ -724,10 +781,22 @@ def train(
                 step += 1
                 examples_seen += config.batch_size
                 steps_last += 1
-                pending.append((step, lr, torch.stack([losses[k].detach() for k in _LOSS_KEYS] + [grad_norm.detach()])))
+                pending.append(
+                    (
+                        step,
+                        lr,
+                        torch.stack(
+                            [losses[k].detach() for k in _LOSS_KEYS] + [grad_norm.detach()]
+                        ),
+                    )
+                )
                 if len(pending) >= config.log_every:
                     flush()
-                if config.checkpoint_every and step % config.checkpoint_every == 0 and step < end_step:
+                if (
+                    config.checkpoint_every
+                    and step % config.checkpoint_every == 0
+                    and step < end_step
+                ):
                     checkpoint()
             train_time = time.perf_counter() - t0
             if step > start_step or ckpt is None:
@@ -834,7 +903,9 @@ def run_command(
             given = load_train_config(config)
             conflicts = base.resume_conflicts(given)
             if conflicts:
-                raise TrainConfigError(f"--config {config} differs from the checkpoint's settings: {'; '.join(conflicts)}")
+                raise TrainConfigError(
+                    f"--config {config} differs from the checkpoint's settings: {'; '.join(conflicts)}"
+                )
     else:
         base = load_train_config(config or "train")
     cfg = base.replace(**overrides)

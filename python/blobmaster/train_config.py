@@ -106,7 +106,9 @@ class SkippedShardWarning(UserWarning):
 # ---- the settings ------------------------------------------------------------
 
 
-def _num(default: float | int, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Any:
+def _num(
+    default: float | int, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False
+) -> Any:
     """A numeric field with its allowed range (checked by :func:`_coerce`)."""
     return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open})
 
@@ -159,7 +161,9 @@ class TrainConfig:
                 _check_choice(where, f, value)
             elif isinstance(f.default, bool):
                 if not isinstance(value, bool):
-                    raise TrainConfigError(f"{where}: expected true or false, got {_type_name(value)} {value!r}")
+                    raise TrainConfigError(
+                        f"{where}: expected true or false, got {_type_name(value)} {value!r}"
+                    )
             else:
                 object.__setattr__(self, f.name, _coerce(where, f, value))
 
@@ -239,7 +243,9 @@ def parse_train_config(text: str, *, source: str = "<string>") -> TrainConfig:
             raise TrainConfigError(f"{source}: unknown section or key {key!r} (expected [train])")
     section = data.get("train", {})
     if not isinstance(section, dict):
-        raise TrainConfigError(f"{source}: [train]: expected a section (table), got {_type_name(section)}")
+        raise TrainConfigError(
+            f"{source}: [train]: expected a section (table), got {_type_name(section)}"
+        )
     return TrainConfig.from_dict(section, source=f"{source}: [train]")
 
 

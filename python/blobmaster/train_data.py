@@ -99,7 +99,8 @@ class DataWindow:
     def to_dict(self) -> dict[str, Any]:
         return {
             "shards": [
-                {"path": s.path, "rows": s.rows, "total_rows": s.total_rows, "size": s.size} for s in self.shards
+                {"path": s.path, "rows": s.rows, "total_rows": s.total_rows, "size": s.size}
+                for s in self.shards
             ],
             "skipped": [list(x) for x in self.skipped],
         }
@@ -107,7 +108,8 @@ class DataWindow:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataWindow:
         shards = tuple(
-            ShardRef(str(s["path"]), int(s["rows"]), int(s["total_rows"]), int(s["size"])) for s in data["shards"]
+            ShardRef(str(s["path"]), int(s["rows"]), int(s["total_rows"]), int(s["size"]))
+            for s in data["shards"]
         )
         skipped = tuple((str(p), str(r)) for p, r in data.get("skipped", []))
         return cls(shards, skipped)
@@ -200,15 +202,29 @@ def _check_schema(path: Path) -> int:
         raise CorruptShardError(f"{path}: not a readable Parquet file ({_first_line(e)})") from e
     version = meta.get(_FORMAT_KEY)
     if version is None:
-        raise ShardSchemaError(f"{path}: missing {_FORMAT_KEY} metadata (not a blobmaster replay shard?)")
+        raise ShardSchemaError(
+            f"{path}: missing {_FORMAT_KEY} metadata (not a blobmaster replay shard?)"
+        )
     if version != str(FORMAT_VERSION):
-        raise ShardSchemaError(f"{path}: replay format version {version}, this trainer reads {FORMAT_VERSION}")
+        raise ShardSchemaError(
+            f"{path}: replay format version {version}, this trainer reads {FORMAT_VERSION}"
+        )
     if list(schema) != list(COLUMNS) or any(schema[c] != SCHEMA[c] for c in COLUMNS):
         missing = [c for c in COLUMNS if c not in schema]
-        wrong = [f"{c} is {schema[c]}, expected {SCHEMA[c]}" for c in COLUMNS if c in schema and schema[c] != SCHEMA[c]]
+        wrong = [
+            f"{c} is {schema[c]}, expected {SCHEMA[c]}"
+            for c in COLUMNS
+            if c in schema and schema[c] != SCHEMA[c]
+        ]
         extra = [c for c in schema if c not in SCHEMA]
-        parts = ([f"missing columns {missing}"] if missing else []) + wrong + ([f"extra columns {extra}"] if extra else [])
-        raise ShardSchemaError(f"{path}: wrong schema: {'; '.join(parts) or 'columns out of order'}")
+        parts = (
+            ([f"missing columns {missing}"] if missing else [])
+            + wrong
+            + ([f"extra columns {extra}"] if extra else [])
+        )
+        raise ShardSchemaError(
+            f"{path}: wrong schema: {'; '.join(parts) or 'columns out of order'}"
+        )
     if rows == 0:
         raise CorruptShardError(f"{path}: empty shard (no examples)")
     return rows
@@ -222,7 +238,11 @@ def _check_contents(path: Path, cols: dict[str, np.ndarray]) -> None:
     if not np.isfinite(cols["state"]).all():
         problems.append("non-finite state")
     policy, mask = cols["policy"], cols["mask"]
-    if not np.isfinite(policy).all() or (policy < 0).any() or (np.where(mask, 0.0, policy) != 0).any():
+    if (
+        not np.isfinite(policy).all()
+        or (policy < 0).any()
+        or (np.where(mask, 0.0, policy) != 0).any()
+    ):
         problems.append("policy negative, non-finite or non-zero on an illegal action")
     elif (np.abs(policy.sum(axis=1, dtype=np.float64) - 1.0) > _POLICY_TOL).any():
         problems.append("policy does not sum to 1")
@@ -274,8 +294,12 @@ def _is_val(name: str, round_id: np.ndarray, val_fraction: float) -> np.ndarray:
 
 def _assemble(parts: list[tuple[str, dict[str, np.ndarray]]], val_fraction: float) -> Examples:
     """Concatenates per-shard columns (given oldest first)."""
-    cat = {c: np.concatenate([cols[c] for _, cols in parts]) for c in TRAIN_COLUMNS if c != "round_id"}
-    is_val = np.concatenate([_is_val(Path(name).name, cols["round_id"], val_fraction) for name, cols in parts])
+    cat = {
+        c: np.concatenate([cols[c] for _, cols in parts]) for c in TRAIN_COLUMNS if c != "round_id"
+    }
+    is_val = np.concatenate(
+        [_is_val(Path(name).name, cols["round_id"], val_fraction) for name, cols in parts]
+    )
     return Examples(
         state=np.ascontiguousarray(cat["state"], dtype=np.float32),
         mask=np.ascontiguousarray(cat["mask"], dtype=bool),
@@ -356,7 +380,11 @@ def reload_window(
             if not moved:
                 raise WindowChangedError(
                     f"shard {ref.path} of the checkpoint's data window is gone"
-                    + (" (and not in the data folders given)" if folders else " (pass its new folder as data)")
+                    + (
+                        " (and not in the data folders given)"
+                        if folders
+                        else " (pass its new folder as data)"
+                    )
                 )
             path = moved[0]
         size = path.stat().st_size
@@ -386,7 +414,9 @@ class BatchSampler:
 
     def __init__(self, n: int, batch_size: int, seed: int) -> None:
         if n < 1:
-            raise TrainDataError("no training examples (the window is empty or all held out for validation)")
+            raise TrainDataError(
+                "no training examples (the window is empty or all held out for validation)"
+            )
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self._epoch = -1
         self._perm = np.empty(0, dtype=np.int64)
