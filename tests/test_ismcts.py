@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -71,6 +73,21 @@ def test_binding_refuses_a_finished_round() -> None:
         r.apply(r.legal_actions()[0])
     with pytest.raises(_core.IllegalActionError, match="over"):
         _core.ismcts(r, iterations=10, seed=1)
+
+
+def test_binding_releases_the_gil_while_searching() -> None:
+    # With the GIL held, this thread would stall for the whole search; with
+    # it released it keeps running (gaps of a few switch intervals at most).
+    r = _position(1)
+    stamps: list[float] = []
+    worker = threading.Thread(target=lambda: _core.ismcts(r, iterations=200_000, seed=1))
+    started = time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        stamps.append(time.perf_counter())
+    elapsed = time.perf_counter() - started
+    longest_gap = max(np.diff([started, *stamps]))
+    assert elapsed > 0.05 and longest_gap < elapsed / 2, (elapsed, longest_gap)
 
 
 # ---- the agent
