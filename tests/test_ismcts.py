@@ -242,11 +242,11 @@ def test_loop_reference_games_against_ismcts(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_ismcts_beats_random_and_the_heuristic_through_the_python_arena() -> None:
-    # 4 x 5, 150 deals x 4 rotations each; the Rust arena's matches
+    # 4 x 5, 500 deals x 4 rotations each; the Rust arena's matches
     # (crates/blob-search/tests/ismcts.rs) are the large ones.
     for opponent in (Agent.random(seed=1), Agent.heuristic()):
         report = play_duplicate(
-            [Agent.ismcts(1000, seed=2), opponent], 4, 5, 150, seed=7, progress=False
+            [Agent.ismcts(1000, seed=2), opponent], 4, 5, 500, seed=7, progress=False
         )
         h = report.pair(0, 1)
         print(f"ismcts:1000 vs {opponent.name}: {h.mean_diff:+.3f} +- {h.ci95:.3f}")
