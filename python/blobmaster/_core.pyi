@@ -335,3 +335,25 @@ def search(
     of ``states`` is (the searching seat, whoever moves at the leaf). An
     error raised by the function is re-raised. A forced move comes back with one visit and no search.
     """
+
+def ismcts(
+    round: Round,
+    *,
+    iterations: int = 1000,
+    exploration: float = 0.7,
+    rollout: Literal["random", "heuristic"] = "random",
+    seed: int | None = None,
+    perfect_information: bool = False,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Single-observer ISMCTS of the decision of the player to move: (root
+    visit counts [66], mean value of each seat [8] by absolute seat).
+
+    One tree over the mover's information sets; every iteration samples a
+    fresh deal of the hidden cards consistent with what the mover knows,
+    descends by UCB1 with availability counts (``exploration`` is its
+    constant, values being scores scaled to [0, 1]), adds one node and plays
+    the round out with ``rollout`` moves. ``perfect_information=True``
+    searches the true deal instead (a cheat, for tests). A forced move comes
+    back with one visit and no search. Bad arguments raise
+    InvalidArgumentError; a finished round raises IllegalActionError.
+    """

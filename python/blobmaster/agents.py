@@ -1,6 +1,6 @@
 """Agents: players that choose an action for the seat to move in a Round.
 
-Four kinds, all built through :class:`Agent`:
+Five kinds, all built through :class:`Agent`:
 
 * ``Agent.heuristic()``: the rule-based player of the Rust crate.
 * ``Agent.random(seed)``: a uniformly random legal action.
@@ -9,6 +9,8 @@ Four kinds, all built through :class:`Agent`:
 * ``Agent.load(model, search=..., device=..., seed=...)``: determinized MCTS
   guided by a BlobNet (the built-in default network when ``model`` is None,
   else a TorchScript file written by :func:`blobmaster.model.save_model`).
+* ``Agent.ismcts(iterations, seed)``: single-observer information set MCTS
+  with random playouts (no network), the reference player.
 
 ``agent.act(round)`` returns a legal action for ``round.current_player``;
 ``agent.policy(round)`` the distribution behind it (normalized root visit
@@ -33,6 +35,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
+import math
 import os
 import random
 import secrets
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from blobmaster._core import IllegalActionError, Round, heuristic_action
+from blobmaster._core import ismcts as _ismcts
 from blobmaster._core import search as _search
 
 if TYPE_CHECKING:  # torch is imported only by model agents
@@ -53,6 +57,7 @@ __all__ = [
     "Agent",
     "AgentError",
     "HeuristicAgent",
+    "IsmctsAgent",
     "ModelAgent",
     "RandomAgent",
     "RolloutAgent",
@@ -196,6 +201,18 @@ class Agent(abc.ABC):
     def rollout_mcts(search: Any = "medium", seed: int | None = None) -> RolloutAgent:
         """Determinized MCTS with random-playout leaf values (no network)."""
         return RolloutAgent(search=search, seed=seed)
+
+    @staticmethod
+    def ismcts(
+        iterations: int = 1000,
+        seed: int | None = None,
+        *,
+        exploration: float = 0.7,
+        rollout: str = "random",
+    ) -> IsmctsAgent:
+        """Single-observer ISMCTS with ``iterations`` iterations (UCT constant
+        ``exploration``, ``random`` or ``heuristic`` playouts; no network)."""
+        return IsmctsAgent(iterations, exploration=exploration, rollout=rollout, seed=seed)
 
     @staticmethod
     def from_spec(spec: str, *, device: Any = "auto", seed: int | None = None) -> Agent:
@@ -421,11 +438,116 @@ class ModelAgent(SearchAgent):
         return out
 
 
+ISMCTS_ITERATIONS = 1000
+"""Iterations of ``Agent.ismcts()`` and of the spec ``ismcts``."""
+ISMCTS_EXPLORATION = 0.7
+"""The default UCT constant of ISMCTS (values are scores scaled to [0, 1])."""
+ISMCTS_MAX_ITERATIONS = 10_000_000
+ISMCTS_ROLLOUTS = ("random", "heuristic")
+
+
+class IsmctsAgent(Agent):
+    """Single-observer information set MCTS (Cowling, Powley and Whitehouse
+    2012) through ``blobmaster._core.ismcts``: one tree over the mover's
+    information sets, a fresh deal of the hidden cards (consistent with what
+    the mover knows) every iteration, UCB1 with availability counts, random
+    or heuristic playouts to the end of the round. Plays the most visited
+    root action (ties to the lowest action id). No network: a reference
+    opponent whose strength is set by ``iterations``."""
+
+    def __init__(
+        self,
+        iterations: int = ISMCTS_ITERATIONS,
+        *,
+        exploration: float = ISMCTS_EXPLORATION,
+        rollout: str = "random",
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(iterations, bool) or not isinstance(iterations, int):
+            raise AgentError(
+                f"iterations must be an integer, got {type(iterations).__name__} {iterations!r}"
+            )
+        if not 1 <= iterations <= ISMCTS_MAX_ITERATIONS:
+            raise AgentError(f"iterations must be in 1..{ISMCTS_MAX_ITERATIONS}, got {iterations}")
+        if isinstance(exploration, bool) or not isinstance(exploration, (int, float)):
+            raise AgentError(
+                f"exploration must be a number, got {type(exploration).__name__} {exploration!r}"
+            )
+        try:
+            exploration = float(exploration)
+        except OverflowError:
+            exploration = math.inf
+        if not (math.isfinite(exploration) and exploration >= 0):
+            raise AgentError(f"exploration must be a finite number >= 0, got {exploration}")
+        if rollout not in ISMCTS_ROLLOUTS:
+            raise AgentError(f"rollout must be 'random' or 'heuristic', got {rollout!r}")
+        self.iterations = iterations
+        self.exploration = exploration
+        self.rollout = rollout
+        self.seed = _check_seed(seed)
+        name = f"ismcts:{iterations}"
+        if self.exploration != ISMCTS_EXPLORATION:
+            name += f":{self.exploration:g}"
+        if rollout != "random":
+            name += f":{rollout}"
+        self.name = name
+
+    def visits(self, round: Round) -> np.ndarray:
+        """The root visit counts (66 floats) of this agent's search of the
+        position (one visit on the only action of a forced move)."""
+        _legal(round)
+        visits, _ = _ismcts(
+            round,
+            iterations=self.iterations,
+            exploration=self.exploration,
+            rollout=self.rollout,
+            seed=decision_seed(self.seed, round),
+        )
+        return visits
+
+    def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
+        visits = self.visits(round)
+        total = sum(float(visits[a]) for a in legal)
+        return {a: float(visits[a]) / total for a in legal}
+
+    def _act(self, round: Round, legal: list[int]) -> int:
+        visits = self.visits(round)
+        return max(legal, key=lambda a: (float(visits[a]), -a))
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(iterations=self.iterations, exploration=self.exploration, rollout=self.rollout)
+        return out
+
+
+def _ismcts_from_spec(rest: str, seed: int | None) -> IsmctsAgent:
+    """``[N[:C][:ROLLOUT]]`` (after ``ismcts:``) -> an IsmctsAgent."""
+    fields = [f.strip() for f in rest.split(":")] if rest else []
+    rollout = "random"
+    if fields and fields[-1].lower() in ISMCTS_ROLLOUTS:
+        rollout = fields.pop().lower()
+    if len(fields) > 2:
+        raise AgentError("expected ismcts:N[:C] (N iterations, C the UCT exploration constant)")
+    iterations, exploration = ISMCTS_ITERATIONS, ISMCTS_EXPLORATION
+    if fields:
+        try:
+            iterations = int(fields[0])
+        except ValueError:
+            raise AgentError(f"iterations must be a positive integer, got {fields[0]!r}") from None
+    if len(fields) == 2:
+        try:
+            exploration = float(fields[1])
+        except ValueError:
+            raise AgentError(f"exploration must be a number >= 0, got {fields[1]!r}") from None
+    return IsmctsAgent(iterations, exploration=exploration, rollout=rollout, seed=seed)
+
+
 # --------------------------------------------------------------------- specs
 
 _SPEC_HELP = (
-    "heuristic | random | rollout[:SEARCH] | default[:SEARCH] | model:PATH[:SEARCH] "
-    "(SEARCH: light, medium, heavy or a .toml preset file; default medium)"
+    "heuristic | random | rollout[:SEARCH] | default[:SEARCH] | model:PATH[:SEARCH] | ismcts:N[:C] "
+    "(SEARCH: light, medium, heavy or a .toml preset file; default medium; "
+    "N: ISMCTS iterations, C: its UCT exploration constant, default 0.7)"
 )
 
 
@@ -449,8 +571,11 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         rollout[:SEARCH]       MCTS with random-playout leaves
         default[:SEARCH]       MCTS with the built-in default BlobNet
         model:PATH[:SEARCH]    MCTS with the BlobNet in the TorchScript file PATH
+        ismcts:N[:C]           single-observer ISMCTS, N iterations, UCT constant C
 
     SEARCH is light, medium (the default) or heavy, or a preset .toml file.
+    ``ismcts`` alone is 1000 iterations; C defaults to 0.7; a last field
+    ``:heuristic`` (or ``:random``, the default) picks the playout policy.
     ``device`` applies to the network agents, ``seed`` to all but the
     heuristic. Raises AgentError for a bad spec.
     """
@@ -468,6 +593,8 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
             return RolloutAgent(search=rest or "medium", seed=seed)
         if kind == "default":
             return ModelAgent(None, search=rest or "medium", device=device, seed=seed)
+        if kind == "ismcts":
+            return _ismcts_from_spec(rest, seed)
         if kind == "model":
             if not rest:
                 raise AgentError("model needs a file: model:PATH[:SEARCH]")

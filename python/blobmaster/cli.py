@@ -349,8 +349,8 @@ def eval_agents(
             "--agent",
             "-a",
             metavar="SPEC",
-            help="An agent, given twice or more: heuristic, random, rollout[:SEARCH], default[:SEARCH] "
-            "or model:PATH[:SEARCH], SEARCH = light, medium (default) or heavy. See docs/evaluation.md.",
+            help="An agent, given twice or more: heuristic, random, rollout[:SEARCH], default[:SEARCH], "
+            "model:PATH[:SEARCH] or ismcts:N[:C], SEARCH = light, medium (default) or heavy. See docs/evaluation.md.",
         ),
     ] = None,
     players: Annotated[int, typer.Option(help="Seats at the table, 3..8.")] = 4,

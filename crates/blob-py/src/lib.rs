@@ -9,6 +9,7 @@ mod convert;
 mod engine;
 mod errors;
 mod game;
+mod ismcts;
 mod round;
 mod search;
 
@@ -29,6 +30,8 @@ pub mod _core {
     };
     #[pymodule_export]
     use crate::game::PyGame;
+    #[pymodule_export]
+    use crate::ismcts::ismcts;
     #[pymodule_export]
     use crate::round::PyRound;
     #[pymodule_export]

@@ -1,0 +1,436 @@
+//! A reference player: single-observer information set MCTS (SO-ISMCTS,
+//! Cowling, Powley and Whitehouse 2012), with no network.
+//!
+//! One tree over the searching seat's (the observer's) information sets:
+//! a node is reached by a sequence of actions from the root, whatever the
+//! hidden hands. Every iteration
+//!
+//! 1. samples a fresh determinization of the hidden hands from what the
+//!    observer knows ([`determinize`]: exactly uniform over the deals that
+//!    match its hand, the cards played, the hand sizes and the public voids);
+//! 2. descends from the root, at each node choosing among the children whose
+//!    action is legal in this determinization by UCB1 with *availability*
+//!    counts: `mean + c * sqrt(ln(available) / visits)`, where `available`
+//!    counts the iterations in which the child could have been chosen (a
+//!    card an opponent holds in few determinizations is not explored as if
+//!    it were always there);
+//! 3. adds one child for a legal action not tried yet at the node (uniformly
+//!    chosen), as soon as there is one;
+//! 4. plays the determinization out to the end of the round (uniformly
+//!    random moves, or the rule-based player of [`crate::heuristic`]);
+//! 5. backs up the per-seat round scores, scaled to [0, 1] by `10 + cards`:
+//!    each node adds the score of the seat that moved into it, so every seat
+//!    maximizes its own score (Blob is a many-player, not a zero-sum, game).
+//!
+//! The move played is the most visited root child (ties to the lowest
+//! action id). Every random choice comes from the caller's [`Rng`]; the
+//! search reads the round only through [`determinize`] and the observer's
+//! own legal actions, so two rounds that differ only in cards the observer
+//! cannot see give the same result for the same generator state
+//! (`tests/ismcts.rs` checks this).
+//!
+//! Forced moves are skipped (no tree node) when they are forced in every
+//! determinization: the observer's own single legal card, a bid the dealer
+//! rule leaves alone, and the last trick. An opponent's forced move may
+//! depend on the hidden hands, so it keeps its node: otherwise one node could
+//! have children of different seats.
+
+use blob_core::determinize::determinize;
+use blob_core::{ActionSet, CoreError, MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
+
+use crate::arena::Player;
+use crate::error::{SearchError, SearchResult};
+use crate::heuristic::{heuristic_action, play_out_heuristic};
+use crate::search::{Information, argmax, normalized};
+use crate::tree::Values;
+
+/// Most iterations of one search (one tree node each, 48 bytes).
+pub const MAX_ITERATIONS: u32 = 10_000_000;
+
+/// The UCT exploration constant used when none is given. Values lie in
+/// [0, 1], so the usual `sqrt(2)` would explore far too much; 0.7 is the
+/// constant of Cowling et al.
+pub const DEFAULT_EXPLORATION: f32 = 0.7;
+
+/// How an iteration finishes the round after leaving the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rollout {
+    /// Uniformly random legal moves for every seat.
+    Random,
+    /// The rule-based player for every seat (deterministic given the
+    /// determinization).
+    Heuristic,
+}
+
+impl Rollout {
+    /// "random" or "heuristic".
+    pub fn name(self) -> &'static str {
+        match self {
+            Rollout::Random => "random",
+            Rollout::Heuristic => "heuristic",
+        }
+    }
+
+    /// The rollout policy named `name` ("random" or "heuristic").
+    pub fn from_name(name: &str) -> SearchResult<Rollout> {
+        match name {
+            "random" => Ok(Rollout::Random),
+            "heuristic" => Ok(Rollout::Heuristic),
+            other => Err(SearchError::InvalidParam(format!(
+                "unknown rollout {other:?}: use \"random\" or \"heuristic\""
+            ))),
+        }
+    }
+}
+
+/// The knobs of one ISMCTS search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsmctsParams {
+    /// Iterations (determinizations sampled, tree descents, rollouts):
+    /// 1..=[`MAX_ITERATIONS`].
+    pub iterations: u32,
+    /// UCT exploration constant `c`, finite and >= 0 (0 is greedy).
+    pub exploration: f32,
+    pub rollout: Rollout,
+    /// [`Information::Imperfect`] (the real player) samples the hidden hands;
+    /// [`Information::Perfect`] searches the true deal every iteration
+    /// (plain UCT, a cheat kept for tests and as an upper bound).
+    pub information: Information,
+}
+
+impl IsmctsParams {
+    /// `iterations` iterations, the default exploration, random rollouts,
+    /// imperfect information.
+    pub fn new(iterations: u32) -> IsmctsParams {
+        IsmctsParams {
+            iterations,
+            exploration: DEFAULT_EXPLORATION,
+            rollout: Rollout::Random,
+            information: Information::Imperfect,
+        }
+    }
+
+    pub fn with_exploration(mut self, exploration: f32) -> IsmctsParams {
+        self.exploration = exploration;
+        self
+    }
+
+    pub fn with_rollout(mut self, rollout: Rollout) -> IsmctsParams {
+        self.rollout = rollout;
+        self
+    }
+
+    pub fn validate(&self) -> SearchResult<()> {
+        if !(1..=MAX_ITERATIONS).contains(&self.iterations) {
+            return Err(SearchError::InvalidParam(format!(
+                "iterations must be in 1..={MAX_ITERATIONS}, got {}",
+                self.iterations
+            )));
+        }
+        if !self.exploration.is_finite() || self.exploration < 0.0 {
+            return Err(SearchError::InvalidParam(format!(
+                "exploration must be a finite number >= 0, got {}",
+                self.exploration
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The result of one search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsmctsOutcome {
+    /// Visits of each root child, indexed by action (a forced move: one
+    /// visit, no search).
+    pub visits: [f32; NUM_ACTIONS],
+    /// Mean backed-up value of every seat over the iterations, by absolute
+    /// seat (zeros for a forced move).
+    pub root_value: Values,
+    /// Iterations run (0 for a forced move).
+    pub iterations: u32,
+    /// Tree nodes created, root included.
+    pub nodes: u32,
+}
+
+impl IsmctsOutcome {
+    /// Visits normalized to a distribution over the actions.
+    pub fn policy(&self) -> [f32; NUM_ACTIONS] {
+        normalized(&self.visits)
+    }
+    /// The most visited root action (lowest id on ties).
+    pub fn best_action(&self) -> usize {
+        argmax(&self.visits)
+    }
+}
+
+const NO_NODE: u32 = u32::MAX;
+const ROOT: u32 = 0;
+
+#[derive(Clone, Debug)]
+struct Node {
+    /// Actions that have a child here.
+    expanded: ActionSet,
+    /// Sum, over the iterations through this node, of the value of the seat
+    /// that moved into it.
+    reward: f64,
+    first_child: u32,
+    next_sibling: u32,
+    visits: u32,
+    /// Iterations in which this node's action was legal at its parent.
+    available: u32,
+    /// The action leading here from the parent.
+    action: u8,
+    /// The seat that played `action`.
+    mover: u8,
+}
+
+impl Node {
+    fn new(action: usize, mover: usize) -> Node {
+        Node {
+            expanded: ActionSet::EMPTY,
+            reward: 0.0,
+            first_child: NO_NODE,
+            next_sibling: NO_NODE,
+            visits: 0,
+            available: 1,
+            action: action as u8,
+            mover: mover as u8,
+        }
+    }
+}
+
+/// Reusable search state: the node arena keeps its memory between searches.
+#[derive(Debug, Default)]
+pub struct Ismcts {
+    nodes: Vec<Node>,
+    path: Vec<u32>,
+}
+
+impl Ismcts {
+    pub fn new() -> Ismcts {
+        Ismcts::default()
+    }
+
+    /// Searches the decision of `observer`, who must be the seat to move in
+    /// `round`, using only what that seat knows (unless `params.information`
+    /// is [`Information::Perfect`]). A move with one legal action comes back
+    /// with one visit and no search.
+    pub fn search(
+        &mut self,
+        round: &Round,
+        observer: usize,
+        params: &IsmctsParams,
+        rng: &mut Rng,
+    ) -> SearchResult<IsmctsOutcome> {
+        params.validate()?;
+        let players = round.num_players();
+        if observer >= players {
+            return Err(CoreError::InvalidSeat {
+                seat: observer,
+                players,
+            }
+            .into());
+        }
+        let Some(mover) = round.current_player() else {
+            return Err(CoreError::RoundOver.into());
+        };
+        if mover != observer {
+            return Err(SearchError::InvalidParam(format!(
+                "ISMCTS searches the decision of the seat to move ({mover}), not seat {observer}"
+            )));
+        }
+        let legal = round.legal_actions();
+        let mut outcome = IsmctsOutcome {
+            visits: [0.0; NUM_ACTIONS],
+            root_value: [0.0; MAX_PLAYERS],
+            iterations: 0,
+            nodes: 1,
+        };
+        if legal.len() == 1 {
+            outcome.visits[legal.0.trailing_zeros() as usize] = 1.0;
+            return Ok(outcome);
+        }
+        self.nodes.clear();
+        self.nodes.push(Node::new(0, observer));
+        let mut value_sum = [0.0f64; MAX_PLAYERS];
+        for _ in 0..params.iterations {
+            let state = match params.information {
+                Information::Imperfect => determinize(round, observer, rng),
+                Information::Perfect => *round,
+            };
+            let values = self.iterate(state, observer, params, rng);
+            for (acc, v) in value_sum.iter_mut().zip(values) {
+                *acc += v as f64;
+            }
+        }
+        let mut child = self.nodes[ROOT as usize].first_child;
+        while child != NO_NODE {
+            let node = &self.nodes[child as usize];
+            outcome.visits[node.action as usize] = node.visits as f32;
+            child = node.next_sibling;
+        }
+        for (out, sum) in outcome.root_value.iter_mut().zip(value_sum) {
+            *out = (sum / params.iterations as f64) as f32;
+        }
+        outcome.iterations = params.iterations;
+        outcome.nodes = self.nodes.len() as u32;
+        Ok(outcome)
+    }
+
+    /// One iteration on the determinization `state`: select, expand, roll
+    /// out, back up. Returns the final values by absolute seat.
+    fn iterate(
+        &mut self,
+        mut state: Round,
+        observer: usize,
+        params: &IsmctsParams,
+        rng: &mut Rng,
+    ) -> Values {
+        self.path.clear();
+        self.path.push(ROOT);
+        let mut node = ROOT;
+        loop {
+            skip_public_forced_moves(&mut state, observer);
+            let Some(mover) = state.current_player() else {
+                break;
+            };
+            let legal = state.legal_actions();
+            let untried = ActionSet(legal.0 & !self.nodes[node as usize].expanded.0);
+            let chosen = self.select_child(node, legal, untried.is_empty(), params.exploration);
+            if !untried.is_empty() {
+                let action = untried
+                    .nth(rng.below(untried.len()))
+                    .expect("untried is not empty");
+                let child = self.add_child(node, action, mover);
+                state.apply_legal(action);
+                self.path.push(child);
+                break;
+            }
+            node = chosen;
+            state.apply_legal(self.nodes[node as usize].action as usize);
+            self.path.push(node);
+        }
+        match params.rollout {
+            Rollout::Random => state.play_out_randomly(rng),
+            Rollout::Heuristic => play_out_heuristic(&mut state),
+        }
+        let values = state.values_from(0);
+        for &n in &self.path {
+            let node = &mut self.nodes[n as usize];
+            node.visits += 1;
+            node.reward += values[node.mover as usize] as f64;
+        }
+        values
+    }
+
+    /// Counts one more availability for every child of `node` whose action
+    /// is in `legal`, and returns the one with the highest UCB1 score when
+    /// `pick` (ties to the first child created), else `NO_NODE`.
+    fn select_child(&mut self, node: u32, legal: ActionSet, pick: bool, exploration: f32) -> u32 {
+        let mut best = NO_NODE;
+        let mut best_score = f64::NEG_INFINITY;
+        let mut child = self.nodes[node as usize].first_child;
+        while child != NO_NODE {
+            let c = &mut self.nodes[child as usize];
+            if legal.contains(c.action as usize) {
+                c.available += 1;
+                if pick {
+                    // Every child has been backed up at least once.
+                    let n = c.visits as f64;
+                    let score =
+                        c.reward / n + exploration as f64 * ((c.available as f64).ln() / n).sqrt();
+                    if score > best_score {
+                        best_score = score;
+                        best = child;
+                    }
+                }
+            }
+            child = c.next_sibling;
+        }
+        best
+    }
+
+    fn add_child(&mut self, parent: u32, action: usize, mover: usize) -> u32 {
+        let index = self.nodes.len() as u32;
+        let mut child = Node::new(action, mover);
+        let p = &mut self.nodes[parent as usize];
+        child.next_sibling = p.first_child;
+        p.first_child = index;
+        p.expanded.0 |= 1u128 << action;
+        self.nodes.push(child);
+        index
+    }
+}
+
+/// Applies the moves that are forced in every determinization the observer
+/// may face: its own single legal card, a single legal bid (bids depend on
+/// public facts only) and the last trick (one card in every hand).
+fn skip_public_forced_moves(state: &mut Round, observer: usize) {
+    while let Some(mover) = state.current_player() {
+        let legal = state.legal_actions();
+        let public = mover == observer
+            || state.phase() == Phase::Bid
+            || state.tricks_done() + 1 == state.cards();
+        if legal.len() != 1 || !public {
+            return;
+        }
+        state.apply_legal(legal.0.trailing_zeros() as usize);
+    }
+}
+
+/// [`Ismcts::search`] with a fresh node arena.
+pub fn ismcts_search(
+    round: &Round,
+    observer: usize,
+    params: &IsmctsParams,
+    rng: &mut Rng,
+) -> SearchResult<IsmctsOutcome> {
+    Ismcts::new().search(round, observer, params, rng)
+}
+
+/// An arena player: ISMCTS for the seat to move, playing the most visited
+/// root action. Its generator runs on from one decision to the next.
+pub struct IsmctsPlayer {
+    pub params: IsmctsParams,
+    pub rng: Rng,
+    search: Ismcts,
+    label: String,
+}
+
+impl IsmctsPlayer {
+    /// Panics on invalid `params` (see [`IsmctsParams::validate`]).
+    pub fn new(params: IsmctsParams, seed: u64) -> IsmctsPlayer {
+        params.validate().expect("valid ISMCTS parameters");
+        let label = format!("ismcts-{}", params.iterations);
+        IsmctsPlayer {
+            params,
+            rng: Rng::new(seed),
+            search: Ismcts::new(),
+            label,
+        }
+    }
+    /// Renames the player in reports.
+    pub fn with_name(mut self, name: impl Into<String>) -> IsmctsPlayer {
+        self.label = name.into();
+        self
+    }
+}
+
+impl Player for IsmctsPlayer {
+    fn act(&mut self, round: &Round) -> usize {
+        let observer = round.current_player().unwrap_or(0);
+        match self
+            .search
+            .search(round, observer, &self.params, &mut self.rng)
+        {
+            Ok(outcome) if round.legal_actions().contains(outcome.best_action()) => {
+                outcome.best_action()
+            }
+            // Cannot happen for a round that is not over; keep a legal move.
+            _ => heuristic_action(round),
+        }
+    }
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+}
