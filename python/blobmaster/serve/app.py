@@ -144,7 +144,7 @@ def create_app(
     """The web table: ``agent`` plays every seat but the person's in every
     game; the page waits ``delay`` seconds before each agent move."""
     app = FastAPI(title="BlobMaster table", docs_url=None, redoc_url=None, openapi_url=None)
-    games = store or GameStore(max_games=max_games, idle_seconds=idle_seconds)
+    games = store if store is not None else GameStore(max_games, idle_seconds)
     app.state.games = games
 
     @app.exception_handler(RequestValidationError)
