@@ -96,6 +96,7 @@ function render() {
   if (!view) return;
   renderInfo();
   renderOpponents();
+  renderMe();
   if (!replaying) renderTrick();
   renderBids();
   renderHand();
@@ -133,6 +134,15 @@ function renderOpponents() {
     seat.append(name, el("div", "line", seatLine(s)), backs);
     box.append(seat);
   }
+}
+
+function renderMe() {
+  const me = $("me");
+  me.textContent = "";
+  me.className = "seat" + (view.your_turn ? " to-move" : "");
+  const name = el("div", "name", "You");
+  if (view.dealer === view.seat) name.append(el("span", "dealer-chip", "dealer"));
+  me.append(name, el("div", "line", seatLine(view.seat)));
 }
 
 function drawTrick(cards, winner) {
