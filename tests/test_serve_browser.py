@@ -89,11 +89,15 @@ def page_state(driver: Any) -> str:
     return driver.execute_script("return document.body.dataset.state")
 
 
-def start_game(driver: Any, url: str, *, players: int, cards: int, one_round: bool) -> None:
+def start_game(driver: Any, url: str | None, *, players: int, cards: int, one_round: bool) -> None:
+    """Opens the page (or, with url None, the New game dialog) and starts a game."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    driver.get(url)
+    if url is None:
+        driver.find_element(By.ID, "new-button").click()
+    else:
+        driver.get(url)
     WebDriverWait(driver, 10).until(
         lambda d: d.find_element(By.ID, "setup").get_attribute("open") is not None
     )
@@ -145,7 +149,11 @@ def test_a_whole_round_by_clicking_in_a_real_browser(
     from selenium.webdriver.common.by import By
 
     url, store = server
-    start_game(browser, url, players=4, cards=3, one_round=True)
+    # a full game, left after the first bid for a new one: the page frees it
+    start_game(browser, url, players=5, cards=4, one_round=False)
+    assert play_by_clicking(browser, stop_after=1)[0].startswith("bid ")
+    assert len(store) == 1
+    start_game(browser, None, players=4, cards=3, one_round=True)
     clicked = play_by_clicking(browser, screenshot=os.environ.get("BLOBMASTER_SCREENSHOT"))
     assert len(clicked) == 4 and clicked[0].startswith("bid ")  # a bid and three cards
     assert page_state(browser) == "over"

@@ -19,6 +19,7 @@ let lastEvent = null;
 let busy = false;
 let hints = null;
 let replaying = false;
+let generation = 0;
 
 async function api(method, path, body) {
   const init = { method, headers: {} };
@@ -272,8 +273,11 @@ function settle() {
   render();
 }
 
+// Each new game starts a new generation: an answer that arrives for an
+// older game is dropped, and its loop stops.
 async function runAgents() {
   if (busy) return;
+  const gen = generation;
   busy = true;
   try {
     while (view && !view.over && !view.your_turn) {
@@ -282,30 +286,37 @@ async function runAgents() {
       render();
       const finishedTrick = lastEvent && lastEvent.trick;
       await sleep(finishedTrick ? config.delay_ms * 2 : config.delay_ms);
-      absorb(await api("POST", `/api/games/${gameId}/step?since=${eventCount}`));
+      if (gen !== generation) return;
+      const data = await api("POST", `/api/games/${gameId}/step?since=${eventCount}`);
+      if (gen !== generation) return;
+      absorb(data);
     }
   } catch (err) {
+    if (gen !== generation) return;
     showError(err.message);
   } finally {
-    busy = false;
+    if (gen === generation) busy = false;
   }
   settle();
 }
 
 async function person(kind, value) {
   if (busy || !view || !view.your_turn) return;
+  const gen = generation;
   busy = true;
   setState("sending");
   try {
     const body = kind === "bid" ? { bid: value } : { card: value };
-    absorb(await api("POST", `/api/games/${gameId}/${kind}?since=${eventCount}`, body));
+    const data = await api("POST", `/api/games/${gameId}/${kind}?since=${eventCount}`, body);
+    if (gen !== generation) return;
+    absorb(data);
   } catch (err) {
+    if (gen !== generation) return;
     showError(err.message);
   } finally {
-    busy = false;
+    if (gen === generation) busy = false;
   }
-  settle();
-  runAgents();
+  runAgents(); // it settles the page once, so a drawn card stays put until then
 }
 
 async function showHint() {
@@ -344,20 +355,24 @@ async function newGame(event) {
   if (event) event.preventDefault();
   $("setup").close();
   if (gameId && view && !view.over) api("DELETE", `/api/games/${gameId}`).catch(() => {});
-  gameId = null; view = null; eventCount = 0; lastEvent = null; hints = null;
+  generation += 1;
+  const gen = generation;
+  gameId = null; view = null; eventCount = 0; lastEvent = null; hints = null; busy = false;
   $("log").textContent = "";
   try {
-    absorb(await api("POST", "/api/games", {
+    const data = await api("POST", "/api/games", {
       players: Number($("players").value),
       cards: Number($("cards").value),
       one_round: $("one-round").checked,
-    }));
+    });
+    if (gen !== generation) return;
+    absorb(data);
   } catch (err) {
+    if (gen !== generation) return;
     showError(err.message);
     $("setup").showModal();
     return;
   }
-  settle();
   runAgents();
 }
 
