@@ -3,7 +3,7 @@
 // only; this page draws it, sends the person's bids and cards, and asks the
 // server for the agents' moves one at a time with a short delay between.
 // document.body.dataset.state tells what the page waits for:
-// setup, agents, sending, your-bid, your-card, over.
+// setup, starting, agents, sending, your-bid, your-card, over.
 "use strict";
 
 const SUIT = { S: "♠", H: "♥", C: "♣", D: "♦" };
@@ -357,6 +357,7 @@ async function newGame(event) {
   if (gameId && view && !view.over) api("DELETE", `/api/games/${gameId}`).catch(() => {});
   generation += 1;
   const gen = generation;
+  setState("starting");
   gameId = null; view = null; eventCount = 0; lastEvent = null; hints = null; busy = false;
   $("log").textContent = "";
   try {
