@@ -8,6 +8,8 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import blobmaster as bm
 from blobmaster.table import (
@@ -214,6 +216,8 @@ def test_card_names_in_every_usual_spelling(text: str) -> None:
         ("-1", "'-1' is not a bid"),
         ("4", "you cannot bid 4: there are only 3 tricks"),
         ("99", "you cannot bid 99"),
+        ("100", "you cannot bid 100: that is far more than 3"),
+        ("9" * 5000, r"you cannot bid 99999999\.\.\.: that is far more than 3"),
     ],
 )
 def test_bad_bids_are_refused_with_the_reason(text: str, reason: str) -> None:
@@ -334,3 +338,51 @@ def test_labels_and_hand_order() -> None:
     assert action_label(B + 3) == "bid 3" and action_label(card("10H")) == "10H"
     hand = [card(n) for n in ("2S", "AD", "KS", "3H", "10C", "AS")]
     assert [bm.card_name(c) for c in sort_hand(hand)] == ["AS", "KS", "2S", "3H", "10C", "AD"]
+
+
+# ------------------------------------------------------------ property
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    players=st.integers(3, 8),
+    cards=st.integers(1, 3),
+    seat=st.integers(0, 7),
+    one_round=st.booleans(),
+    seed=st.integers(0, 2**64 - 1),
+    moves_seed=st.integers(0, 1000),
+)
+def test_any_table_plays_out_with_a_consistent_private_view(
+    players: int, cards: int, seat: int, one_round: bool, seed: int, moves_seed: int
+) -> None:
+    seat %= players
+    table = Table(
+        TableSettings(players=players, cards=cards, seat=seat, one_round=one_round, seed=seed),
+        bm.Agent.random(seed=moves_seed),
+    )
+    rng = random.Random(moves_seed)
+    while not table.is_over:
+        view = table.view()
+        assert view["your_turn"] == (table.to_move == seat)
+        assert view["hand"] == [bm.card_name(c) for c in sort_hand(table.round.hands[seat])]
+        assert view["hand_sizes"] == [len(h) for h in table.round.hands]
+        if view["your_turn"]:
+            legal = table.round.legal_actions()
+            assert view["legal_bids"] == [a - B for a in legal if a >= B]
+            assert sorted(view["legal_cards"]) == sorted(bm.card_name(a) for a in legal if a < B)
+            table.play_person(rng.choice(legal))
+        else:
+            assert view["legal_bids"] == [] and view["legal_cards"] == []
+            table.play_agent()
+        assert_view_hides_other_hands(table)
+    replay = (
+        bm.Round(players, cards, dealer=(seat - 1) % players, trump=0, seed=seed)
+        if one_round
+        else bm.Game(players, cards, first_dealer=(seat - 1) % players, seed=seed)
+    )
+    for event in table.events:
+        replay.apply(event.action)
+    assert replay.is_over
+    totals = replay.scores if one_round else replay.totals
+    assert table.totals == totals
+    assert table.winners == [s for s in range(players) if totals[s] == max(totals)]

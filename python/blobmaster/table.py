@@ -308,6 +308,9 @@ class Table:
         if r.phase == "bid":
             if not cleaned.isdigit():
                 raise TableError(f"{cleaned!r} is not a bid: type a number from 0 to {r.cards}")
+            if len(cleaned) > 2:  # int() of thousands of digits raises
+                shown = cleaned if len(cleaned) <= 8 else cleaned[:8] + "..."
+                raise TableError(f"you cannot bid {shown}: that is far more than {r.cards}")
             return BID_OFFSET + int(cleaned)
         if cleaned.isdigit():
             raise TableError(f"bidding is over: play a card (e.g. {self._example_card(r)})")
