@@ -279,6 +279,13 @@ def test_moves_out_of_turn_are_refused() -> None:
     assert table.person_to_move
     with pytest.raises(NotYourTurnError):
         table.play_agent()
+    table.play_person("0")  # the dealer bids last; seat 1 leads the first trick
+    assert not table.person_to_move and table.round.phase == "play"
+    for text in ("5", "zz", "AS", "3H"):
+        with pytest.raises(NotYourTurnError) as refused:
+            table.play_person(text)
+        for name in unseen_cards(table):  # the refusal names no hidden card
+            assert name not in str(refused.value)
     with pytest.raises(NotYourTurnError):
         Table(TableSettings(players=3, cards=1, dealer=0, seed=1), bm.Agent.heuristic()).hint()
 

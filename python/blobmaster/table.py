@@ -322,7 +322,8 @@ class Table:
             ) from None
 
     def _example_card(self, r: Round) -> str:
-        legal = r.legal_actions()
+        # Only the person's own legal cards may serve as the example.
+        legal = r.legal_actions() if r.current_player == self.seat else []
         return card_name(legal[0]) if legal and legal[0] < BID_OFFSET else "QH"
 
     def check_person(self, action: int) -> None:
@@ -362,6 +363,8 @@ class Table:
 
     def play_person(self, move: int | str) -> Event:
         """Applies the person's move (an action or typed text)."""
+        if not self.is_over and not self.person_to_move:
+            raise NotYourTurnError(f"it is not your turn: {self.name(self.to_move)} is to move")
         action = self.parse(move) if isinstance(move, str) else move
         if isinstance(action, bool) or not isinstance(action, int):
             raise TableError(f"a move must be an action number or text, got {move!r}")
