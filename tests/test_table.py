@@ -20,6 +20,7 @@ from blobmaster.table import (
     action_label,
     make_agent,
     sort_hand,
+    warm_up,
 )
 
 B = bm.BID_OFFSET
@@ -336,6 +337,8 @@ def test_hint_is_the_agents_policy_for_the_persons_legal_moves() -> None:
 def test_the_built_in_network_plays_a_round() -> None:
     agent = make_agent(search="light", seed=0)
     assert agent.name == "default:light"
+    warm_up(agent)
+    assert agent.batches > 0  # the network was called
     table = Table(TableSettings(players=4, cards=2, one_round=True, seed=2), agent)
     play_out(table)
     assert table.is_over and len(table.events) == 4 + 8

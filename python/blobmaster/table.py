@@ -48,6 +48,7 @@ __all__ = [
     "action_label",
     "make_agent",
     "sort_hand",
+    "warm_up",
 ]
 
 SUIT_LETTERS = ("S", "H", "C", "D")
@@ -495,3 +496,11 @@ def make_agent(
     if agent is not None:
         return Agent.from_spec(agent, device=device, seed=seed)
     return Agent.load(model, search=search, device=device, seed=seed)
+
+
+def warm_up(agent: Any) -> None:
+    """Asks ``agent`` for two moves on throwaway deals, so that the first
+    move of a real game does not pay for the network's first calls (its
+    warm-up took seconds on a 2-core CPU)."""
+    for seed in (0, 1):
+        agent.act(Round(4, 5, seed=seed))

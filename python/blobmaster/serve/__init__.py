@@ -39,9 +39,10 @@ def run_command(
     Ctrl-C. Raises AgentError for a bad agent option."""
     import uvicorn
 
-    from blobmaster.table import make_agent
+    from blobmaster.table import make_agent, warm_up
 
     opponents = make_agent(model, search=search, agent=agent, device=device, seed=seed)
+    warm_up(opponents)
     app = create_app(opponents, delay=delay, max_games=max_games, idle_seconds=idle_minutes * 60.0)
     shown = f"[{host}]" if ":" in host else host
     echo(f"BlobMaster table: http://{shown}:{port}/  (agents: {opponents.name}; Ctrl-C stops)")
