@@ -464,7 +464,7 @@ def test_one_loop_per_folder(finished, tmp_path):
         ("[gate]\nreferences = 'heuristic'", "expected an array"),
         ("[gate]\nplayers = 2", "must be 0 or 3..8"),
         ("[gate]\nplayers = 8\ncards = 7", "more than the 52"),
-        ("[selfplay]\nrounds = 0", "rounds: expected an integer >= 1"),
+        ("[selfplay]\nrounds = 0", r"\[selfplay\] rounds: must be >= 1, got 0"),
         ("[selfplay]\nfull_games = true", "single rounds"),
         ("[selfplay]\ngames = 3", "unknown key 'games'"),
         ("[search]\nsimulations = 1", "simulations: must be >= 2"),
@@ -510,7 +510,7 @@ def test_presets_load_are_packaged_and_commented(name):
     assert load_loop_config(REPO / "configs" / f"{name}.toml").to_dict() == cfg.to_dict()
     # every key is set explicitly and preceded by a comment (directly or in its block)
     lines = packaged.read_text().splitlines()
-    flat = loop_mod._flatten(cfg.to_dict())
+    flat = loop_mod.flatten(cfg.to_dict())
     for key in flat:
         section, name_ = key.split(".")
         if section == "selfplay" and name_ == "tables":

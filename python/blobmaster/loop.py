@@ -58,31 +58,45 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import difflib
 import io
 import json
 import math
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import torch
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from blobmaster import config as _config
 from blobmaster.agents import Agent, AgentError, parse_agent_spec
 from blobmaster.arena import agent_seed, derive_seed, play_duplicate
 from blobmaster.checkpoint import RunFolder, model_config_for, read_init_weights, size_name
-from blobmaster.config import ConfigError, Preset, SearchConfig, SelfPlayConfig, validate_table
+from blobmaster.config import (
+    MAX_PLAYERS,
+    MIN_PLAYERS,
+    ConfigError,
+    Preset,
+    SearchConfig,
+    SelfPlayConfig,
+    validate_table,
+)
 from blobmaster.inference import run_selfplay
 from blobmaster.model import (
     BlobNet,
@@ -93,6 +107,7 @@ from blobmaster.model import (
     save_model,
 )
 from blobmaster.replay import ShardMetadata, fsync_dir, list_shards
+from blobmaster.settings import parse_toml, read_settings_text, settings, validate_settings
 from blobmaster.train import (
     IncompatibleModelError,
     TrainConfig,
@@ -101,11 +116,6 @@ from blobmaster.train import (
     WindowChangedError,
     train,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 __all__ = [
     "LOOP_PRESETS",
@@ -129,7 +139,7 @@ DEFAULT_PRESET = "loop_quick"
 """The config of a new run folder when none is given."""
 MANIFEST_FORMAT = "blobmaster-loop"
 MANIFEST_VERSION = 1
-_SEED_MAX = 2**63 - 1
+SEED_MAX = 2**63 - 1
 _SUMMARY_STEPS = 50  # the losses of an iteration: mean of its last 50 training steps
 
 
@@ -147,33 +157,91 @@ class LoopInterrupted(KeyboardInterrupt):
 
 # ---- the config ---------------------------------------------------------------------------
 
-_num = _config._num
 
-
-@dataclass(frozen=True)
+@settings(LoopConfigError, "loop settings")
 class LoopSettings:
     """The ``[loop]`` section (meanings: configs/loop_quick.toml)."""
 
-    iterations: int = _num(10, lo=1, hi=10**6)
-    seed: int = _num(0, lo=0, hi=_SEED_MAX)
-    window_iterations: int = _num(4, lo=1, hi=10**6)
-    init_model: str = ""
-    device: str = "auto"
-    torch_threads: int = _num(0, lo=0, hi=4096)
-    bf16: bool = False
+    iterations: StrictInt = Field(10, ge=1, le=10**6)
+    seed: StrictInt = Field(0, ge=0, le=SEED_MAX)
+    window_iterations: StrictInt = Field(4, ge=1, le=10**6)
+    init_model: StrictStr = ""
+    device: StrictStr = "auto"
+    torch_threads: StrictInt = Field(0, ge=0, le=4096)
+    bf16: StrictBool = False
 
 
-@dataclass(frozen=True)
+@settings(LoopConfigError, "gate settings")
 class GateConfig:
     """The ``[gate]`` section: promotion test and reference agents."""
 
-    deals: int = _num(200, lo=0, hi=10**7)
-    players: int = _num(0, lo=0, hi=8)
-    cards: int = _num(0, lo=0, hi=13)
-    threshold: float = _num(0.0, lo=-1e6, hi=1e6)
-    force_after: int = _num(0, lo=0, hi=10**6)
-    references: tuple[str, ...] = ()
-    reference_deals: int = _num(100, lo=1, hi=10**7)
+    deals: StrictInt = Field(200, ge=0, le=10**7)
+    players: StrictInt = Field(0, ge=0, le=8)
+    cards: StrictInt = Field(0, ge=0, le=13)
+    threshold: StrictFloat = Field(0.0, ge=-1e6, le=1e6)
+    force_after: StrictInt = Field(0, ge=0, le=10**6)
+    references: tuple[StrictStr, ...] = ()
+    reference_deals: StrictInt = Field(100, ge=1, le=10**7)
+
+    @field_validator("references", mode="before")
+    @classmethod
+    def _specs(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) and v.strip() for v in value
+        ):
+            raise ValueError(f"expected an array of non-empty strings, got {value!r}")
+        return tuple(v.strip() for v in value)
+
+    @field_validator("players")
+    @classmethod
+    def _players(cls, value: int) -> int:
+        if value and value < MIN_PLAYERS:
+            raise ValueError(f"must be 0 or {MIN_PLAYERS}..{MAX_PLAYERS}, got {value}")
+        return value
+
+
+@settings(LoopConfigError, "selfplay settings")
+class LoopSelfPlayConfig(SelfPlayConfig):
+    """The loop's ``[selfplay]``: a self-play preset's keys plus ``rounds``."""
+
+    rounds: StrictInt = Field(1000, ge=1, le=10**9)
+    """Self-play rounds per iteration."""
+
+    @field_validator("full_games")
+    @classmethod
+    def _single_rounds(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("the loop plays single rounds; set it to false")
+        return value
+
+
+@settings(LoopConfigError, "loop config")
+class LoopFile:
+    """The schema of a loop config file: its five sections."""
+
+    loop: LoopSettings = LoopSettings()
+    search: SearchConfig = SearchConfig()
+    selfplay: LoopSelfPlayConfig = LoopSelfPlayConfig()
+    train: TrainConfig = TrainConfig()
+    gate: GateConfig = GateConfig()
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _no_train_seed(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "seed" in value:
+            raise ValueError("seed: not allowed here; the loop's seed is [loop] seed")
+        return value
+
+    @model_validator(mode="after")
+    def _gate_table_fits(self) -> LoopFile:
+        first = self.selfplay.tables[0]
+        players = self.gate.players or first.players
+        cards = self.gate.cards or first.cards
+        try:
+            validate_table(players, cards)
+        except ConfigError as e:
+            raise ValueError(f"[gate] players / cards: {e}") from None
+        return self
 
 
 # Keys that may differ between invocations of the same run ("section.key").
@@ -219,7 +287,7 @@ class LoopConfig:
     def to_dict(self) -> dict[str, Any]:
         """Every setting, JSON-serializable, by section."""
         selfplay = dataclasses.asdict(self.selfplay)
-        selfplay["tables"] = [dataclasses.asdict(t) for t in self.selfplay.tables]
+        selfplay["tables"] = list(selfplay["tables"])
         selfplay["rounds"] = self.rounds
         gate = dataclasses.asdict(self.gate)
         gate["references"] = list(self.gate.references)
@@ -234,7 +302,7 @@ class LoopConfig:
     def conflicts(self, other: LoopConfig) -> list[str]:
         """Settings (other than the runtime keys) where ``other`` differs, as
         ``section.key: self -> other`` strings."""
-        a, b = _flatten(self.to_dict()), _flatten(other.to_dict())
+        a, b = flatten(self.to_dict()), flatten(other.to_dict())
         out = []
         for key in sorted(set(a) | set(b)):
             if key in RUNTIME_KEYS:
@@ -251,196 +319,68 @@ class LoopConfig:
         device: str | None = None,
         torch_threads: int | None = None,
     ) -> LoopConfig:
-        """A copy with the given runtime settings (None: unchanged), checked."""
-        loop = self.loop
-        changes: dict[str, Any] = {}
-        for key, value, lo, hi in (
-            ("iterations", iterations, 1, 10**6),
-            ("torch_threads", torch_threads, 0, 4096),
-        ):
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                    raise LoopConfigError(f"{key} must be an integer in {lo}..{hi}, got {value!r}")
-                changes[key] = value
-        if device is not None:
-            changes["device"] = str(device)
-        loop = dataclasses.replace(loop, **changes)
+        """A copy with the given runtime settings (None: unchanged), checked
+        by the same schema as the file (LoopConfigError)."""
+        changes = {"iterations": iterations, "device": device, "torch_threads": torch_threads}
+        loop = dataclasses.replace(self.loop, **{k: v for k, v in changes.items() if v is not None})
         selfplay = self.selfplay
         if threads is not None:
-            if (
-                isinstance(threads, bool)
-                or not isinstance(threads, int)
-                or not 0 <= threads <= 1024
-            ):
-                raise LoopConfigError(f"threads must be an integer in 0..1024, got {threads!r}")
-            selfplay = dataclasses.replace(selfplay, threads=threads)
+            try:
+                selfplay = dataclasses.replace(selfplay, threads=threads)
+            except ConfigError as e:
+                raise LoopConfigError(str(e)) from None
         return dataclasses.replace(self, loop=loop, selfplay=selfplay)
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
 
 
-def _type_name(value: Any) -> str:
-    return _config._type_name(value)
-
-
-def _plain_section(source: str, name: str, cls: type[Any], data: Any) -> Any:
-    """Parses a section of plain fields (numbers, booleans, strings, string arrays)."""
-    where = f"{source}: [{name}]"
-    if not isinstance(data, dict):
-        raise LoopConfigError(f"{where}: expected a section (table), got {_type_name(data)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        f = fields.get(key)
-        if f is None:
-            raise LoopConfigError(str(_config._unknown(where, key, list(fields))))
-        here = f"{where} {key}"
-        if isinstance(f.default, bool):
-            if not isinstance(value, bool):
-                raise LoopConfigError(
-                    f"{here}: expected true or false, got {_type_name(value)} {value!r}"
-                )
-        elif isinstance(f.default, str):
-            if not isinstance(value, str):
-                raise LoopConfigError(
-                    f"{here}: expected a string, got {_type_name(value)} {value!r}"
-                )
-        elif isinstance(f.default, tuple):
-            if not isinstance(value, list) or not all(
-                isinstance(v, str) and v.strip() for v in value
-            ):
-                raise LoopConfigError(
-                    f"{here}: expected an array of non-empty strings, got {value!r}"
-                )
-            value = tuple(v.strip() for v in value)
-        else:
-            try:
-                value = _config._coerce(here, f, value)
-            except ConfigError as e:
-                raise LoopConfigError(str(e)) from None
-        values[key] = value
-    return cls(**values)
-
-
-_SECTIONS = ("loop", "search", "selfplay", "train", "gate")
-
-
 def parse_loop_config(text: str, *, name: str = "custom", source: str = "<string>") -> LoopConfig:
     """Parses loop config TOML text (``source`` names it in error messages).
     Raises LoopConfigError naming the file, section and key of a bad value."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise LoopConfigError(f"{source}: not valid TOML: {e}") from None
-    for key in data:
-        if key not in _SECTIONS:
-            close = difflib.get_close_matches(key, _SECTIONS, n=1)
-            hint = (
-                f" (did you mean [{close[0]}]?)"
-                if close
-                else f" (sections: {', '.join(_SECTIONS)})"
-            )
-            raise LoopConfigError(f"{source}: unknown section or key {key!r}{hint}")
-    loop = _plain_section(source, "loop", LoopSettings, data.get("loop", {}))
-    try:
-        search = _config._section(source, "search", SearchConfig, data.get("search", {}))
-        sp = data.get("selfplay", {})
-        if not isinstance(sp, dict):
-            raise LoopConfigError(
-                f"{source}: [selfplay]: expected a section (table), got {_type_name(sp)}"
-            )
-        sp = dict(sp)
-        rounds = sp.pop("rounds", 1000)
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 10**9:
-            raise LoopConfigError(
-                f"{source}: [selfplay] rounds: expected an integer >= 1, got {rounds!r}"
-            )
-        selfplay = _config._section(source, "selfplay", SelfPlayConfig, sp)
-    except LoopConfigError:
-        raise
-    except ConfigError as e:
-        raise LoopConfigError(str(e)) from None
-    if selfplay.full_games:
-        raise LoopConfigError(
-            f"{source}: [selfplay] full_games: the loop plays single rounds; set it to false"
-        )
-    tr = data.get("train", {})
-    if not isinstance(tr, dict):
-        raise LoopConfigError(
-            f"{source}: [train]: expected a section (table), got {_type_name(tr)}"
-        )
-    if "seed" in tr:
-        raise LoopConfigError(
-            f"{source}: [train] seed: not allowed here; the loop's seed is [loop] seed"
-        )
-    try:
-        train_config = TrainConfig.from_dict(tr, source=f"{source}: [train]")
-    except ConfigError as e:
-        raise LoopConfigError(str(e)) from None
-    gate = _plain_section(source, "gate", GateConfig, data.get("gate", {}))
-    first = selfplay.tables[0]
-    players, cards = gate.players or first.players, gate.cards or first.cards
-    if gate.players and gate.players < 3:
-        raise LoopConfigError(f"{source}: [gate] players: must be 0 or 3..8, got {gate.players}")
-    try:
-        validate_table(players, cards)
-    except ConfigError as e:
-        raise LoopConfigError(f"{source}: [gate] players / cards: {e}") from None
+    data = parse_toml(text, source=source, error=LoopConfigError)
+    sections = validate_settings(
+        LoopFile, data, source=source, error=LoopConfigError, sections=True
+    )
+    sp = sections.selfplay
+    selfplay = SelfPlayConfig(
+        **{f.name: getattr(sp, f.name) for f in dataclasses.fields(SelfPlayConfig)}
+    )
     return LoopConfig(
         name=name,
         source=source,
-        loop=loop,
-        search=search,
+        loop=sections.loop,
+        search=sections.search,
         selfplay=selfplay,
-        rounds=rounds,
-        train=train_config,
-        gate=gate,
+        rounds=sp.rounds,
+        train=sections.train,
+        gate=sections.gate,
         text=text,
     )
 
 
 def builtin_loop_preset_text(name: str) -> str:
     """The TOML text of a packaged loop preset (``loop_quick``, ``loop_gpu``)."""
-    return (
-        resources.files("blobmaster")
-        .joinpath("configs", f"{name}.toml")
-        .read_text(encoding="utf-8")
-    )
+    return read_settings_text(name, builtins=LOOP_PRESETS, error=LoopConfigError)[0]
 
 
 def load_loop_config(spec: str | os.PathLike[str] = DEFAULT_PRESET) -> LoopConfig:
     """Loads a loop config by built-in name (``loop_quick``, ``loop_gpu``)
     or by path. Raises LoopConfigError for an unknown name, a missing or
     unreadable file, or bad contents."""
-    text_spec = os.fspath(spec)
-    path = Path(text_spec)
-    if path.is_file():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise LoopConfigError(f"cannot read config file {path}: {e}") from None
-        return parse_loop_config(text, name=path.stem, source=str(path))
-    key = text_spec.strip().lower()
-    if key in LOOP_PRESETS:
-        return parse_loop_config(
-            builtin_loop_preset_text(key), name=key, source=f"<built-in {key}>"
-        )
-    if path.exists():
-        raise LoopConfigError(f"config path is not a file: {path}")
-    if os.sep in text_spec or text_spec.endswith(".toml"):
-        raise LoopConfigError(f"config file not found: {path}")
-    raise LoopConfigError(
-        f"unknown loop config {text_spec!r}: not a file and not a built-in preset ({', '.join(LOOP_PRESETS)})"
+    text, name, source = read_settings_text(
+        spec, builtins=LOOP_PRESETS, error=LoopConfigError, kind="loop config"
     )
+    return parse_loop_config(text, name=name, source=source)
 
 
 # ---- files ---------------------------------------------------------------------------------
@@ -757,7 +697,7 @@ class _Loop:
             net.load_state_dict(state)
             extra = {"loop": "init", "from": f"{kind}:{source}"}
         else:
-            seed = derive_seed("blobmaster-loop-init", self.cfg.loop.seed) & _SEED_MAX
+            seed = derive_seed("blobmaster-loop-init", self.cfg.loop.seed) & SEED_MAX
             net = default_model(seed=seed, config=want)
             extra = {"loop": "init", "seed": seed}
         save_model(net.eval(), self.f.init_model, extra=extra)
@@ -902,7 +842,7 @@ class _Loop:
         init = self.f.init_model if k == 1 else self.f.iter_dir(k - 1) / "model.pt"
         tcfg = cfg.train.replace(
             model=cfg.model_size,
-            seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & _SEED_MAX,
+            seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & SEED_MAX,
         )
         run = RunFolder(train_dir)
         for p in run.temporary_files():
