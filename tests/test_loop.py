@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,15 @@ from blobmaster.loop import (
     LoopConfigError,
     LoopError,
     LoopFolder,
+    driver,
+    folder,
+    gate,
     gate_decision,
     load_loop_config,
     parse_loop_config,
     run_loop,
+    selfplay,
+    training,
 )
 from blobmaster.model import load_model, load_model_info
 from blobmaster.replay import list_shards, validate_shard
@@ -214,7 +221,7 @@ class Boom(RuntimeError):
 
 
 def _selfplay_crash(monkeypatch, exc: type[BaseException]):
-    real = loop_mod.run_selfplay
+    real = selfplay.run_selfplay
 
     def crashing(*args, progress=None, **kwargs):
         def cb(snap):
@@ -225,11 +232,11 @@ def _selfplay_crash(monkeypatch, exc: type[BaseException]):
 
         return real(*args, progress=cb, progress_interval_s=0.01, **kwargs)
 
-    monkeypatch.setattr(loop_mod, "run_selfplay", crashing)
+    monkeypatch.setattr(selfplay, "run_selfplay", crashing)
 
 
 def _train_crash(monkeypatch, how: str):
-    real = loop_mod.train
+    real = training.train
 
     def crashing(*args, progress=None, **kwargs):
         fired = []
@@ -246,11 +253,11 @@ def _train_crash(monkeypatch, how: str):
 
         return real(*args, progress=cb, **kwargs)
 
-    monkeypatch.setattr(loop_mod, "train", crashing)
+    monkeypatch.setattr(training, "train", crashing)
 
 
 def _arena_crash(monkeypatch, which: str):
-    real = loop_mod.play_duplicate
+    real = gate.play_duplicate
     calls = []
 
     def crashing(agents, *args, **kwargs):
@@ -266,14 +273,14 @@ def _arena_crash(monkeypatch, which: str):
             kwargs["on_round"] = on_round
         return real(agents, *args, **kwargs)
 
-    monkeypatch.setattr(loop_mod, "play_duplicate", crashing)
+    monkeypatch.setattr(gate, "play_duplicate", crashing)
 
 
 def _metrics_crash(monkeypatch):
     def crashing(folder):
         raise Boom("simulated crash after DONE")
 
-    monkeypatch.setattr(loop_mod, "write_metrics", crashing)
+    monkeypatch.setattr(driver, "write_metrics", crashing)
 
 
 POINTS = {
@@ -371,19 +378,19 @@ def test_selfplay_done_before_marker_is_not_replayed(tmp_path, monkeypatch):
             raise Boom("crash before the marker")
         return real_write(path, data)
 
-    real_write = loop_mod.write_json
+    real_write = selfplay.write_json
     with monkeypatch.context() as mp:
-        mp.setattr(loop_mod, "write_json", no_marker)
+        mp.setattr(selfplay, "write_json", no_marker)
         with pytest.raises(Boom):
             run_loop(run, cfg, iterations=1)
     shards = {p.name: p.stat().st_mtime_ns for p in list_shards(run / "iter-0001" / "shards")}
     calls = []
 
-    def stop(self, k):  # stop after self-play: the rest is tested elsewhere
+    def stop(ctx, k):  # stop after self-play: the rest is tested elsewhere
         raise Boom("stop")
 
-    monkeypatch.setattr(loop_mod, "run_selfplay", lambda *a, **k: calls.append(1))
-    monkeypatch.setattr(loop_mod._Loop, "train", stop)
+    monkeypatch.setattr(selfplay, "run_selfplay", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(training, "train_phase", stop)
     with pytest.raises(Boom, match="stop"):
         run_loop(run, iterations=1)
     assert calls == []
@@ -451,7 +458,7 @@ def test_new_run_checks(tmp_path):
 def test_one_loop_per_folder(finished, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(finished, run)
-    with loop_mod._locked(LoopFolder(run)), pytest.raises(LoopError, match="in use"):
+    with folder.locked(LoopFolder(run)), pytest.raises(LoopError, match="in use"):
         run_loop(run)
 
 
@@ -556,7 +563,7 @@ def test_rejected_networks_keep_the_best_and_fallback_promotes(tmp_path, monkeyp
         )
     )
     monkeypatch.setattr(
-        loop_mod,
+        gate,
         "gate_decision",
         lambda d, ci, t, f, r: (r >= f, "forced" if r >= f else "rejected"),
     )
@@ -633,6 +640,18 @@ def test_exports():
     )
     assert bm.write_report is report.write_report and issubclass(bm.LoopConfigError, bm.ConfigError)
     assert {"run_loop", "write_report", "LoopConfig"} <= set(bm.__all__)
+    for name in loop_mod.__all__:
+        assert getattr(loop_mod, name) is not None, name
+
+
+def test_report_and_loop_config_do_not_import_torch():
+    """`blobmaster report` and config checks stay light: no torch import."""
+    code = (
+        "import sys, blobmaster.report, blobmaster.loop; blobmaster.loop.load_loop_config();"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.slow

@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blobmaster.loop import LoopFolder, atomic_write_bytes, read_json
+from blobmaster.atomic import atomic_write_bytes, read_json
+from blobmaster.loop.folder import LoopFolder
+from blobmaster.loop.manifest import MANIFEST_FORMAT
+from blobmaster.loop.metrics import reference_slugs
 
 __all__ = ["ReportError", "ReportResult", "RunData", "load_run", "write_report"]
 
@@ -98,7 +101,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     if not root.is_dir():
         raise ReportError(f"run folder {root} is not a folder")
     manifest = read_json(folder.manifest)
-    if not isinstance(manifest, dict) or manifest.get("format") != "blobmaster-loop":
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ReportError(f"{root} is not a loop run folder (no readable loop.json)")
     rows: list[dict[str, str]] = []
     if folder.metrics.is_file():
@@ -121,9 +124,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
                 steps[k] = []
     baseline = read_json(folder.init_eval)
     config_refs = list((manifest.get("config") or {}).get("gate", {}).get("references") or [])
-    from blobmaster.loop import _slugs
-
-    refs = list(zip(config_refs, _slugs(config_refs)))
+    refs = list(zip(config_refs, reference_slugs(config_refs)))
     # references of earlier configs (a forced change) still have columns
     known = {slug for _, slug in refs}
     for key in rows[0] if rows else {}:
