@@ -513,7 +513,8 @@ def test_config_files(tmp_path):
 def test_presets_load_are_packaged_and_commented(name):
     cfg = load_loop_config(name)
     packaged = Path(bm.__file__).parent / "configs" / f"{name}.toml"
-    assert packaged.read_text() == (REPO / "configs" / f"{name}.toml").read_text()
+    if (REPO / "configs").exists():  # a source checkout: one folder, linked from the top
+        assert (REPO / "configs" / f"{name}.toml").resolve() == packaged.resolve()
     assert load_loop_config(REPO / "configs" / f"{name}.toml").to_dict() == cfg.to_dict()
     # every key is set explicitly and preceded by a comment (directly or in its block)
     lines = packaged.read_text().splitlines()

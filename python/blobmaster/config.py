@@ -8,8 +8,10 @@ but an unknown key or section, a value of the wrong type or a value out of
 range raises ConfigError naming the file and the key. The ranges are those
 the Rust engine enforces, so a preset that loads also starts.
 
-The annotated presets in ``configs/`` (also shipped as package data) say
-what every key means.
+The annotated presets live in ``python/blobmaster/configs/`` (package
+data; the repository's ``configs/`` is a link to that folder) and say what
+every key means. The schema itself is the dataclasses below, checked by
+:mod:`blobmaster.settings`.
 """
 
 from __future__ import annotations

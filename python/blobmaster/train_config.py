@@ -1,7 +1,8 @@
 """Training settings: :class:`TrainConfig`, its TOML file, and the trainer's errors.
 
 ``load_train_config("train")`` loads the preset shipped inside the package
-(the same file as ``configs/train.toml``, which documents every key);
+(``python/blobmaster/configs/train.toml``, linked as ``configs/train.toml``,
+documents every key);
 ``load_train_config("path/to/file.toml")`` loads any file with a ``[train]``
 section. Every key is optional (a missing key takes the default below); an
 unknown key, a value of the wrong type or a value out of range raises
