@@ -326,7 +326,7 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
         "2",
         "--seed",
         "4",
-        "--json",
+        "--out",
         str(out),
         "--device",
         "cpu",
@@ -342,7 +342,8 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     ]
     assert report.agents[2].info["spec"] == f"model:{tiny_model}:light"
     # The same command again gives the same numbers (seeded agents and deals).
-    again = CliRunner().invoke(app, [*args[:-4], "--json", "-", "--device", "cpu"])
+    # --json: the report on stdout instead of the table (and no file without --out).
+    again = CliRunner().invoke(app, [*args[:-4], "--json", "--device", "cpu"])
     assert again.exit_code == 0, again.output
     assert ArenaReport.from_json(again.stdout).per_deal == report.per_deal
 
@@ -357,7 +358,9 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
         (["--agent", "heuristic", "--agent", "random", "--players", "9"], "--players must be 3..8"),
         (["--agent", "heuristic", "--agent", "random", "--players", "5", "--cards", "11"], "52"),
         (["--agent", "heuristic", "--agent", "random", "--deals", "0"], "deals"),
-        (["--agent", "heuristic", "--agent", "random", "--json", "/no/such/dir/r.json"], "--json"),
+        (["--agent", "heuristic", "--agent", "random", "--out", "/no/such/dir/r.json"], "--out"),
+        (["--agent", "heuristic", "--agent", "random", "--out", "/"], "is a folder"),
+        (["--agent", "heuristic", "--agent", "random", "--torch-threads", "-1"], "--torch-threads"),
         (["--agent", "heuristic", "--agent", "default", "--device", "tpu"], "device"),
     ],
 )
