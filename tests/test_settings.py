@@ -110,3 +110,12 @@ def test_tables_follow_the_rules(players, cards):
     else:
         assert ok and preset.selfplay.tables[0].as_tuple() == (players, cards, 1.0)
         assert isinstance(preset.selfplay, SelfPlayConfig)
+
+
+def test_the_message_shown_in_docs_loop_md_is_the_real_one():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "loop.md").read_text()
+    with pytest.raises(LoopConfigError) as e:
+        parse_loop_config("[selfplay]\nrounds = 0\n[loop]\nseeds = 1", source="bad.toml")
+    assert f"\n{e.value}\n" in docs
