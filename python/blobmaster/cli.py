@@ -406,7 +406,7 @@ def eval_agents(
     players: Annotated[int, typer.Option(help="Seats at the table, 3..8.")] = 4,
     cards: Annotated[int, typer.Option(help="Cards per player, 1..13, players x cards <= 52.")] = 5,
     deals: Annotated[
-        int, typer.Option(help="Deals; each is replayed once per rotation of the seats.")
+        int, typer.Option(help="Deals; each is played once per distinct rotation of the seats.")
     ] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the deals and of every agent.")] = 0,
     out: Annotated[
