@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/learning_proof.sh [RUN_DIR] [ITERATIONS] [DEALS]
 #
-# 1. `blobmaster loop RUN_DIR --config loop_quick --iterations ITERATIONS`
+# 1. `blobmaster loop --out RUN_DIR --config loop_quick --iterations ITERATIONS`
 #    (4 players x 5 cards, Light search, the small network; about 65 s an
 #    iteration here, so 70 iterations fit in 90 minutes). Resumable: run the
 #    script again after an interruption and it carries on.
@@ -23,14 +23,14 @@ deals=${3:-2000}
 threads=(--torch-threads 1)
 
 start=$(date +%s)
-blobmaster loop "$run" --config loop_quick --iterations "$iterations" "${threads[@]}"
+blobmaster loop --out "$run" --config loop_quick --iterations "$iterations" "${threads[@]}"
 loop_s=$(( $(date +%s) - start ))
 
 final=$(printf '%s/iter-%04d/model.pt' "$run" "$iterations")
 blobmaster eval --agent "model:$final:light" --agent "model:$run/init/model.pt:light" \
-    --deals "$deals" --seed 2026 "${threads[@]}" --json "$run/proof-vs-untrained.json"
+    --deals "$deals" --seed 2026 "${threads[@]}" --out "$run/proof-vs-untrained.json"
 blobmaster eval --agent "model:$final:light" --agent heuristic \
-    --deals "$deals" --seed 2027 "${threads[@]}" --json "$run/proof-vs-heuristic.json"
+    --deals "$deals" --seed 2027 "${threads[@]}" --out "$run/proof-vs-heuristic.json"
 blobmaster report "$run"
 
 python - "$run" "$loop_s" <<'EOF'

@@ -16,6 +16,7 @@ from blobmaster.arena import (
     ArenaError,
     ArenaReport,
     arena_deal,
+    distinct_seatings,
     evaluate_specs,
     mean_ci95,
     play_duplicate,
@@ -24,6 +25,7 @@ from blobmaster.arena import (
 )
 from blobmaster.cli import app
 from blobmaster.model import ModelConfig, default_model, save_model
+from blobmaster.ratings import OpenSkillRatings, elo_from_pairwise
 
 
 @pytest.fixture(autouse=True)
@@ -163,31 +165,65 @@ def test_identical_agents_tie_exactly() -> None:
         [Agent.heuristic(), Agent.heuristic()], 4, 3, 10, seed=1, progress=False
     )
     a, b = report.agents
-    assert a.mean == b.mean and a.seat_rounds == b.seat_rounds == 80
+    # Rotations 2 and 3 repeat 0 and 1: 2 distinct seatings x 2 seats x 10 deals.
+    assert a.mean == b.mean and a.seat_rounds == b.seat_rounds == 40
     h = report.pair(0, 1)
     assert h.mean_diff == 0.0 and h.ci95 == 0.0 and h.wins == h.losses
     assert a.elo == pytest.approx(b.elo)
 
 
-def test_identical_seatings_are_reused_only_for_pure_agents() -> None:
-    agents = [
-        Agent.rollout_mcts({"determinizations": 1, "simulations": 8}, seed=1),
-        Agent.random(seed=2),
-    ]
-    reused = play_duplicate(agents, 4, 2, 3, seed=6, progress=False)
-    replayed = play_duplicate(
-        agents, 4, 2, 3, seed=6, progress=False, reuse_identical_seatings=False
+def test_distinct_seatings() -> None:
+    assert distinct_seatings(4, 2) == [(0, 1, 0, 1), (1, 0, 1, 0)]  # rotations 2, 3 repeat 0, 1
+    assert distinct_seatings(6, 3) == [(0, 1, 2, 0, 1, 2), (1, 2, 0, 1, 2, 0), (2, 0, 1, 2, 0, 1)]
+    assert len(distinct_seatings(3, 2)) == 3 and len(distinct_seatings(5, 3)) == 5
+    assert len(distinct_seatings(3, 4)) == 4
+    for players in range(3, 9):
+        for n in range(2, 10):
+            seatings = distinct_seatings(players, n)
+            # every agent holds every seat equally often over the distinct seatings
+            for k in range(n):
+                per_seat = {sum(1 for st in seatings if st[s] == k) for s in range(players)}
+                assert len(per_seat) == 1, (players, n, k)
+
+
+def test_reused_seatings_are_counted_once_everywhere() -> None:
+    """2 agents at 4 seats: rotations r and r + 2 seat them alike. Each deal
+    counts its 2 distinct seatings once in wins/ties, seats, OpenSkill and Elo,
+    checked against the same rounds replayed by hand."""
+    agents, deals, seed = [Lowest(), Highest()], 5, 6
+    report = play_duplicate(agents, 4, 2, deals, seed=seed, progress=False)
+    assert report.rounds == 20 and report.played == 10  # schedule 5 x 4, counted 5 x 2
+    wins = [[0, 0], [0, 0]]
+    ties = [[0, 0], [0, 0]]
+    skill = OpenSkillRatings(2)
+    for d in range(deals):
+        for seating in distinct_seatings(4, 2):
+            r = arena_deal(4, 2, d, seed)
+            while not r.is_over:
+                r.apply(agents[seating[r.current_player]].act(r))
+            mean = [
+                sum(sc for sc, k in zip(r.scores, seating) if k == agent) / 2 for agent in (0, 1)
+            ]
+            if mean[0] == mean[1]:
+                ties[0][1] += 1
+                ties[1][0] += 1
+            else:
+                winner = int(mean[1] > mean[0])
+                wins[winner][1 - winner] += 1
+            skill.update([0, 1], mean)
+    assert report.wins == wins and report.ties == ties
+    h = report.pair(0, 1)
+    assert h.shared_rounds == 10 and (h.wins, h.ties, h.losses) == (
+        wins[0][1],
+        ties[0][1],
+        wins[1][0],
     )
-    assert (
-        reused.played == 6 and replayed.played == reused.rounds == 12
-    )  # rotations r and r + 2 coincide
-    reused.seconds = replayed.seconds = 0.0
-    reused.played = replayed.played
-    assert reused == replayed
-    assert play_duplicate([Lowest(), Highest()], 4, 2, 3, seed=6, progress=False).played == 12
-    assert (
-        play_duplicate(agents, 3, 2, 3, seed=6, progress=False).played == 9
-    )  # 2 agents, 3 seats: all differ
+    assert [a.rounds for a in report.agents] == [10, 10]
+    assert [a.seat_rounds for a in report.agents] == [20, 20]
+    assert [(a.mu, a.sigma) for a in report.agents] == [(r.mu, r.sigma) for r in skill.ratings]
+    assert [a.elo for a in report.agents] == pytest.approx(elo_from_pairwise(wins, ties))
+    # the per-deal scores are those of the full schedule (each seating was repeated alike)
+    assert all(len(row) == 2 for row in report.per_deal) and len(report.per_deal) == deals
 
 
 def test_heuristic_beats_random_clearly() -> None:
@@ -233,8 +269,10 @@ def test_all_table_sizes_and_progress_callback() -> None:
             progress=False,
             on_round=lambda done, total, calls=calls: calls.append((done, total)),
         )
-        assert calls == [(i + 1, players) for i in range(players)]
-        assert sum(a.seat_rounds for a in report.agents) == players * players
+        counted = len(distinct_seatings(players, 3))  # 3 when 3 divides players, else players
+        assert counted == (3 if players % 3 == 0 else players)
+        assert calls == [(i + 1, counted) for i in range(counted)]
+        assert sum(a.seat_rounds for a in report.agents) == players * counted
 
 
 def test_report_json_round_trip_and_text(tmp_path: Path) -> None:
@@ -326,7 +364,7 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
         "2",
         "--seed",
         "4",
-        "--json",
+        "--out",
         str(out),
         "--device",
         "cpu",
@@ -342,7 +380,8 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     ]
     assert report.agents[2].info["spec"] == f"model:{tiny_model}:light"
     # The same command again gives the same numbers (seeded agents and deals).
-    again = CliRunner().invoke(app, [*args[:-4], "--json", "-", "--device", "cpu"])
+    # --json: the report on stdout instead of the table (and no file without --out).
+    again = CliRunner().invoke(app, [*args[:-4], "--json", "--device", "cpu"])
     assert again.exit_code == 0, again.output
     assert ArenaReport.from_json(again.stdout).per_deal == report.per_deal
 
@@ -357,7 +396,9 @@ def test_cli_eval_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
         (["--agent", "heuristic", "--agent", "random", "--players", "9"], "--players must be 3..8"),
         (["--agent", "heuristic", "--agent", "random", "--players", "5", "--cards", "11"], "52"),
         (["--agent", "heuristic", "--agent", "random", "--deals", "0"], "deals"),
-        (["--agent", "heuristic", "--agent", "random", "--json", "/no/such/dir/r.json"], "--json"),
+        (["--agent", "heuristic", "--agent", "random", "--out", "/no/such/dir/r.json"], "--out"),
+        (["--agent", "heuristic", "--agent", "random", "--out", "/"], "is a folder"),
+        (["--agent", "heuristic", "--agent", "random", "--torch-threads", "-1"], "--torch-threads"),
         (["--agent", "heuristic", "--agent", "default", "--device", "tpu"], "device"),
     ],
 )

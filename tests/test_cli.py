@@ -123,6 +123,16 @@ def test_selfplay_with_tiny_settings(tmp_path, files):
         assert json.loads(info.searches[0])["simulations"] == 4
 
 
+def test_selfplay_threads_zero_means_every_core(tmp_path, files):
+    """--threads 0 is every core, as in the presets and `blobmaster loop`."""
+    args = tiny_args(files, tmp_path / "out", "--json")
+    args[args.index("--threads") + 1] = "0"
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["threads"] == (os.cpu_count() or 1) and summary["rounds"] == 5
+
+
 def test_selfplay_defaults_with_builtin_preset_and_model(tmp_path, files):
     """No --model: the built-in fresh BlobNet (default size); --config by name."""
     out = tmp_path / "default"
@@ -178,9 +188,12 @@ BAD_INPUTS = {
     "too many cards": (["--cards", "14"], "cards must be in 1..13"),
     "deck too small": (["--players", "8", "--cards", "7"], "more than the 52"),
     "unknown device": (["--device", "tpu"], "unknown device"),
-    "zero threads": (["--threads", "0"], "--threads must be"),
+    "too many threads": (["--threads", "5000"], "--threads: must be <= 1024, got 5000"),
+    "negative threads": (["--threads", "-1"], "--threads: must be >= 0, got -1"),
+    "negative torch threads": (["--torch-threads", "-1"], "--torch-threads must be"),
+    "zero games per thread": (["--games-per-thread", "0"], "--games-per-thread: must be >= 1"),
     "zero rounds": (["--rounds", "0"], "--rounds must be"),
-    "zero batch": (["--batch", "0"], "--batch must be"),
+    "zero batch": (["--batch", "0"], "--batch: must be >= 1, got 0"),
     "negative seed": (["--seed", "-1"], "--seed must be"),
 }
 if not torch.cuda.is_available():
@@ -290,8 +303,8 @@ def test_builtin_presets(name, d, s):
     assert (preset.search.determinizations, preset.search.simulations) == (d, s)
     assert preset.name == name
     repo_file = REPO / "configs" / f"{name}.toml"
-    if repo_file.exists():  # the packaged copy is the same file as configs/
-        assert builtin_preset_path(name).read_text() == repo_file.read_text()
+    if repo_file.exists():  # a source checkout: configs/ is the package's folder itself
+        assert repo_file.resolve() == Path(str(builtin_preset_path(name))).resolve()
         assert load_config(str(repo_file)).search == preset.search
     # every preset starts the real engine as it is
     engine = bm.SelfPlayEngine(**preset.engine_kwargs(threads=1, rounds=1))
@@ -342,3 +355,19 @@ def test_config_accepts_ints_for_floats_and_overrides(tmp_path):
     kwargs = preset.engine_kwargs(threads=3, tables=[(3, 4, 1.0)], seed=9, rounds=10)
     assert kwargs["tables"] == [(3, 4, 1.0)] and kwargs["threads"] == 3 and kwargs["rounds"] == 10
     assert parse_config("").engine_kwargs()["tables"] == [(4, 5, 1.0)]
+
+
+def test_shared_options_mean_the_same_in_every_command():
+    """--json, --threads, --torch-threads, --out: one meaning, one help text."""
+    helps = {
+        cmd: CliRunner().invoke(app, [cmd, "--help"], terminal_width=400).output
+        for cmd in ("selfplay", "train", "eval", "loop", "report")
+    }
+    for cmd in ("selfplay", "train", "eval"):
+        assert "Print the result as one JSON object on stdout instead of text." in helps[cmd]
+    for cmd in ("selfplay", "loop"):
+        assert "Self-play engine threads, 0 = every core" in helps[cmd], cmd
+    for cmd in ("selfplay", "train", "eval", "loop"):
+        assert "0 = torch's default" in helps[cmd], cmd
+    for cmd, text in helps.items():
+        assert "--out" in text, cmd

@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,15 @@ from blobmaster.loop import (
     LoopConfigError,
     LoopError,
     LoopFolder,
+    driver,
+    folder,
+    gate,
     gate_decision,
     load_loop_config,
     parse_loop_config,
     run_loop,
+    selfplay,
+    training,
 )
 from blobmaster.model import load_model, load_model_info
 from blobmaster.replay import list_shards, validate_shard
@@ -214,7 +221,7 @@ class Boom(RuntimeError):
 
 
 def _selfplay_crash(monkeypatch, exc: type[BaseException]):
-    real = loop_mod.run_selfplay
+    real = selfplay.run_selfplay
 
     def crashing(*args, progress=None, **kwargs):
         def cb(snap):
@@ -225,11 +232,11 @@ def _selfplay_crash(monkeypatch, exc: type[BaseException]):
 
         return real(*args, progress=cb, progress_interval_s=0.01, **kwargs)
 
-    monkeypatch.setattr(loop_mod, "run_selfplay", crashing)
+    monkeypatch.setattr(selfplay, "run_selfplay", crashing)
 
 
 def _train_crash(monkeypatch, how: str):
-    real = loop_mod.train
+    real = training.train
 
     def crashing(*args, progress=None, **kwargs):
         fired = []
@@ -246,11 +253,11 @@ def _train_crash(monkeypatch, how: str):
 
         return real(*args, progress=cb, **kwargs)
 
-    monkeypatch.setattr(loop_mod, "train", crashing)
+    monkeypatch.setattr(training, "train", crashing)
 
 
 def _arena_crash(monkeypatch, which: str):
-    real = loop_mod.play_duplicate
+    real = gate.play_duplicate
     calls = []
 
     def crashing(agents, *args, **kwargs):
@@ -266,14 +273,14 @@ def _arena_crash(monkeypatch, which: str):
             kwargs["on_round"] = on_round
         return real(agents, *args, **kwargs)
 
-    monkeypatch.setattr(loop_mod, "play_duplicate", crashing)
+    monkeypatch.setattr(gate, "play_duplicate", crashing)
 
 
 def _metrics_crash(monkeypatch):
     def crashing(folder):
         raise Boom("simulated crash after DONE")
 
-    monkeypatch.setattr(loop_mod, "write_metrics", crashing)
+    monkeypatch.setattr(driver, "write_metrics", crashing)
 
 
 POINTS = {
@@ -371,19 +378,19 @@ def test_selfplay_done_before_marker_is_not_replayed(tmp_path, monkeypatch):
             raise Boom("crash before the marker")
         return real_write(path, data)
 
-    real_write = loop_mod.write_json
+    real_write = selfplay.write_json
     with monkeypatch.context() as mp:
-        mp.setattr(loop_mod, "write_json", no_marker)
+        mp.setattr(selfplay, "write_json", no_marker)
         with pytest.raises(Boom):
             run_loop(run, cfg, iterations=1)
     shards = {p.name: p.stat().st_mtime_ns for p in list_shards(run / "iter-0001" / "shards")}
     calls = []
 
-    def stop(self, k):  # stop after self-play: the rest is tested elsewhere
+    def stop(ctx, k):  # stop after self-play: the rest is tested elsewhere
         raise Boom("stop")
 
-    monkeypatch.setattr(loop_mod, "run_selfplay", lambda *a, **k: calls.append(1))
-    monkeypatch.setattr(loop_mod._Loop, "train", stop)
+    monkeypatch.setattr(selfplay, "run_selfplay", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(training, "train_phase", stop)
     with pytest.raises(Boom, match="stop"):
         run_loop(run, iterations=1)
     assert calls == []
@@ -451,7 +458,7 @@ def test_new_run_checks(tmp_path):
 def test_one_loop_per_folder(finished, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(finished, run)
-    with loop_mod._locked(LoopFolder(run)), pytest.raises(LoopError, match="in use"):
+    with folder.locked(LoopFolder(run)), pytest.raises(LoopError, match="in use"):
         run_loop(run)
 
 
@@ -464,7 +471,7 @@ def test_one_loop_per_folder(finished, tmp_path):
         ("[gate]\nreferences = 'heuristic'", "expected an array"),
         ("[gate]\nplayers = 2", "must be 0 or 3..8"),
         ("[gate]\nplayers = 8\ncards = 7", "more than the 52"),
-        ("[selfplay]\nrounds = 0", "rounds: expected an integer >= 1"),
+        ("[selfplay]\nrounds = 0", r"\[selfplay\] rounds: must be >= 1, got 0"),
         ("[selfplay]\nfull_games = true", "single rounds"),
         ("[selfplay]\ngames = 3", "unknown key 'games'"),
         ("[search]\nsimulations = 1", "simulations: must be >= 2"),
@@ -506,11 +513,12 @@ def test_config_files(tmp_path):
 def test_presets_load_are_packaged_and_commented(name):
     cfg = load_loop_config(name)
     packaged = Path(bm.__file__).parent / "configs" / f"{name}.toml"
-    assert packaged.read_text() == (REPO / "configs" / f"{name}.toml").read_text()
+    if (REPO / "configs").exists():  # a source checkout: one folder, linked from the top
+        assert (REPO / "configs" / f"{name}.toml").resolve() == packaged.resolve()
     assert load_loop_config(REPO / "configs" / f"{name}.toml").to_dict() == cfg.to_dict()
     # every key is set explicitly and preceded by a comment (directly or in its block)
     lines = packaged.read_text().splitlines()
-    flat = loop_mod._flatten(cfg.to_dict())
+    flat = loop_mod.flatten(cfg.to_dict())
     for key in flat:
         section, name_ = key.split(".")
         if section == "selfplay" and name_ == "tables":
@@ -556,7 +564,7 @@ def test_rejected_networks_keep_the_best_and_fallback_promotes(tmp_path, monkeyp
         )
     )
     monkeypatch.setattr(
-        loop_mod,
+        gate,
         "gate_decision",
         lambda d, ci, t, f, r: (r >= f, "forced" if r >= f else "rejected"),
     )
@@ -582,14 +590,14 @@ def _cli(*args):
 def test_cli_loop(tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config(tmp_path, references="")
-    result = _cli("loop", run, "--config", cfg, "--iterations", 1, "--no-progress")
+    result = _cli("loop", "--out", run, "--config", cfg, "--iterations", 1, "--no-progress")
     assert result.exit_code == 0, result.output
     assert "loop: iterations 1-1" in result.output and LoopFolder(run).done_iterations() == 1
-    result = _cli("loop", run, "--iterations", 1, "--no-progress")
+    result = _cli("loop", "--out", run, "--iterations", 1, "--no-progress")
     assert result.exit_code == 0 and "nothing to do" in result.output
     other = tmp_path / "other.toml"
     other.write_text(cfg.read_text().replace("deals = 2", "deals = 4"))
-    result = _cli("loop", run, "--config", other, "--iterations", 1, "--no-progress")
+    result = _cli("loop", "--out", run, "--config", other, "--iterations", 1, "--no-progress")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert (
@@ -605,8 +613,10 @@ def test_cli_loop(tmp_path):
         (("--config", "nope"), "unknown loop config 'nope'"),
         (("--config", "missing.toml"), "config file not found"),
         (("--config", "BAD"), "unknown key"),
-        (("--iterations", 0), "--iterations must be"),
-        (("--threads", -1), "--threads must be"),
+        (("--iterations", 0), "--iterations: must be >= 1, got 0"),
+        (("--threads", -1), "--threads: must be >= 0, got -1"),
+        (("--threads", 5000), "--threads: must be <= 1024, got 5000"),
+        (("--torch-threads", -1), "--torch-threads: must be >= 0"),
         (("--device", "tpu"), "unknown device"),
     ],
 )
@@ -614,7 +624,7 @@ def test_cli_loop_bad_input(tmp_path, args, message):
     bad = tmp_path / "bad.toml"
     bad.write_text("[loop]\nbogus = 1\n")
     args = tuple(bad if a == "BAD" else a for a in args)
-    result = _cli("loop", tmp_path / "run", *args, "--no-progress")
+    result = _cli("loop", "--out", tmp_path / "run", *args, "--no-progress")
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], (
@@ -633,6 +643,18 @@ def test_exports():
     )
     assert bm.write_report is report.write_report and issubclass(bm.LoopConfigError, bm.ConfigError)
     assert {"run_loop", "write_report", "LoopConfig"} <= set(bm.__all__)
+    for name in loop_mod.__all__:
+        assert getattr(loop_mod, name) is not None, name
+
+
+def test_report_and_loop_config_do_not_import_torch():
+    """`blobmaster report` and config checks stay light: no torch import."""
+    code = (
+        "import sys, blobmaster.report, blobmaster.loop; blobmaster.loop.load_loop_config();"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from blobmaster.ratings import (
     OpenSkillRatings,
     elo_expected,
     elo_from_pairwise,
-    elo_update,
     rank_scores,
 )
 
@@ -93,11 +92,6 @@ def test_elo_expected_score_worked_example() -> None:
     assert elo_expected(1600, 1400) == pytest.approx(0.759747, abs=1e-6)
     assert elo_expected(1400, 1600) == pytest.approx(1 - 0.759747, abs=1e-6)
     assert elo_expected(1500, 1500) == 0.5
-    # Equal players, K = 16: a win gains 16 * (1 - 0.5) = 8 points.
-    assert elo_update(1500, 1500, 1.0) == 1508.0
-    assert elo_update(1600, 1400, 0.5, k=32) == pytest.approx(
-        1600 + 32 * (0.5 - 0.759747), abs=1e-5
-    )
 
 
 def test_elo_fit_two_agents_closed_form() -> None:

@@ -25,6 +25,12 @@ played ``R = max(P, n)`` times; in rotation r (0..R-1) seat s holds agent
 with probability 1/5) and the cards from a generator seeded by a hash of
 (``seed``, d); the deals are not the Rust arena's.
 
+**Identical seatings.** When n divides P and n < P, rotations r and r + n
+seat the agents identically; such a rotation is played only once
+(:func:`distinct_seatings`), and every agent still holds every seat of the
+deal equally often. Every statistic below counts each distinct seating of a
+deal once: ``ArenaReport.played`` rounds, of the ``rounds`` of the schedule.
+
 **Statistics.** An agent's score in a round is its mean score over the
 seats it held. Its score on a deal is the mean over every seat it held in
 the deal's rotations; these per-deal scores are the independent samples
@@ -33,23 +39,21 @@ mean round score is their mean, with a 95% interval of 1.96 standard errors
 (sample standard deviation, n - 1); undefined (None) below two deals. The
 head-to-head of a pair counts wins, ties and losses over the rounds both
 sat in, and gives the mean paired difference of their per-deal scores with
-its 95% interval. Ratings: :mod:`blobmaster.ratings`.
+its 95% interval. Ratings: :mod:`blobmaster.ratings`. The report types
+(:class:`ArenaReport` and its parts) live in :mod:`blobmaster.arena_report`
+and are re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from blobmaster._core import Round
+from blobmaster.arena_report import AgentResult, ArenaReport, HeadToHead, mean_ci95
 
 __all__ = [
     "AgentResult",
@@ -59,6 +63,7 @@ __all__ = [
     "agent_seed",
     "arena_deal",
     "derive_seed",
+    "distinct_seatings",
     "evaluate_specs",
     "mean_ci95",
     "play_duplicate",
@@ -66,10 +71,6 @@ __all__ = [
     "seat_agent",
 ]
 
-Z95 = 1.96
-"""Normal quantile of the 95% intervals (as in the Rust arena)."""
-REPORT_FORMAT = "blobmaster-arena"
-REPORT_VERSION = 1
 _MAX_SEED = (1 << 64) - 1
 
 
@@ -104,228 +105,6 @@ def arena_deal(num_players: int, cards: int, deal: int, seed: int) -> Round:
     return Round(
         num_players, cards, dealer=dealer, trump=None if t == 4 else t, seed=rng.getrandbits(64)
     )
-
-
-def mean_ci95(samples: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and 95% half-width ``1.96 * s / sqrt(n)`` (s: sample standard
-    deviation); the half-width is None with fewer than two samples."""
-    n = len(samples)
-    if n == 0:
-        return 0.0, None
-    mean = math.fsum(samples) / n
-    if n < 2:
-        return mean, None
-    var = math.fsum((x - mean) ** 2 for x in samples) / (n - 1)
-    return mean, Z95 * math.sqrt(var / n)
-
-
-@dataclass
-class AgentResult:
-    """One agent's results."""
-
-    index: int
-    name: str
-    mean: float
-    """Mean round score (points: 10 + bid for an exact bid, else 0)."""
-    ci95: float | None
-    """95% half-width of ``mean`` over per-deal scores (None below two deals)."""
-    seat_rounds: int
-    """Seats held, summed over rounds."""
-    rounds: int
-    """Rounds the agent sat in."""
-    bids_made: int
-    """Seat-rounds in which it took exactly its bid."""
-    mu: float
-    """OpenSkill Plackett-Luce mean."""
-    sigma: float
-    """OpenSkill Plackett-Luce uncertainty."""
-    ordinal: float
-    """``mu - 3 sigma``."""
-    elo: float
-    """Bradley-Terry fit of the pairwise results on the Elo scale (mean 1500)."""
-    info: dict[str, Any] = field(default_factory=dict)
-    """The agent's settings (``Agent.describe()``)."""
-
-    @property
-    def low(self) -> float:
-        return self.mean - (self.ci95 if self.ci95 is not None else math.inf)
-
-    @property
-    def high(self) -> float:
-        return self.mean + (self.ci95 if self.ci95 is not None else math.inf)
-
-    @property
-    def bid_rate(self) -> float:
-        return self.bids_made / self.seat_rounds if self.seat_rounds else 0.0
-
-
-@dataclass
-class HeadToHead:
-    """Agent ``a`` against agent ``b`` (a < b)."""
-
-    a: int
-    b: int
-    wins: int
-    """Shared rounds where a's score was strictly above b's."""
-    ties: int
-    losses: int
-    """Shared rounds where b's score was strictly above a's."""
-    mean_diff: float
-    """Mean over deals of (a's per-deal score - b's)."""
-    ci95: float | None
-    """95% half-width of ``mean_diff`` (None below two deals)."""
-
-    @property
-    def shared_rounds(self) -> int:
-        return self.wins + self.ties + self.losses
-
-
-@dataclass
-class ArenaReport:
-    """What :func:`play_duplicate` measured. ``to_json`` / ``from_json``
-    round-trip exactly."""
-
-    num_players: int
-    cards: int
-    deals: int
-    seed: int
-    rotations: int
-    rounds: int
-    agents: list[AgentResult]
-    head_to_head: list[HeadToHead]
-    wins: list[list[int]]
-    """``wins[i][j]``: shared rounds where agent i scored strictly above j."""
-    ties: list[list[int]]
-    per_deal: list[list[float]]
-    """``per_deal[d][k]``: agent k's mean score over its seats of deal d."""
-    seconds: float = 0.0
-    played: int = 0
-    """Rounds actually played; fewer than ``rounds`` when identical seatings
-    of a deal were reused (see :func:`play_duplicate`)."""
-    seating: str = "seat s, rotation r -> agent ((s + r) mod max(P, n)) mod n"
-
-    @property
-    def rounds_per_s(self) -> float:
-        return self.rounds / self.seconds if self.seconds > 0 else 0.0
-
-    def pair(self, i: int, j: int) -> HeadToHead:
-        """The head-to-head of agents i and j, seen from i."""
-        for h in self.head_to_head:
-            if (h.a, h.b) == (i, j):
-                return h
-            if (h.a, h.b) == (j, i):
-                return HeadToHead(i, j, h.losses, h.ties, h.wins, -h.mean_diff, h.ci95)
-        raise KeyError((i, j))
-
-    def clearly_ahead(self, i: int, j: int) -> bool:
-        """Agent i's paired difference against j is positive with its whole
-        95% interval above zero."""
-        h = self.pair(i, j)
-        return h.ci95 is not None and h.mean_diff - h.ci95 > 0
-
-    # ---- serialization
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["rounds_per_s"] = self.rounds_per_s
-        return {"format": REPORT_FORMAT, "version": REPORT_VERSION, **out}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ArenaReport:
-        data = dict(data)
-        if data.pop("format", REPORT_FORMAT) != REPORT_FORMAT:
-            raise ValueError("not a blobmaster arena report")
-        version = data.pop("version", REPORT_VERSION)
-        if version > REPORT_VERSION:
-            raise ValueError(f"arena report version {version} is newer than this blobmaster reads")
-        data.pop("rounds_per_s", None)
-        data["agents"] = [AgentResult(**a) for a in data["agents"]]
-        data["head_to_head"] = [HeadToHead(**h) for h in data["head_to_head"]]
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text: str) -> ArenaReport:
-        return cls.from_dict(json.loads(text))
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
-        return path
-
-    # ---- display
-
-    def tables(self) -> list[Any]:
-        """Rich tables: one row per agent (best mean first), then one per pair."""
-        from rich import box
-        from rich.table import Table
-
-        def ci(x: float | None) -> str:
-            return "n/a" if x is None else f"{x:.2f}"
-
-        title = (
-            f"{self.num_players} players x {self.cards} cards: {self.deals} deals x "
-            f"{self.rotations} rotations = {self.rounds} rounds"
-        )
-        if 0 < self.played < self.rounds:
-            title += f" ({self.played} played, identical seatings reused)"
-        if self.seconds > 0:
-            title += f", {self.rounds_per_s:.2f} rounds/s"
-        t = Table(title=title, box=box.SIMPLE_HEAD)
-        t.add_column("#", justify="right")
-        t.add_column("agent", no_wrap=True)
-        for col in ("mean", "\u00b195%", "bids made", "seats", "mu", "sigma", "Elo"):
-            t.add_column(col, justify="right")
-        for a in sorted(self.agents, key=lambda a: -a.mean):
-            t.add_row(
-                str(a.index),
-                a.name,
-                f"{a.mean:.3f}",
-                ci(a.ci95),
-                f"{100 * a.bid_rate:.1f}%",
-                str(a.seat_rounds),
-                f"{a.mu:.2f}",
-                f"{a.sigma:.2f}",
-                f"{a.elo:.0f}",
-            )
-        t.caption = "mean: round score; \u00b195%: per-deal CI; mu/sigma: OpenSkill Plackett-Luce"
-        h2h = Table(
-            title="head to head: rounds won/tied/lost, paired difference per deal",
-            box=box.SIMPLE_HEAD,
-        )
-        h2h.add_column("pair", no_wrap=True)
-        for col in ("won", "tied", "lost", "diff", "\u00b195%"):
-            h2h.add_column(col, justify="right")
-        names = {a.index: a.name for a in self.agents}
-        for h in self.head_to_head:
-            h2h.add_row(
-                f"[{h.a}] {names[h.a]} v [{h.b}] {names[h.b]}",
-                str(h.wins),
-                str(h.ties),
-                str(h.losses),
-                f"{h.mean_diff:+.3f}",
-                ci(h.ci95),
-            )
-        return [t, h2h]
-
-    def print(self, console: Any | None = None) -> None:
-        """Prints the tables (on stdout unless ``console`` says otherwise)."""
-        from rich.console import Console
-
-        console = console or Console()
-        for t in self.tables():
-            console.print(t)
-
-    def __str__(self) -> str:
-        import io
-
-        from rich.console import Console
-
-        console = Console(file=io.StringIO(), width=140, color_system=None)
-        self.print(console)
-        return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 class _Progress:
@@ -393,39 +172,25 @@ def _play_round(agents: Sequence[Any], seating: Sequence[int], round: Round) -> 
     return round
 
 
-def play_duplicate(
-    agents: Sequence[Any],
-    num_players: int,
-    cards: int,
-    deals: int,
-    seed: int = 0,
-    *,
-    progress: bool = True,
-    console: Any | None = None,
-    on_round: Callable[[int, int], None] | None = None,
-    reuse_identical_seatings: bool | None = None,
-) -> ArenaReport:
-    """Seat-rotated duplicate play of ``deals`` deals of ``cards`` cards at a
-    table of ``num_players`` (3..8) seats, for two or more ``agents``
-    (anything with ``act(round) -> int`` and a ``name``). Deal d is
-    :func:`arena_deal` ``(num_players, cards, d, seed)``, played
-    :func:`rotations` times with the seating of :func:`seat_agent`.
+def distinct_seatings(num_players: int, num_agents: int) -> list[tuple[int, ...]]:
+    """The seatings of one deal, each once, in rotation order: rotation r
+    seats agent :func:`seat_agent` ``(s, r, ...)`` at seat s, and a rotation
+    that seats the agents exactly like an earlier one (r and r + n when n
+    divides P) is left out. Each agent still plays every seat it would
+    have, the same share of the time."""
+    out: list[tuple[int, ...]] = []
+    for r in range(rotations(num_players, num_agents)):
+        seating = tuple(seat_agent(s, r, num_players, num_agents) for s in range(num_players))
+        if seating not in out:
+            out.append(seating)
+    return out
 
-    ``progress`` shows a progress bar with rounds/s on stderr (only on a
-    terminal); ``on_round(done, total)`` is called after every round.
-    When n divides P with n < P, rotations r and r + n seat the agents
-    identically. Agents built by :class:`blobmaster.agents.Agent` decide as a
-    pure function of the position and their seed, so such a rotation would
-    replay move for move; ``reuse_identical_seatings`` (None: only when every
-    agent is an ``Agent``) takes its result from the first one instead of
-    playing it again. The statistics are the same, the work is n/P of it.
 
-    Raises ArenaError for bad input or an illegal action.
-    """
+def _check_input(
+    agents: Sequence[Any], num_players: int, cards: int, deals: int, seed: int
+) -> None:
     from blobmaster.config import ConfigError, validate_table
-    from blobmaster.ratings import OpenSkillRatings, elo_from_pairwise
 
-    agents = list(agents)
     if len(agents) < 2:
         raise ArenaError(f"need at least 2 agents, got {len(agents)}")
     for k, a in enumerate(agents):
@@ -440,110 +205,147 @@ def play_duplicate(
     _check_int("deals", deals, 1)
     _check_int("seed", seed, 0, _MAX_SEED)
 
-    n = len(agents)
-    rot = rotations(num_players, n)
-    total = deals * rot
-    per_deal: list[list[float]] = []
-    seat_rounds = [0] * n
-    rounds_in = [0] * n
-    made = [0] * n
-    wins = [[0] * n for _ in range(n)]
-    ties = [[0] * n for _ in range(n)]
-    skill = OpenSkillRatings(n)
-    if reuse_identical_seatings is None:
-        from blobmaster.agents import Agent
 
-        reuse_identical_seatings = all(isinstance(a, Agent) for a in agents)
-    played = 0
+class _Tally:
+    """Every statistic of an arena, one counted round at a time."""
+
+    def __init__(self, n: int) -> None:
+        from blobmaster.ratings import OpenSkillRatings
+
+        self.n = n
+        self.played = 0
+        self.seat_rounds = [0] * n
+        self.rounds_in = [0] * n
+        self.made = [0] * n
+        self.wins = [[0] * n for _ in range(n)]
+        self.ties = [[0] * n for _ in range(n)]
+        self.skill = OpenSkillRatings(n)
+        self.per_deal: list[list[float]] = []
+        self._deal_sum = [0.0] * n
+        self._deal_seats = [0] * n
+
+    def add_round(self, seating: Sequence[int], end: Round) -> None:
+        scores = end.scores
+        assert scores is not None
+        total = [0.0] * self.n
+        seats = [0] * self.n
+        for s, k in enumerate(seating):
+            total[k] += scores[s]
+            seats[k] += 1
+            self.made[k] += int(end.bids[s] == end.tricks_won[s])
+        present = [k for k in range(self.n) if seats[k]]
+        mean = {k: total[k] / seats[k] for k in present}
+        for k in present:
+            self._deal_sum[k] += total[k]
+            self._deal_seats[k] += seats[k]
+            self.seat_rounds[k] += seats[k]
+            self.rounds_in[k] += 1
+        for i in present:
+            for j in (j for j in present if j != i):
+                if mean[i] > mean[j]:
+                    self.wins[i][j] += 1
+                elif mean[i] == mean[j]:
+                    self.ties[i][j] += 1
+        self.skill.update(present, [mean[k] for k in present])
+        self.played += 1
+
+    def end_deal(self) -> None:
+        self.per_deal.append([s / c for s, c in zip(self._deal_sum, self._deal_seats)])
+        self._deal_sum = [0.0] * self.n
+        self._deal_seats = [0] * self.n
+
+    def agent_results(self, agents: Sequence[Any]) -> list[AgentResult]:
+        from blobmaster.ratings import elo_from_pairwise
+
+        elo = elo_from_pairwise(self.wins, self.ties)
+        ratings = self.skill.ratings
+        results = []
+        for k, agent in enumerate(agents):
+            mean, ci = mean_ci95([row[k] for row in self.per_deal])
+            describe = getattr(agent, "describe", None)
+            results.append(
+                AgentResult(
+                    index=k,
+                    name=str(getattr(agent, "name", type(agent).__name__)),
+                    mean=mean,
+                    ci95=ci,
+                    seat_rounds=self.seat_rounds[k],
+                    rounds=self.rounds_in[k],
+                    bids_made=self.made[k],
+                    mu=ratings[k].mu,
+                    sigma=ratings[k].sigma,
+                    ordinal=ratings[k].ordinal,
+                    elo=elo[k],
+                    info=dict(describe()) if callable(describe) else {},
+                )
+            )
+        return results
+
+    def head_to_head(self) -> list[HeadToHead]:
+        pairs = []
+        for i in range(self.n):
+            for j in range(i + 1, self.n):
+                diff, ci = mean_ci95([row[i] - row[j] for row in self.per_deal])
+                pairs.append(
+                    HeadToHead(i, j, self.wins[i][j], self.ties[i][j], self.wins[j][i], diff, ci)
+                )
+        return pairs
+
+
+def play_duplicate(
+    agents: Sequence[Any],
+    num_players: int,
+    cards: int,
+    deals: int,
+    seed: int = 0,
+    *,
+    progress: bool = True,
+    console: Any | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+) -> ArenaReport:
+    """Seat-rotated duplicate play of ``deals`` deals of ``cards`` cards at a
+    table of ``num_players`` (3..8) seats, for two or more ``agents``
+    (anything with ``act(round) -> int`` and a ``name``). Deal d is
+    :func:`arena_deal` ``(num_players, cards, d, seed)``, played once in
+    each of its :func:`distinct_seatings` (the :func:`rotations` of
+    :func:`seat_agent`, a rotation that repeats an earlier seating left
+    out), and every statistic and rating counts each of those rounds once.
+
+    ``progress`` shows a progress bar with rounds/s on stderr (only on a
+    terminal); ``on_round(done, total)`` is called after every round.
+    Raises ArenaError for bad input or an illegal action.
+    """
+    agents = list(agents)
+    _check_input(agents, num_players, cards, deals, seed)
+    n = len(agents)
+    seatings = distinct_seatings(num_players, n)
+    total = deals * len(seatings)
+    tally = _Tally(n)
     started = time.perf_counter()
-    done = 0
     with _Progress(total, progress, console) as bar:
         for d in range(deals):
             start = arena_deal(num_players, cards, d, seed)
-            deal_sum = [0.0] * n
-            deal_count = [0] * n
-            seen: dict[tuple[int, ...], Round] = {}
-            for r in range(rot):
-                seating = [seat_agent(s, r, num_players, n) for s in range(num_players)]
-                key = tuple(seating)
-                if reuse_identical_seatings and key in seen:
-                    end = seen[key]
-                else:
-                    end = _play_round(agents, seating, start.clone())
-                    seen[key] = end
-                    played += 1
-                scores = end.scores
-                assert scores is not None
-                total_k = [0.0] * n
-                count_k = [0] * n
-                for s, k in enumerate(seating):
-                    total_k[k] += scores[s]
-                    count_k[k] += 1
-                    made[k] += int(end.bids[s] == end.tricks_won[s])
-                present = [k for k in range(n) if count_k[k]]
-                mean_k = {k: total_k[k] / count_k[k] for k in present}
-                for k in present:
-                    deal_sum[k] += total_k[k]
-                    deal_count[k] += count_k[k]
-                    seat_rounds[k] += count_k[k]
-                    rounds_in[k] += 1
-                for i in present:
-                    for j in present:
-                        if i == j:
-                            continue
-                        if mean_k[i] > mean_k[j]:
-                            wins[i][j] += 1
-                        elif mean_k[i] == mean_k[j]:
-                            ties[i][j] += 1
-                skill.update(present, [mean_k[k] for k in present])
-                done += 1
-                bar.update(done)
+            for seating in seatings:
+                tally.add_round(seating, _play_round(agents, seating, start.clone()))
+                bar.update(tally.played)
                 if on_round is not None:
-                    on_round(done, total)
-            per_deal.append([deal_sum[k] / deal_count[k] for k in range(n)])
-    seconds = time.perf_counter() - started
-
-    elo = elo_from_pairwise(wins, ties)
-    ratings = skill.ratings
-    results = []
-    for k, agent in enumerate(agents):
-        mean, ci = mean_ci95([row[k] for row in per_deal])
-        describe = getattr(agent, "describe", None)
-        results.append(
-            AgentResult(
-                index=k,
-                name=str(getattr(agent, "name", type(agent).__name__)),
-                mean=mean,
-                ci95=ci,
-                seat_rounds=seat_rounds[k],
-                rounds=rounds_in[k],
-                bids_made=made[k],
-                mu=ratings[k].mu,
-                sigma=ratings[k].sigma,
-                ordinal=ratings[k].ordinal,
-                elo=elo[k],
-                info=dict(describe()) if callable(describe) else {},
-            )
-        )
-    pairs = []
-    for i in range(n):
-        for j in range(i + 1, n):
-            diff, ci = mean_ci95([row[i] - row[j] for row in per_deal])
-            pairs.append(HeadToHead(i, j, wins[i][j], ties[i][j], wins[j][i], diff, ci))
+                    on_round(tally.played, total)
+            tally.end_deal()
+    rot = rotations(num_players, n)
     return ArenaReport(
         num_players=num_players,
         cards=cards,
         deals=deals,
         seed=seed,
         rotations=rot,
-        rounds=total,
-        played=played,
-        agents=results,
-        head_to_head=pairs,
-        wins=wins,
-        ties=ties,
-        per_deal=per_deal,
-        seconds=seconds,
+        rounds=deals * rot,
+        played=tally.played,
+        agents=tally.agent_results(agents),
+        head_to_head=tally.head_to_head(),
+        wins=tally.wins,
+        ties=tally.ties,
+        per_deal=tally.per_deal,
+        seconds=time.perf_counter() - started,
     )
 
 

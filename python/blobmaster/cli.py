@@ -1,18 +1,35 @@
 """The ``blobmaster`` command line (typer).
 
 ``blobmaster selfplay`` runs the Rust self-play engine with a BlobNet and
-writes replay shards; ``blobmaster validate`` checks shards. Every argument
-is checked before any work starts: bad input ends with one line on stderr,
-``blobmaster: error: ...``, and exit status 2 (no traceback). Ctrl-C writes
-the finished rounds and exits with status 130.
+writes replay shards; ``validate`` checks shards; ``train``, ``eval``,
+``loop`` and ``report`` train, compare agents, run the AlphaZero loop and
+plot a loop run. Every argument is checked before any work starts (settings
+by the same schema as the TOML files): bad input ends with one line on
+stderr, ``blobmaster: error: ...``, and exit status 2 (no traceback).
+Ctrl-C keeps the finished work and exits with status 130.
+
+The same option means the same thing in every command:
+
+* positional arguments are what a command reads; ``--out`` is where it
+  writes (a folder, or the report file of ``eval``), created if missing;
+* ``--json`` is a flag: the result as one JSON object on stdout instead of
+  text (the log lines stay on stderr);
+* ``--threads`` is engine threads and ``--torch-threads`` torch's CPU
+  threads; 0 means every core for the first and torch's default for the
+  second, no option means the config's value (or torch's default);
+* ``--device`` is auto, cpu, cuda or cuda:N; ``--progress/--no-progress``
+  shows live progress bars on a terminal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -33,12 +50,42 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# ---- options shared by several commands (one meaning everywhere) ----------------------------
+
+Threads = Annotated[
+    int | None,
+    typer.Option(help="Self-play engine threads, 0 = every core [default: the config's]"),
+]
+TorchThreads = Annotated[
+    int | None,
+    typer.Option(help="Threads torch uses on the CPU, 0 = torch's default [default: torch's]"),
+]
+Device = Annotated[str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")]
+Progress = Annotated[bool, typer.Option(help="Show live progress bars (on a terminal).")]
+Json = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as one JSON object on stdout instead of text."),
+]
+
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """One line on stderr, then exit."""
     line = " ".join(str(message).split())
     typer.echo(f"blobmaster: error: {line}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _exits_on(*bad_input: type[BaseException], interrupted: str = "interrupted") -> Iterator[None]:
+    """Bad input (the given exception types): one line and status 2;
+    Ctrl-C: ``interrupted`` on stderr and status 130."""
+    try:
+        yield
+    except bad_input as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo(f"blobmaster: {interrupted}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _version(value: bool) -> None:
@@ -69,6 +116,15 @@ def _check_range(name: str, value: int | None, lo: int, hi: int | None = None) -
         _fail(f"{name} must be {bound}, got {value}")
 
 
+def _set_torch_threads(torch_threads: int | None) -> None:
+    """--torch-threads: None or 0 leave torch's default."""
+    _check_range("--torch-threads", torch_threads, 0, 4096)
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+
+
 def _check_out_dir(out: Path) -> None:
     """Creates ``out`` if needed and proves it writable with a temporary file."""
     if out.exists() and not out.is_dir():
@@ -81,12 +137,29 @@ def _check_out_dir(out: Path) -> None:
         _fail(f"--out {out} is not a writable folder: {e.strerror or e}")
 
 
-def _tables(
-    preset: Any, players: int | None, cards: int | None
-) -> list[tuple[int, int, float]] | None:
+def _override(section: Any, options: dict[str, tuple[str, Any]]) -> Any:
+    """``section`` (a settings dataclass) with the given command-line values
+    (``key: (option name, value or None)``), each checked by the settings
+    schema; a bad one fails naming its option."""
+    from blobmaster.config import ConfigError
+
+    for key, (option, value) in options.items():
+        if value is None:
+            continue
+        try:
+            section = dataclasses.replace(section, **{key: value})
+        except ConfigError as e:
+            _fail(f"{option}: {str(e).split(f'{key}: ', 1)[-1]}")
+    return section
+
+
+# ---- selfplay -----------------------------------------------------------------------------
+
+
+def _tables(preset: Any, players: int | None, cards: int | None) -> tuple[Any, ...] | None:
     """The --players/--cards table (the preset's first table fills a missing
     one), or None to keep the preset's tables."""
-    from blobmaster.config import ConfigError, validate_table
+    from blobmaster.config import ConfigError, Table, validate_table
 
     if players is None and cards is None:
         return None
@@ -97,16 +170,126 @@ def _tables(
         validate_table(p, c)
     except ConfigError as e:
         _fail(f"--players {p} --cards {c}: {e}")
-    return [(p, c, 1.0)]
+    return (Table(players=p, cards=c),)
+
+
+def _selfplay_preset(config: str, overrides: dict[str, Any]) -> Any:
+    """The preset of --config with the command line's [selfplay] values applied."""
+    from blobmaster.config import ConfigError, load_config
+
+    try:
+        preset = load_config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    options = {
+        "threads": "--threads",
+        "games_per_thread": "--games-per-thread",
+        "max_batch": "--batch",
+        "rounds_per_shard": "--rounds-per-shard",
+        "full_games": "--full-games",
+    }
+    changes = {key: (options[key], value) for key, value in overrides.items() if key in options}
+    changes["tables"] = ("--players/--cards", _tables(preset, *overrides["table"]))
+    selfplay = _override(preset.selfplay, changes)
+    return dataclasses.replace(preset, selfplay=selfplay)
+
+
+def _selfplay_network(model: Path | None, device: str, bf16: bool) -> tuple[Any, Any, str]:
+    """(torch device, network, model id) for --model/--device/--bf16."""
+    if model is not None and not model.is_file():
+        _fail(
+            f"model file not found: {model}"
+            if not model.exists()
+            else f"model path is not a file: {model}"
+        )
+    # torch takes seconds to import: only after the cheap checks.
+    import torch
+
+    from blobmaster.model import (
+        DeviceError,
+        ModelError,
+        default_model,
+        load_model,
+        load_model_info,
+        resolve_device,
+        script_model,
+    )
+
+    try:
+        dev = resolve_device(device)
+    except DeviceError as e:
+        _fail(f"--device: {e}")
+    if bf16 and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        _fail(f"--bf16: {torch.cuda.get_device_name(dev)} does not support bfloat16")
+    try:
+        if model is None:
+            return dev, script_model(default_model(seed=0)).to(dev), "default:blobnet-seed0"
+        return dev, load_model(model, dev), load_model_info(model).id
+    except ModelError as e:
+        _fail(str(e))
+
+
+def _selfplay_run(
+    preset: Any, net: Any, dev: Any, model_id: str, *, rounds: int, seed: int, out: Path,
+    bf16: bool, progress: bool, json_out: bool,
+) -> bool:  # fmt: skip
+    """Plays, prints the summary; returns whether Ctrl-C stopped it."""
+    from blobmaster import SelfPlayEngine
+    from blobmaster.config import engine_kwargs_summary
+    from blobmaster.inference import run_selfplay
+    from blobmaster.progress import RichProgress
+    from blobmaster.replay import ShardMetadata
+
+    sp = preset.selfplay
+    kwargs = preset.engine_kwargs(rounds=rounds, seed=seed)
+    games = sp.full_games
+    # With full games the engine counts games; the rounds they hold are known
+    # when every table has the same schedule length.
+    per_game = sp.rounds_per_game() if games else 1
+    try:
+        engine = SelfPlayEngine(**kwargs)
+    except (ValueError, TypeError, OverflowError) as e:
+        _fail(f"cannot start the engine: {e}")
+    if not json_out:
+        typer.echo(
+            f"selfplay: {rounds} {'full games' if games else 'rounds'}, {preset.name} "
+            f"({engine_kwargs_summary(kwargs)}), model {model_id}, device {dev}, out {out}",
+            err=True,
+        )
+    with RichProgress(rounds * per_game if per_game else None, enabled=progress) as bar:
+        summary = run_selfplay(
+            engine,
+            net,
+            dev,
+            out_dir=out,
+            rounds=None if games else rounds,  # full games: the engine stops after `rounds` games
+            rounds_per_shard=sp.rounds_per_shard,
+            batch=sp.max_batch,
+            timeout_ms=sp.timeout_ms,
+            bf16=bf16,
+            progress=bar,
+            metadata=ShardMetadata(model=model_id, search=preset.search.to_json()),
+        )
+    if json_out:
+        data = summary.as_dict()
+        data.update(
+            out=str(out),
+            config=preset.name,
+            model=model_id,
+            full_games=games,
+            threads=kwargs["threads"],
+            shard_files=[p.name for p in summary.shards],
+        )
+        typer.echo(json.dumps(data))
+    else:
+        typer.echo(f"selfplay: {summary.one_line()} -> {out}")
+    return summary.interrupted
 
 
 @app.command()
 def selfplay(
-    threads: Annotated[
-        int | None,
-        typer.Option(help="Engine worker threads [default: the config's, 0 there = every core]"),
-    ] = None,
-    rounds: Annotated[int, typer.Option(help="Rounds to play.")] = 100,
+    threads: Threads = None,
+    rounds: Annotated[int, typer.Option(help="Rounds to play (games with --full-games).")] = 100,
     model: Annotated[
         Path | None,
         typer.Option(help="TorchScript BlobNet file [default: a fresh BlobNet, seed 0]"),
@@ -124,9 +307,7 @@ def selfplay(
         int | None,
         typer.Option(help="Cards per player, 1..13, players x cards <= 52 [default: the config's]"),
     ] = None,
-    device: Annotated[
-        str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")
-    ] = "auto",
+    device: Device = "auto",
     batch: Annotated[
         int | None, typer.Option(help="Largest network batch [default: the config's max_batch]")
     ] = None,
@@ -149,161 +330,30 @@ def selfplay(
             help="Play whole games (--cards = starting hand size, --rounds counts games) [default: the config's]",
         ),
     ] = None,
-    torch_threads: Annotated[
-        int | None,
-        typer.Option(help="Threads torch uses for the network on the CPU [default: torch's]"),
-    ] = None,
-    progress: Annotated[
-        bool, typer.Option(help="Show the live progress bar (on a terminal).")
-    ] = True,
-    json_summary: Annotated[
-        bool,
-        typer.Option("--json", help="Print the final summary as one JSON object instead of text."),
-    ] = False,
+    torch_threads: TorchThreads = None,
+    progress: Progress = True,
+    json_out: Json = False,
 ) -> None:
-    """Play self-play rounds with the Rust engine and a BlobNet; write replay shards."""
-    try:
-        _selfplay(**locals())
-    except KeyboardInterrupt:  # Ctrl-C before self-play started (loading torch, the model...)
-        typer.echo("blobmaster: interrupted", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-
-
-def _selfplay(
-    *,
-    threads: int | None,
-    rounds: int,
-    model: Path | None,
-    out: Path,
-    config: str,
-    players: int | None,
-    cards: int | None,
-    device: str,
-    batch: int | None,
-    seed: int,
-    games_per_thread: int | None,
-    rounds_per_shard: int | None,
-    bf16: bool,
-    full_games: bool | None,
-    torch_threads: int | None,
-    progress: bool,
-    json_summary: bool,
-) -> None:
-    _check_range("--threads", threads, 1, 1024)
-    _check_range("--rounds", rounds, 1)
-    _check_range("--batch", batch, 1, 65_535)
-    _check_range("--seed", seed, 0, _MAX_SEED)
-    _check_range("--games-per-thread", games_per_thread, 1, 100_000)
-    _check_range("--rounds-per-shard", rounds_per_shard, 1)
-    _check_range("--torch-threads", torch_threads, 1, 4096)
-
-    from blobmaster.config import ConfigError, engine_kwargs_summary, load_config
-
-    try:
-        preset = load_config(config)
-    except ConfigError as e:
-        _fail(str(e))
-    tables = _tables(preset, players, cards)
-    _check_out_dir(out)
-    if model is not None and not model.is_file():
-        _fail(
-            f"model file not found: {model}"
-            if not model.exists()
-            else f"model path is not a file: {model}"
-        )
-
-    # torch takes seconds to import: only after the cheap checks.
-    import torch
-
-    from blobmaster.inference import run_selfplay
-    from blobmaster.model import (
-        DeviceError,
-        ModelError,
-        default_model,
-        load_model,
-        load_model_info,
-        resolve_device,
-        script_model,
-    )
-    from blobmaster.progress import RichProgress
-    from blobmaster.replay import ShardMetadata
-
-    try:
-        dev = resolve_device(device)
-    except DeviceError as e:
-        _fail(f"--device: {e}")
-    if bf16 and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
-        _fail(f"--bf16: {torch.cuda.get_device_name(dev)} does not support bfloat16")
-    if torch_threads is not None:
-        torch.set_num_threads(torch_threads)
-    try:
-        if model is None:
-            net = script_model(default_model(seed=0)).to(dev)
-            model_id = "default:blobnet-seed0"
-        else:
-            net = load_model(model, dev)
-            model_id = load_model_info(model).id
-    except ModelError as e:
-        _fail(str(e))
-
-    kwargs = preset.engine_kwargs(
-        threads=threads,
-        games_per_thread=games_per_thread,
-        max_batch=batch,
-        tables=tables,
-        rounds=rounds,
-        seed=seed,
-        full_games=full_games,
-    )
-    games = bool(kwargs["full_games"])
-    # With full games the engine counts games; the rounds they hold are known
-    # when every table has the same schedule length.
-    lengths = {2 * (c - 1) + p for p, c, _ in kwargs["tables"]}
-    total_rounds: int | None = rounds
-    if games:
-        total_rounds = rounds * lengths.pop() if len(lengths) == 1 else None
-    from blobmaster import SelfPlayEngine
-
-    try:
-        engine = SelfPlayEngine(**kwargs)
-    except (ValueError, TypeError, OverflowError) as e:
-        _fail(f"cannot start the engine: {e}")
-
-    metadata = ShardMetadata(model=model_id, search=preset.search.to_json())
-    if not json_summary:
-        typer.echo(
-            f"selfplay: {rounds} {'full games' if games else 'rounds'}, {preset.name} "
-            f"({engine_kwargs_summary(kwargs)}), "
-            f"model {model_id}, device {dev}, out {out}",
-            err=True,
-        )
-    with RichProgress(total_rounds, enabled=progress) as bar:
-        summary = run_selfplay(
-            engine,
-            net,
-            dev,
-            out_dir=out,
-            rounds=None if games else rounds,  # full games: the engine stops after `rounds` games
-            rounds_per_shard=rounds_per_shard or preset.selfplay.rounds_per_shard,
-            batch=batch or kwargs["max_batch"],
-            timeout_ms=preset.selfplay.timeout_ms,
-            bf16=bf16,
-            progress=bar,
-            metadata=metadata,
-        )
-    if json_summary:
-        data = summary.as_dict()
-        data.update(
-            out=str(out),
-            config=preset.name,
-            model=model_id,
-            full_games=games,
-            shard_files=[p.name for p in summary.shards],
-        )
-        typer.echo(json.dumps(data))
-    else:
-        typer.echo(f"selfplay: {summary.one_line()} -> {out}")
-    if summary.interrupted:
+    """Play self-play rounds with the Rust engine and a BlobNet; write replay shards to --out."""
+    with _exits_on():  # Ctrl-C before self-play started (loading torch, the model...)
+        _check_range("--rounds", rounds, 1)
+        _check_range("--seed", seed, 0, _MAX_SEED)
+        _check_range("--torch-threads", torch_threads, 0, 4096)
+        preset = _selfplay_preset(
+            config,
+            dict(
+                threads=threads, games_per_thread=games_per_thread, max_batch=batch,
+                rounds_per_shard=rounds_per_shard, full_games=full_games, table=(players, cards),
+            ),
+        )  # fmt: skip
+        _check_out_dir(out)
+        dev, net, model_id = _selfplay_network(model, device, bf16)
+        _set_torch_threads(torch_threads)
+        interrupted = _selfplay_run(
+            preset, net, dev, model_id, rounds=rounds, seed=seed, out=out, bf16=bf16,
+            progress=progress, json_out=json_out,
+        )  # fmt: skip
+    if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
@@ -356,40 +406,35 @@ def eval_agents(
     players: Annotated[int, typer.Option(help="Seats at the table, 3..8.")] = 4,
     cards: Annotated[int, typer.Option(help="Cards per player, 1..13, players x cards <= 52.")] = 5,
     deals: Annotated[
-        int, typer.Option(help="Deals; each is replayed once per rotation of the seats.")
+        int, typer.Option(help="Deals; each is played once per distinct rotation of the seats.")
     ] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the deals and of every agent.")] = 0,
-    json_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", help="Also write the report as JSON here ('-': JSON on stdout, no table)."
-        ),
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the report as a JSON file here.")
     ] = None,
     device: Annotated[
         str, typer.Option(help="For network agents: auto, cpu, cuda or cuda:N.")
     ] = "auto",
-    torch_threads: Annotated[
-        int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="Show the progress bar (on a terminal).")] = True,
+    torch_threads: TorchThreads = None,
+    progress: Progress = True,
+    json_out: Json = False,
 ) -> None:
     """Play agents against each other on seat-rotated duplicate deals; print scores, head-to-head and ratings."""
     _check_range("--players", players, 3, 8)
     _check_range("--cards", cards, 1, 13)
     _check_range("--deals", deals, 1)
     _check_range("--seed", seed, 0, _MAX_SEED)
-    _check_range("--torch-threads", torch_threads, 1, 4096)
-    to_stdout = json_path is not None and str(json_path) == "-"
-    if json_path is not None and not to_stdout and not json_path.parent.is_dir():
-        _fail(f"--json {json_path}: folder {json_path.parent} does not exist")
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        _fail(
+            f"--out {out} is a folder (give a file name)"
+            if out.is_dir()
+            else f"--out {out}: folder {out.parent} does not exist"
+        )
     from blobmaster.agents import AgentError
     from blobmaster.arena import ArenaError, evaluate_specs
 
-    if torch_threads is not None:
-        import torch
-
-        torch.set_num_threads(torch_threads)
-    try:
+    _set_torch_threads(torch_threads)
+    with _exits_on(AgentError, ArenaError):
         report = evaluate_specs(
             agent or [],
             num_players=players,
@@ -399,20 +444,15 @@ def eval_agents(
             device=device,
             progress=progress,
         )
-    except (AgentError, ArenaError) as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        typer.echo("blobmaster: interrupted", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    if to_stdout:
-        typer.echo(report.to_json())
-        return
-    report.print()
-    if json_path is not None:
+    if out is not None:
         try:
-            report.save(json_path)
+            report.save(out)
         except OSError as e:
-            _fail(f"--json {json_path}: {e.strerror or e}")
+            _fail(f"--out {out}: {e.strerror or e}")
+    if json_out:
+        typer.echo(report.to_json())
+    else:
+        report.print()
 
 
 @app.command("train")
@@ -477,21 +517,13 @@ def train_command(
             "--skip-corrupt", help="Skip unusable shards with a warning instead of stopping."
         ),
     ] = False,
-    device: Annotated[
-        str, typer.Option(help="auto (CUDA if available), cpu, cuda or cuda:N.")
-    ] = "auto",
-    torch_threads: Annotated[
-        int | None, typer.Option(help="Threads torch uses on the CPU [default: torch's]")
-    ] = None,
-    progress: Annotated[
-        bool, typer.Option(help="Show the live progress bar (on a terminal).")
-    ] = True,
-    json_summary: Annotated[
-        bool, typer.Option("--json", help="Print the final summary as one JSON object.")
-    ] = False,
+    device: Device = "auto",
+    torch_threads: TorchThreads = None,
+    progress: Progress = True,
+    json_out: Json = False,
 ) -> None:
     """Train BlobNet on the newest replay shards; checkpoints and a scripted model go to --out."""
-    _check_range("--torch-threads", torch_threads, 1, 4096)
+    _check_range("--torch-threads", torch_threads, 0, 4096)
     if not resume and not data:
         _fail("give folders of replay shards (or shard files) to train on, or --resume")
     from blobmaster.config import ConfigError
@@ -499,36 +531,28 @@ def train_command(
     from blobmaster.train import TrainError, run_command
 
     overrides = dict(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        window_shards=window,
-        window_examples=window_examples,
-        model=model_size,
-        seed=seed,
-        checkpoint_every=checkpoint_every,
-        skip_corrupt=True if skip_corrupt else None,
-    )
-    try:
+        steps=steps, batch_size=batch_size, lr=lr, window_shards=window,
+        window_examples=window_examples, model=model_size, seed=seed,
+        checkpoint_every=checkpoint_every, skip_corrupt=True if skip_corrupt else None,
+    )  # fmt: skip
+    with _exits_on(TrainError, ConfigError, DeviceError):
         interrupted = run_command(
             data=data, out=out, config=config, overrides=overrides, init_model=init_model, resume=resume,
-            until_step=until_step, device=device, torch_threads=torch_threads, progress=progress,
-            json_summary=json_summary, echo=typer.echo,
+            until_step=until_step, device=device, torch_threads=torch_threads or None,
+            progress=progress, json_summary=json_out, echo=typer.echo,
         )  # fmt: skip
-    except (TrainError, ConfigError, DeviceError) as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        typer.echo("blobmaster: interrupted", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
 @app.command("loop")
 def loop_command(
-    run_dir: Annotated[
-        Path, typer.Argument(help="Run folder: created if new, resumed where it stopped if not.")
-    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Run folder: created if new, resumed where it stopped if not (docs/loop.md)."
+        ),
+    ] = Path("loop_out"),
     config: Annotated[
         str | None,
         typer.Option(
@@ -539,10 +563,7 @@ def loop_command(
     iterations: Annotated[
         int | None, typer.Option(help="Iterations in all [default: the config's]")
     ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(help="Self-play engine threads, 0 = every core [default: the config's]"),
-    ] = None,
+    threads: Threads = None,
     device: Annotated[
         str | None, typer.Option(help="auto, cpu, cuda or cuda:N [default: the config's]")
     ] = None,
@@ -558,27 +579,30 @@ def loop_command(
             "--force", help="Continue the run with a --config that differs from its saved one."
         ),
     ] = False,
-    progress: Annotated[bool, typer.Option(help="Show live progress bars (on a terminal).")] = True,
+    progress: Progress = True,
 ) -> None:
-    """AlphaZero loop: self-play -> train -> gate, repeated; resumable (docs/loop.md)."""
-    _check_range("--iterations", iterations, 1, 10**6)
-    _check_range("--threads", threads, 0, 1024)
-    _check_range("--torch-threads", torch_threads, 0, 4096)
-    from blobmaster.loop import bad_input_errors, run_command
+    """AlphaZero loop in --out: self-play -> train -> gate, repeated; resumable (docs/loop.md)."""
+    from blobmaster.config import SelfPlayConfig
+    from blobmaster.loop import LoopSettings, bad_input_errors, run_command
 
-    try:
+    # The schema's ranges, checked here to name the options in messages.
+    _override(
+        LoopSettings(),
+        {
+            "iterations": ("--iterations", iterations),
+            "torch_threads": ("--torch-threads", torch_threads),
+        },
+    )
+    _override(SelfPlayConfig(), {"threads": ("--threads", threads)})
+
+    with _exits_on(
+        *bad_input_errors(),
+        interrupted="interrupted; finished work is kept, run the same command to resume",
+    ):
         run_command(
-            run_dir=run_dir, config=config, iterations=iterations, threads=threads, device=device,
+            run_dir=out, config=config, iterations=iterations, threads=threads, device=device,
             torch_threads=torch_threads, force=force, progress=progress, echo=typer.echo,
         )  # fmt: skip
-    except bad_input_errors() as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        typer.echo(
-            "blobmaster: interrupted; finished work is kept, run the same command to resume",
-            err=True,
-        )
-        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @app.command("report")
@@ -592,10 +616,8 @@ def report_command(
     """Plots (PNG) and a Markdown summary of a loop run: losses, gate and reference results, throughput."""
     from blobmaster.report import ReportError, write_report
 
-    try:
+    with _exits_on(ReportError):
         result = write_report(run_dir, out)
-    except ReportError as e:
-        _fail(str(e))
     for path in result.files:
         typer.echo(f"report: {path}")
 

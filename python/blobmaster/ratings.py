@@ -2,6 +2,10 @@
 
 Two ratings, both computed from the rounds an arena played:
 
+The arena counts each distinct seating of a deal once (its rounds are the
+``played`` ones of the report), so a seating repeated by the rotation
+schedule does not weigh twice.
+
 * **OpenSkill (Plackett-Luce).** The Weng-Lin Bayesian rating of the
   ``openskill`` library (``openskill.models.PlackettLuce`` with its default
   parameters: mu 25, sigma 25/3, beta 25/6, tau 25/300). Every round is one
@@ -33,7 +37,6 @@ __all__ = [
     "Rating",
     "elo_expected",
     "elo_from_pairwise",
-    "elo_update",
     "rank_scores",
 ]
 
@@ -101,12 +104,6 @@ def elo_expected(rating: float, opponent: float) -> float:
     """The Elo expected score of a player rated ``rating`` against one rated
     ``opponent``: ``1 / (1 + 10 ** ((opponent - rating) / 400))``."""
     return 1.0 / (1.0 + 10.0 ** ((opponent - rating) / ELO_SCALE))
-
-
-def elo_update(rating: float, opponent: float, score: float, k: float = 16.0) -> float:
-    """The classic sequential Elo update of ``rating`` after scoring
-    ``score`` (1 win, 0.5 tie, 0 loss) against ``opponent``."""
-    return rating + k * (score - elo_expected(rating, opponent))
 
 
 def elo_from_pairwise(

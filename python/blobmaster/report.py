@@ -32,7 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blobmaster.loop import LoopFolder, atomic_write_bytes, read_json
+from blobmaster.atomic import atomic_write_bytes, read_json
+from blobmaster.loop.folder import LoopFolder
+from blobmaster.loop.manifest import MANIFEST_FORMAT
+from blobmaster.loop.metrics import reference_slugs
+from blobmaster.metrics_csv import read_csv_rows
 
 __all__ = ["ReportError", "ReportResult", "RunData", "load_run", "write_report"]
 
@@ -98,14 +102,15 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     if not root.is_dir():
         raise ReportError(f"run folder {root} is not a folder")
     manifest = read_json(folder.manifest)
-    if not isinstance(manifest, dict) or manifest.get("format") != "blobmaster-loop":
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ReportError(f"{root} is not a loop run folder (no readable loop.json)")
     rows: list[dict[str, str]] = []
     if folder.metrics.is_file():
         try:
-            with open(folder.metrics, encoding="utf-8", newline="") as f:
-                rows = [r for r in csv.DictReader(f) if (r.get("iteration") or "").strip()]
-        except (OSError, csv.Error) as e:
+            rows = [
+                r for r in read_csv_rows(folder.metrics)[1] if (r.get("iteration") or "").strip()
+            ]
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
             raise ReportError(f"cannot read {folder.metrics}: {e}") from None
     else:  # metrics.csv is rebuilt from the DONE markers; use them directly
         rows = [{k: "" if v is None else str(v) for k, v in r.items()} for r in folder.rows()]
@@ -113,17 +118,15 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     for r in rows:
         k = int(float(r["iteration"]))
         path = folder.iter_dir(k) / "train" / "metrics.csv"
-        if path.is_file():
-            try:
-                with open(path, encoding="utf-8", newline="") as f:
-                    steps[k] = [s for s in csv.DictReader(f) if _number(s.get("step")) is not None]
-            except (OSError, csv.Error):
-                steps[k] = []
+        if not path.is_file():
+            continue
+        try:
+            steps[k] = [s for s in read_csv_rows(path)[1] if _number(s.get("step")) is not None]
+        except (OSError, UnicodeDecodeError, csv.Error):
+            steps[k] = []
     baseline = read_json(folder.init_eval)
     config_refs = list((manifest.get("config") or {}).get("gate", {}).get("references") or [])
-    from blobmaster.loop import _slugs
-
-    refs = list(zip(config_refs, _slugs(config_refs)))
+    refs = list(zip(config_refs, reference_slugs(config_refs)))
     # references of earlier configs (a forced change) still have columns
     known = {slug for _, slug in refs}
     for key in rows[0] if rows else {}:
@@ -257,6 +260,13 @@ def _baseline_ref(data: RunData, slug: str) -> dict[str, Any] | None:
 
 def plot_strength(data: RunData, path: Path) -> Path:
     fig, (ax_gate, ax_ref, ax_mean) = _figure(3)
+    _plot_gate(data, ax_gate)
+    _plot_references(data, ax_ref, ax_mean)
+    return _save(fig, path)
+
+
+def _plot_gate(data: RunData, ax_gate: Any) -> None:
+    """The gate's paired difference by iteration, colored by the decision."""
     its = data.iterations
     diffs, cis, promoted = (
         data.column("gate_diff"),
@@ -305,6 +315,10 @@ def plot_strength(data: RunData, path: Path) -> Path:
         _empty(ax_gate)
     ax_gate.set_title("Gate: new network minus best network, paired per deal (95% interval)")
 
+
+def _plot_references(data: RunData, ax_ref: Any, ax_mean: Any) -> None:
+    """The reference games by iteration (the first network as iteration 0)."""
+    its = data.iterations
     plotted = False
     for n, (spec, slug) in enumerate(data.references):
         xs = list(its)
@@ -352,7 +366,6 @@ def plot_strength(data: RunData, path: Path) -> Path:
         "Reference games: new network minus reference agent, paired per deal (95% interval)"
     )
     ax_mean.set_title("Reference games: mean round score")
-    return _save(fig, path)
 
 
 def plot_throughput(data: RunData, path: Path) -> Path:

@@ -1,0 +1,117 @@
+"""Phase 2 of an iteration: train the previous iteration's network on the
+shards of the newest ``window_iterations`` iterations, in ``iter-k/train/``;
+the result is copied to ``iter-k/model.pt`` and ``train.json`` marks the
+phase done. An interrupted training continues from its newest checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from blobmaster.arena import derive_seed
+from blobmaster.atomic import atomic_write_bytes, read_json, utc_now, write_json
+from blobmaster.checkpoint import RunFolder
+from blobmaster.loop.config import SEED_MAX, LoopInterrupted
+from blobmaster.loop.context import LoopContext
+from blobmaster.loop.metrics import loss_summary
+from blobmaster.train import (
+    _SUMMARY_STEPS,  # the trainer's own window, so that both summaries mean the same
+    IncompatibleModelError,
+    TrainConfig,
+    TrainConfigError,
+    TrainSummary,
+    WindowChangedError,
+    train,
+)
+
+__all__ = ["train_phase"]
+
+
+def _train(
+    ctx: LoopContext, k: int, tcfg: TrainConfig, data: list[Path], init: Path
+) -> TrainSummary:
+    """Trains (resuming an interrupted training when it can, or starting it
+    again under --force when it cannot)."""
+    from blobmaster.train import RichTrainProgress
+
+    train_dir = ctx.folder.iter_dir(k) / "train"
+    run = RunFolder(train_dir)
+    for p in run.temporary_files():
+        p.unlink(missing_ok=True)
+
+    def info(line: str) -> None:
+        ctx.log(f"iteration {k} train: {line}")
+
+    def call(resume: bool) -> TrainSummary:
+        with RichTrainProgress(enabled=ctx.progress) as bar:
+            return train(
+                tcfg,
+                data,
+                train_dir,
+                init_model=None if resume else init,
+                resume=resume,
+                device=ctx.device,
+                progress=bar,
+                log=info,
+            )
+
+    resume = run.latest_checkpoint() is not None
+    try:
+        return call(resume)
+    except (TrainConfigError, IncompatibleModelError, WindowChangedError) as e:
+        if not (resume and ctx.force):
+            raise
+        info(f"cannot resume the interrupted training ({e}); --force: starting it again")
+        shutil.rmtree(train_dir)
+        return call(False)
+
+
+def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
+    """Runs (or finishes) the training of iteration ``k``; returns the
+    contents of its ``train.json`` marker."""
+    folder, cfg = ctx.folder, ctx.cfg
+    it = folder.iter_dir(k)
+    marker = it / "train.json"
+    done = read_json(marker)
+    if done is not None:
+        return done
+    first = max(1, k - cfg.loop.window_iterations + 1)
+    data = [folder.iter_dir(j) / "shards" for j in range(first, k + 1)]
+    init = folder.init_model if k == 1 else folder.iter_dir(k - 1) / "model.pt"
+    tcfg = cfg.train.replace(
+        model=cfg.model_size,
+        seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & SEED_MAX,
+    )
+    started = time.perf_counter()
+    summary = _train(ctx, k, tcfg, data, init)
+    if summary.interrupted:
+        raise LoopInterrupted(
+            f"interrupted during the training of iteration {k} (step {summary.step})"
+        )
+    model_path = it / "model.pt"
+    atomic_write_bytes(model_path, Path(summary.model_path).read_bytes())
+    losses, first_losses = loss_summary(it / "train", _SUMMARY_STEPS)
+    result = {
+        "steps": summary.step,
+        "resumed": summary.resumed,
+        "elapsed_s": time.perf_counter() - started,
+        "train_s": summary.elapsed_s,
+        "examples_per_s": summary.examples_per_s if summary.steps else None,
+        "window_first_iteration": first,
+        "window_shards": len(summary.window.shards),
+        "window_examples": summary.window.examples,
+        "train_examples": summary.train_examples,
+        "val_examples": summary.val_examples,
+        "losses": losses,
+        "first_losses": first_losses,
+        "val": summary.val or {},
+        "init_model": folder.rel(init),
+        "model": folder.rel(model_path),
+        "seed": tcfg.seed,
+        "finished": utc_now(),
+    }
+    write_json(marker, result)
+    ctx.log(f"iteration {k} train: {summary.one_line()}")
+    return result
