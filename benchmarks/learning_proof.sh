@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/learning_proof.sh [RUN_DIR] [ITERATIONS] [DEALS]
 #
-# 1. `blobmaster loop --out RUN_DIR --config loop_quick --iterations ITERATIONS`
+# 1. `blobmaster loop RUN_DIR --config loop_quick --iterations ITERATIONS`
 #    (4 players x 5 cards, Light search, the small network; about 65 s an
 #    iteration here, so 70 iterations fit in 90 minutes). Resumable: run the
 #    script again after an interruption and it carries on.
@@ -23,7 +23,7 @@ deals=${3:-2000}
 threads=(--torch-threads 1)
 
 start=$(date +%s)
-blobmaster loop --out "$run" --config loop_quick --iterations "$iterations" "${threads[@]}"
+blobmaster loop "$run" --config loop_quick --iterations "$iterations" "${threads[@]}"
 loop_s=$(( $(date +%s) - start ))
 
 final=$(printf '%s/iter-%04d/model.pt' "$run" "$iterations")

@@ -590,14 +590,14 @@ def _cli(*args):
 def test_cli_loop(tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config(tmp_path, references="")
-    result = _cli("loop", "--out", run, "--config", cfg, "--iterations", 1, "--no-progress")
+    result = _cli("loop", run, "--config", cfg, "--iterations", 1, "--no-progress")
     assert result.exit_code == 0, result.output
     assert "loop: iterations 1-1" in result.output and LoopFolder(run).done_iterations() == 1
-    result = _cli("loop", "--out", run, "--iterations", 1, "--no-progress")
+    result = _cli("loop", run, "--iterations", 1, "--no-progress")
     assert result.exit_code == 0 and "nothing to do" in result.output
     other = tmp_path / "other.toml"
     other.write_text(cfg.read_text().replace("deals = 2", "deals = 4"))
-    result = _cli("loop", "--out", run, "--config", other, "--iterations", 1, "--no-progress")
+    result = _cli("loop", run, "--config", other, "--iterations", 1, "--no-progress")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert (
@@ -624,7 +624,7 @@ def test_cli_loop_bad_input(tmp_path, args, message):
     bad = tmp_path / "bad.toml"
     bad.write_text("[loop]\nbogus = 1\n")
     args = tuple(bad if a == "BAD" else a for a in args)
-    result = _cli("loop", "--out", tmp_path / "run", *args, "--no-progress")
+    result = _cli("loop", tmp_path / "run", *args, "--no-progress")
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("blobmaster: error: ") and message in lines[0], (

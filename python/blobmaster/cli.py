@@ -547,12 +547,13 @@ def train_command(
 
 @app.command("loop")
 def loop_command(
-    out: Annotated[
+    run_dir: Annotated[
         Path,
-        typer.Option(
-            help="Run folder: created if new, resumed where it stopped if not (docs/loop.md)."
+        typer.Argument(
+            help="Run folder: created if new, resumed where it stopped if not (docs/loop.md).",
+            show_default=False,
         ),
-    ] = Path("loop_out"),
+    ],
     config: Annotated[
         str | None,
         typer.Option(
@@ -581,7 +582,7 @@ def loop_command(
     ] = False,
     progress: Progress = True,
 ) -> None:
-    """AlphaZero loop in --out: self-play -> train -> gate, repeated; resumable (docs/loop.md)."""
+    """AlphaZero loop in RUN_DIR: self-play -> train -> gate, repeated; resumable (docs/loop.md)."""
     from blobmaster.config import SelfPlayConfig
     from blobmaster.loop import LoopSettings, bad_input_errors, run_command
 
@@ -600,7 +601,7 @@ def loop_command(
         interrupted="interrupted; finished work is kept, run the same command to resume",
     ):
         run_command(
-            run_dir=out, config=config, iterations=iterations, threads=threads, device=device,
+            run_dir=run_dir, config=config, iterations=iterations, threads=threads, device=device,
             torch_threads=torch_threads, force=force, progress=progress, echo=typer.echo,
         )  # fmt: skip
 

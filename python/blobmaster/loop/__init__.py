@@ -1,6 +1,6 @@
 """The AlphaZero loop: self-play -> train -> gate, iteration after iteration.
 
-``run_loop(run_dir, config)`` (and ``blobmaster loop --out RUN_DIR``) runs
+``run_loop(run_dir, config)`` (and ``blobmaster loop RUN_DIR``) runs
 iterations k = 1, 2, ... until ``[loop] iterations`` are done. Iteration k:
 
 1. **self-play**: the current best network plays ``[selfplay] rounds``
