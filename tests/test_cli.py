@@ -369,5 +369,7 @@ def test_shared_options_mean_the_same_in_every_command():
         assert "Self-play engine threads, 0 = every core" in helps[cmd], cmd
     for cmd in ("selfplay", "train", "eval", "loop"):
         assert "0 = torch's default" in helps[cmd], cmd
-    for cmd, text in helps.items():
-        assert "--out" in text, cmd
+    for cmd in ("selfplay", "train", "eval", "report"):  # where a command writes
+        assert "--out" in helps[cmd], cmd
+    # The loop works on its run folder in place: an argument, as report's input is.
+    assert "--out" not in helps["loop"] and "run_dir" in helps["loop"]

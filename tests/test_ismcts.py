@@ -210,7 +210,7 @@ def test_specs() -> None:
 def test_cli_eval_accepts_ismcts(tmp_path) -> None:
     out = tmp_path / "report.json"
     args = ["eval", "--agent", "ismcts:100", "--agent", "random", "--agent", "ismcts:50:0.5"]
-    args += ["--players", "3", "--cards", "3", "--deals", "2", "--seed", "5", "--json", str(out)]
+    args += ["--players", "3", "--cards", "3", "--deals", "2", "--seed", "5", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = ArenaReport.from_json(out.read_text())
