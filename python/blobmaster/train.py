@@ -23,7 +23,11 @@ logits are -inf before the log-softmax) and pi the search policy, plus
 ``value_weight`` times
 
     value_loss = mean over the batch of the mean over the seats at the
-                 table (k < num_players) of BCE(v_k, z_k)   (or (v_k - z_k)^2)
+                 table (k < num_players) of BCE(sigmoid(u_k), z_k)
+                 (or (sigmoid(u_k) - z_k)^2)
+
+with u the value logits (BlobNet.forward_logits; the BCE is computed from
+the logits, never from the saturating sigmoid output)
 
 then gradient clipping (total norm ``grad_clip``) and an AdamW step with a
 learning rate of linear warmup then cosine decay (TrainConfig.lr_at),
@@ -125,7 +129,7 @@ _SUMMARY_STEPS = 50  # final/first losses average this many steps
 
 def batch_losses(
     logits: torch.Tensor,
-    values: torch.Tensor,
+    value_logits: torch.Tensor,
     mask: torch.Tensor,
     policy: torch.Tensor,
     value: torch.Tensor,
@@ -138,19 +142,24 @@ def batch_losses(
     minimize), ``policy_loss`` (cross-entropy against the search policy over
     legal actions), ``policy_kl`` (that minus the target's entropy: 0 for a
     perfect fit), ``value_loss`` (BCE or MSE over the seats present) and
-    ``value_mse``. Network outputs may be bf16; the losses are computed in
-    float32."""
+    ``value_mse``. ``value_logits`` are the value head's outputs before the
+    sigmoid (BlobNet.forward_logits): the BCE is computed from them, so its
+    gradient never vanishes where the sigmoid saturates. Network outputs may
+    be bf16; the losses are computed in float32."""
     logits = logits.float().masked_fill(~mask, float("-inf"))
     logp = torch.log_softmax(logits, dim=1).masked_fill(~mask, 0.0)
     ce = -(policy * logp).sum(dim=1)
     entropy = torch.special.entr(policy).sum(dim=1)
-    seats = torch.arange(values.shape[1], device=values.device)[None, :] < num_players[:, None]
+    seats = (
+        torch.arange(value_logits.shape[1], device=value_logits.device)[None, :]
+        < num_players[:, None]
+    )
     seats_f = seats.float()
     count = seats_f.sum(dim=1).clamp_min(1.0)
-    v = values.float()
-    sq = (v - value) ** 2
+    z = value_logits.float()
+    sq = (torch.sigmoid(z) - value) ** 2
     if value_loss == "bce":
-        per_seat = F.binary_cross_entropy(v, value, reduction="none")
+        per_seat = F.binary_cross_entropy_with_logits(z, value, reduction="none")
     elif value_loss == "mse":
         per_seat = sq
     else:
@@ -447,10 +456,10 @@ def _evaluate(
         idx = np.arange(start, min(start + chunk, n))
         state, mask, policy, value, players = data.batch(idx)
         with _autocast(data.device, bf16):
-            logits, values = model(state)
+            logits, value_logits = model.forward_logits(state)
         losses = batch_losses(
             logits,
-            values,
+            value_logits,
             mask,
             policy,
             value,
@@ -763,10 +772,10 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with _autocast(dev, bf16):
-                    logits, values = net(state)
+                    logits, value_logits = net.forward_logits(state)
                 losses = batch_losses(
                     logits,
-                    values,
+                    value_logits,
                     mask,
                     policy,
                     value,
