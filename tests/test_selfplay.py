@@ -223,3 +223,41 @@ def test_bad_arguments(tmp_path, tiny, kwargs):
             run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, **kwargs)
     finally:
         eng.close()
+
+
+class _OversizedBatches:
+    """An engine that breaks the batch contract: asked for at most N rows, it
+    hands out N + 1 (the CUDA staging buffers hold N)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.asked: list[int] = []
+        self.max_batch = 8
+
+    def next_batch(self, max_size=None, timeout_ms=10):
+        self.asked.append(max_size)
+        return 0, np.zeros((max_size + 1, bm.OBS_SIZE), dtype=np.float32), None
+
+    def submit(self, ticket, policy, values):  # pragma: no cover - never reached
+        raise AssertionError("an oversized batch must not be evaluated")
+
+    def take_examples(self):
+        return {}
+
+    def stats(self):
+        return {}
+
+    @property
+    def finished(self):
+        return self.closed
+
+    def close(self):
+        self.closed = True
+
+
+def test_an_oversized_batch_is_a_clear_error(tmp_path, tiny):
+    eng = _OversizedBatches()
+    with pytest.raises(inference.BatchOverflowError, match=r"9 rows .* at most 8"):
+        run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, batch=8)
+    assert eng.asked == [8] and eng.closed
+    assert list_shards(tmp_path) == []

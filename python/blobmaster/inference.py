@@ -36,6 +36,7 @@ import torch
 from blobmaster.replay import ShardMetadata, next_shard_index, write_shard
 
 __all__ = [
+    "BatchOverflowError",
     "Engine",
     "Progress",
     "SelfPlaySummary",
@@ -222,6 +223,28 @@ class _Pending:
         return {k: v[sel] for k, v in merged.items()}
 
 
+class BatchOverflowError(RuntimeError):
+    """The engine handed out a batch that breaks its contract: more rows
+    than were asked for (the pinned staging buffers hold exactly that many)
+    or states of the wrong width."""
+
+
+def _checked_rows(states: np.ndarray, capacity: int) -> int:
+    """The rows of a batch, checked before anything is copied: the CUDA
+    staging buffers have ``capacity`` rows, and writing past them would be
+    a crash (or silent corruption) far from the cause."""
+    if states.ndim != 2 or states.shape[1] != OBS_SIZE:
+        raise BatchOverflowError(
+            f"engine returned states of shape {states.shape}, expected (rows, {OBS_SIZE})"
+        )
+    rows = int(states.shape[0])
+    if rows > capacity:
+        raise BatchOverflowError(
+            f"engine returned a batch of {rows} rows after being asked for at most {capacity}"
+        )
+    return rows
+
+
 def _as_numpy(t: torch.Tensor) -> np.ndarray:
     if t.dtype != torch.float32:
         t = t.float()
@@ -350,7 +373,7 @@ def run_selfplay(
                 t1 = time.perf_counter()
                 wait_s += t1 - t0
                 if ticket >= 0:
-                    rows = states.shape[0]
+                    rows = _checked_rows(states, capacity)
                     if cuda:
                         np.copyto(in_host_np[:rows], states)
                         x = in_host[:rows].to(device, non_blocking=True)
