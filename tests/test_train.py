@@ -422,10 +422,18 @@ def test_resume_is_exact(tmp_path, shards):
     with open(tmp_path / "split" / "runs.csv", newline="") as f:
         runs = list(csv.DictReader(f))
     assert tuple(runs[0]) == RUNS_COLUMNS and [r["end_step"] for r in runs] == ["5", "10"]
-    assert runs[1]["resumed"] == "1"
+    # flags are true/false cells (metrics_csv)
+    assert [(r["resumed"], r["interrupted"]) for r in runs] == [
+        ("false", "false"),
+        ("true", "false"),
+    ]
     # nothing left to do: returns at once
     again = train(None, None, tmp_path / "split", resume=True)
     assert again.steps == 0 and again.model_path == resumed.model_path
+    # a call without steps has no losses: NaN is an empty cell, as is a missing value
+    last = RunFolder(tmp_path / "split").runs.rows()[-1]
+    assert math.isnan(again.loss) and last["loss"] == "" and last["lr"] == ""
+    assert last["resumed"] == "true" and last["end_step"] == "10"
     assert not list(RunFolder(tmp_path / "split").temporary_files())
 
 

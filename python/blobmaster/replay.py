@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
+
+from blobmaster._core import BID_OFFSET, MAX_CARDS, MAX_PLAYERS, MIN_PLAYERS, NUM_ACTIONS, OBS_SIZE
+from blobmaster.atomic import atomic_write
+from blobmaster.atomic import fsync_dir as fsync_dir  # re-exported: loop.py imports it from here
 
 __all__ = [
     "COLUMNS",
@@ -58,8 +61,6 @@ FORMAT_VERSION = 2
 (since 0.1): every decision has one row per seat at the table (each seat's
 view of the position); version 1 had the mover's row only."""
 _FORMAT_KEY = "blobmaster.replay.format_version"
-
-OBS_SIZE, NUM_ACTIONS, MAX_PLAYERS, BID_OFFSET = 256, 66, 8, 52
 
 SCHEMA: dict[str, pl.DataType] = {
     "state": pl.Array(pl.Float32, OBS_SIZE),
@@ -95,6 +96,7 @@ _SEATS, _SEAT_BLOCK = 144, 12
 _SEAT_PRESENT, _SEAT_HAS_BID, _SEAT_BID, _SEAT_WON = 0, 3, 4, 5
 _PHASE_BID, _PHASE_PLAY, _CARDS, _PLAYERS, _TRICKS_DONE, _TO_MOVE = 245, 246, 247, 248, 249, 255
 
+_DECK = BID_OFFSET  # card actions 0..51 are the whole deck; the bids come after
 _TOL = 1e-4  # for sums of float32 shares
 _SHARD_RE = re.compile(r"^(?P<prefix>.+)-(?P<index>\d{6,})\.parquet$")
 
@@ -240,38 +242,16 @@ def write_shard(
     if path.exists():
         raise FileExistsError(f"shard already exists, not overwriting: {path}")
     df = _frame(cols, meta)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            df.write_parquet(
-                f, compression="zstd", statistics=True, metadata={_FORMAT_KEY: str(FORMAT_VERSION)}
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            raise FileExistsError(f"shard already exists, not overwriting: {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
-    return path
 
+    def write(f: IO[bytes]) -> None:
+        df.write_parquet(
+            f, compression="zstd", statistics=True, metadata={_FORMAT_KEY: str(FORMAT_VERSION)}
+        )
 
-def fsync_dir(folder: Path) -> None:
-    """Makes a rename inside `folder` durable (best effort: some platforms
-    cannot open a folder)."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on some platforms; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        return atomic_write(path, write, overwrite=False)
+    except FileExistsError:
+        raise FileExistsError(f"shard already exists, not overwriting: {path}") from None
 
 
 def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -345,11 +325,11 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
         return ["no rows"]
 
     bad = (
-        (players < 3)
-        | (players > 8)
+        (players < MIN_PLAYERS)
+        | (players > MAX_PLAYERS)
         | (cards < 1)
-        | (cards > 13)
-        | (cards * players > 52)
+        | (cards > MAX_CARDS)
+        | (cards * players > _DECK)
         | (seat >= players)
     )
     if bad.any():
@@ -364,8 +344,8 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     if not np.isfinite(state).all():
         problems.append(f"non-finite state at {_rows(~np.isfinite(state).all(axis=1))}")
     own_view = state[:, _TO_MOVE] == 1.0
-    bad = np.abs(state[:, _PLAYERS] - players / 8.0) > 1e-5
-    bad |= np.abs(state[:, _CARDS] - cards / 13.0) > 1e-5
+    bad = np.abs(state[:, _PLAYERS] - players / MAX_PLAYERS) > 1e-5
+    bad |= np.abs(state[:, _CARDS] - cards / MAX_CARDS) > 1e-5
     bad |= (state[:, _SEATS + k * _SEAT_BLOCK + _SEAT_PRESENT] != present).any(axis=1)
     if bad.any():
         problems.append(f"state disagrees with num_players/cards at {_rows(bad)}")
