@@ -4,6 +4,7 @@ the inference loop, replay shards; Ctrl-C handling."""
 from __future__ import annotations
 
 import _thread
+import json
 import os
 import threading
 import time
@@ -411,3 +412,60 @@ def test_shard_writer_abandon_drops_only_what_was_not_started():
         release.set()
         writer.wait_idle()
     assert writer.shards == [Path("shard-0")] and writer.rounds == 1
+
+
+# ---- blobmaster bench ----------------------------------------------------------------------
+
+
+def test_bench_options():
+    from blobmaster.bench import parse_args
+
+    cores = os.cpu_count() or 1
+    args = parse_args([])
+    assert args.threads == cores and args.scan_thread_list == sorted({1, cores})
+    assert parse_args(["--threads", "3", "--scan-threads", "0,1"]).scan_thread_list == sorted(
+        {cores, 1}
+    )
+    quick = parse_args(["--quick"])
+    assert quick.seconds == 4 and quick.games_per_thread == 8 and quick.scan_game_list == [4, 16]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threads", "-1"], "--threads must be >= 0"),
+        (["--scan-games", "4,x"], "--scan-games must be comma-separated integers"),
+        (["--batch", "0"], "--batch must be >= 1"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_bench_bad_options_are_one_line_errors(argv, message):
+    from typer.testing import CliRunner
+
+    from blobmaster.cli import app
+
+    result = CliRunner().invoke(app, ["bench", *argv])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: bench:")
+    assert message in lines[0]
+
+
+def test_bench_command_end_to_end(tmp_path):
+    # The smallest real run: raw forward, one preset in a child process, no scan.
+    from typer.testing import CliRunner
+
+    from blobmaster.cli import app
+
+    out, numbers = tmp_path / "report.md", tmp_path / "report.json"
+    args = ["bench", "--presets", "light", "--seconds", "0.5", "--warmup", "0", "--no-scan"]
+    args += ["--games-per-thread", "2", "--forward-seconds", "0.05", "--batch", "16"]
+    args += ["--threads", "0", "--device", "cpu", "--torch-threads", "1"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--json", str(numbers)])
+    assert result.exit_code == 0, result.output
+    assert "# Self-play benchmark" in out.read_text()
+    data = json.loads(numbers.read_text())
+    (run,) = data["runs"]
+    assert run["preset"] == "light" and run["threads"] == (os.cpu_count() or 1)
+    assert run["steady_evals_per_s"] > 0 and 1 <= run["steady_mean_batch"] <= 16
+    assert data["forward"][0]["batch"] == 16 and data["scan"] == []
