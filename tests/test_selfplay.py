@@ -306,12 +306,47 @@ def test_batches_are_served_while_a_shard_is_written(tmp_path, tiny, monkeypatch
         threads.append(threading.current_thread().name)
         return real_write(*args, **kwargs)
 
+    def stop_after_the_first_shard(snap: Progress) -> None:
+        # No round target: a target reached before 20 more batches would end
+        # the serving, and the test with it, whatever the writer does.
+        if snap.shards >= 1:
+            raise KeyboardInterrupt
+
     monkeypatch.setattr(inference, "write_shard", write_after_20_batches)
-    summary = run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, rounds=400, rounds_per_shard=100)
-    assert summary.rounds >= 400 and not summary.interrupted
+    # Rounds can finish faster than one shard is held up here: no back-pressure
+    # (test_a_writer_that_falls_behind_slows_serving covers it).
+    monkeypatch.setattr(inference, "_BACKLOG_SHARDS", 10**6)
+    summary = run_selfplay(
+        eng,
+        tiny,
+        "cpu",
+        out_dir=tmp_path,
+        rounds_per_shard=100,
+        progress=stop_after_the_first_shard,
+        progress_interval_s=0.05,
+    )
+    assert eng.released.is_set() and summary.interrupted and summary.discarded_rounds == 0
     assert sum(validate_shard(p).rounds for p in list_shards(tmp_path)) == summary.rounds
     assert threads and set(threads) == {"shard-writer"}
     assert summary.write_s > 0 and summary.max_serve_gap_s < 10
+
+
+def test_a_writer_that_falls_behind_slows_serving(tmp_path, tiny, monkeypatch):
+    # Every write takes 0.2 s, longer than a shard of 20 rounds takes to
+    # play: serving must wait for the writer (bounded memory) and lose nothing.
+    real_write = inference.write_shard
+
+    def slow_write(*args, **kwargs):
+        time.sleep(0.2)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "write_shard", slow_write)
+    summary = run_selfplay(
+        engine(rounds=None, seed=2), tiny, "cpu", out_dir=tmp_path, rounds=40, rounds_per_shard=20
+    )
+    assert summary.write_block_s > 0.1 and not summary.interrupted
+    assert summary.rounds >= 40 and summary.discarded_rounds == 0
+    assert sum(validate_shard(p).rounds for p in list_shards(tmp_path)) == summary.rounds
 
 
 def test_a_failed_write_stops_the_run_promptly(tmp_path, tiny, monkeypatch):
