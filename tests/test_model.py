@@ -283,3 +283,17 @@ def test_training_continues_after_export(tmp_path, tiny):
     with torch.inference_mode():
         net.eval()
         assert torch.allclose(saved(_inputs(3))[0], net(_inputs(3))[0], atol=1e-6)
+
+
+def test_for_inference_copies_only_when_it_must():
+    net = default_model(seed=1, config=ModelConfig.tiny())  # eval mode, on the CPU
+    assert model_mod.for_inference(net, "cpu") is net
+    net.train()
+    before = _snapshot(net)
+    ready = model_mod.for_inference(net, torch.device("cpu"))
+    assert ready is not net and not ready.training and net.training
+    assert [id(p) for p in net.parameters()] == [i for i, _ in before]
+    x = _inputs(4)
+    with torch.inference_mode():
+        net.eval()
+        assert torch.equal(ready(x)[1], net(x)[1])

@@ -504,3 +504,10 @@ def test_bench_command_end_to_end(tmp_path):
     assert run["preset"] == "light" and run["threads"] == (os.cpu_count() or 1)
     assert run["steady_evals_per_s"] > 0 and 1 <= run["steady_mean_batch"] <= 16
     assert data["forward"][0]["batch"] == 16 and data["scan"] == []
+
+
+def test_selfplay_leaves_the_callers_network_alone(tmp_path):
+    net = default_model(seed=1, config=ModelConfig.tiny()).train()
+    params = [id(p) for p in net.parameters()]
+    run_selfplay(engine(rounds=2), net, "cpu", out_dir=tmp_path, rounds_per_shard=5)
+    assert net.training and [id(p) for p in net.parameters()] == params

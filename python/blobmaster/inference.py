@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from blobmaster._core import MAX_PLAYERS, NUM_ACTIONS, OBS_SIZE
+from blobmaster.model import for_inference
 from blobmaster.replay import ShardMetadata, next_shard_index, write_shard
 from blobmaster.shard_writer import ShardWriter
 
@@ -534,7 +535,8 @@ def run_selfplay(
     falls two shards behind).
 
     ``model`` maps float32 (B, 256) to (policy logits (B, 66), values (B, 8));
-    it is moved to ``device`` and put in eval mode. ``batch`` caps the rows
+    it runs on ``device`` in eval mode (a copy there when it is elsewhere or
+    in training mode: the caller's module is never moved or switched). ``batch`` caps the rows
     per batch (default: the engine's max_batch). ``progress`` is called with
     a Progress snapshot every ``progress_interval_s`` seconds and at the end;
     an exception it raises stops the run (KeyboardInterrupt is handled like
@@ -550,7 +552,7 @@ def run_selfplay(
     out.mkdir(parents=True, exist_ok=True)
     meta = metadata or ShardMetadata(model="unknown", search="unknown")
     index = next_shard_index(out, shard_prefix) if first_shard_index is None else first_shard_index
-    forward = _Forward(model.to(device).eval(), device, _capacity(engine, batch), bf16)
+    forward = _Forward(for_inference(model, device), device, _capacity(engine, batch), bf16)
 
     def write(examples: dict[str, np.ndarray], shard_index: int) -> Path:
         # looked up at call time, so a test can replace inference.write_shard

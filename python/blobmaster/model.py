@@ -70,6 +70,7 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "default_model",
+    "for_inference",
     "load_model",
     "load_model_info",
     "resolve_device",
@@ -222,6 +223,28 @@ def _module_copy(
     for b in model.buffers():
         memo[id(b)] = _tensor_copy(b, device, dtype)
     return copy.deepcopy(model, memo)
+
+
+def for_inference(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """``model`` ready to serve on ``device`` in eval mode, without changing
+    the caller's module: ``model`` itself when it is already there and in
+    eval mode, else a copy on ``device`` in eval mode (the copy is made
+    directly on the device)."""
+    device = torch.device(device)
+    tensors = [*model.parameters(), *model.buffers()]
+    here = all(_same_device(t.device, device) for t in tensors)
+    if here and not any(m.training for m in model.modules()):
+        return model
+    return _module_copy(model, device).eval()
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type != "cuda":
+        return True
+    index = torch.cuda.current_device() if b.index is None else b.index
+    return (a.index if a.index is not None else torch.cuda.current_device()) == index
 
 
 def _scripted_copy(
