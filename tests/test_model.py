@@ -223,3 +223,77 @@ def test_load_model_accepts_device_names(tmp_path, tiny):
     assert next(net.parameters()).device.type == resolve_device("auto").type
     with pytest.raises(DeviceError):
         load_model(path, "tpu")
+
+
+def _snapshot(net: nn.Module) -> list[tuple[int, torch.Tensor]]:
+    return [(id(p), p.detach().clone()) for p in net.parameters()]
+
+
+def _assert_untouched(net: nn.Module, before: list[tuple[int, torch.Tensor]], training: bool):
+    params = list(net.parameters())
+    assert [id(p) for p in params] == [i for i, _ in before]
+    for p, (_, value) in zip(params, before):
+        assert p.dtype == torch.float64  # dtype stands in for the device: nothing was moved
+        assert torch.equal(p.detach(), value)
+    assert net.training == training
+    assert all(m.training == training for m in net.modules())
+
+
+@pytest.mark.parametrize("scripted", [False, True], ids=["module", "scripted"])
+def test_export_leaves_the_callers_network_alone(tmp_path, scripted):
+    # Issue #9: scripting shares parameters, so exporting used to move (here:
+    # cast) the training network's own weights and leave it in eval mode.
+    net: nn.Module = BlobNet(ModelConfig.tiny()).to(torch.float64).train()
+    if scripted:
+        with model_mod._quiet_jit():
+            net = torch.jit.script(net).train()
+    before = _snapshot(net)
+
+    path = save_model(net, tmp_path / "net.pt", config=ModelConfig.tiny())
+    _assert_untouched(net, before, training=True)
+    copy = script_model(net)
+    _assert_untouched(net, before, training=True)
+    assert not copy.training
+    assert all(p.dtype == torch.float64 for p in copy.parameters())  # same dtype as the source
+    assert {id(p) for p in copy.parameters()}.isdisjoint(i for i, _ in before)
+
+    loaded = load_model(path, "cpu")
+    assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in loaded.parameters())
+    x = _inputs(5, seed=4)
+    net.eval()
+    with torch.inference_mode():
+        want_p, want_v = net(x.double())
+        got_p, got_v = loaded(x)
+    assert got_p.dtype == torch.float32
+    assert torch.allclose(got_p.double(), want_p, atol=1e-5)
+    assert torch.allclose(got_v.double(), want_v, atol=1e-5)
+
+
+def test_training_continues_after_export(tmp_path, tiny):
+    # An optimizer holding the caller's parameters still trains them after an export.
+    net = BlobNet(ModelConfig.tiny()).train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    save_model(net, tmp_path / "a.pt")
+    before = [p.detach().clone() for p in net.parameters()]
+    policy, value = net(_inputs(4))
+    (policy.sum() + value.sum()).backward()
+    opt.step()
+    assert any(not torch.equal(p.detach(), b) for p, b in zip(net.parameters(), before))
+    saved = load_model(save_model(net, tmp_path / "b.pt"))
+    with torch.inference_mode():
+        net.eval()
+        assert torch.allclose(saved(_inputs(3))[0], net(_inputs(3))[0], atol=1e-6)
+
+
+def test_for_inference_copies_only_when_it_must():
+    net = default_model(seed=1, config=ModelConfig.tiny())  # eval mode, on the CPU
+    assert model_mod.for_inference(net, "cpu") is net
+    net.train()
+    before = _snapshot(net)
+    ready = model_mod.for_inference(net, torch.device("cpu"))
+    assert ready is not net and not ready.training and net.training
+    assert [id(p) for p in net.parameters()] == [i for i, _ in before]
+    x = _inputs(4)
+    with torch.inference_mode():
+        net.eval()
+        assert torch.equal(ready(x)[1], net(x)[1])

@@ -3,8 +3,12 @@ the inference loop, replay shards; Ctrl-C handling."""
 
 from __future__ import annotations
 
+import _thread
+import json
 import os
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +19,7 @@ from blobmaster import inference
 from blobmaster.inference import Progress, run_selfplay
 from blobmaster.model import ModelConfig, default_model, script_model
 from blobmaster.replay import ShardMetadata, list_shards, read_shards, validate_shard
+from blobmaster.shard_writer import ShardWriter
 
 META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
 SEATS, SEAT_BLOCK, SEAT_HAS_BID, SEAT_BID, SEAT_WON = 144, 12, 3, 4, 5
@@ -223,3 +228,286 @@ def test_bad_arguments(tmp_path, tiny, kwargs):
             run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, **kwargs)
     finally:
         eng.close()
+
+
+class _OversizedBatches:
+    """An engine that breaks the batch contract: asked for at most N rows, it
+    hands out N + 1 (the CUDA staging buffers hold N)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.asked: list[int] = []
+        self.max_batch = 8
+
+    def next_batch(self, max_size=None, timeout_ms=10):
+        self.asked.append(max_size)
+        return 0, np.zeros((max_size + 1, bm.OBS_SIZE), dtype=np.float32), None
+
+    def submit(self, ticket, policy, values):  # pragma: no cover - never reached
+        raise AssertionError("an oversized batch must not be evaluated")
+
+    def take_examples(self):
+        return {}
+
+    def stats(self):
+        return {}
+
+    @property
+    def finished(self):
+        return self.closed
+
+    def close(self):
+        self.closed = True
+
+
+def test_an_oversized_batch_is_a_clear_error(tmp_path, tiny):
+    eng = _OversizedBatches()
+    with pytest.raises(inference.BatchOverflowError, match=r"9 rows .* at most 8"):
+        run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, batch=8)
+    assert eng.asked == [8] and eng.closed
+    assert list_shards(tmp_path) == []
+
+
+# ---- the background shard writer (issue #9: serve while writing) -------------------------
+
+
+class _Counting:
+    """The real engine, counting the answers submitted and setting ``released``
+    once ``release_after`` answers have gone out."""
+
+    def __init__(self, eng: bm.SelfPlayEngine) -> None:
+        self._engine = eng
+        self.served = 0
+        self.release_after: int | None = None
+        self.released = threading.Event()
+
+    def submit(self, ticket, policy, values) -> None:
+        self._engine.submit(ticket, policy, values)
+        self.served += 1
+        if self.release_after is not None and self.served >= self.release_after:
+            self.released.set()
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+def test_batches_are_served_while_a_shard_is_written(tmp_path, tiny, monkeypatch):
+    # The first shard write cannot finish until the serving thread has
+    # answered 20 more batches: with the write inside the serving loop (before
+    # the writer thread) that never happened and the write gave up after 10 s.
+    real_write = inference.write_shard
+    eng = _Counting(engine(rounds=None, seed=4))
+    threads: list[str] = []
+
+    def write_after_20_batches(*args, **kwargs):
+        if not threads:
+            eng.release_after = eng.served + 20
+            assert eng.released.wait(10), "no batch was served during the write"
+        threads.append(threading.current_thread().name)
+        return real_write(*args, **kwargs)
+
+    def stop_after_the_first_shard(snap: Progress) -> None:
+        # No round target: a target reached before 20 more batches would end
+        # the serving, and the test with it, whatever the writer does.
+        if snap.shards >= 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(inference, "write_shard", write_after_20_batches)
+    # Rounds can finish faster than one shard is held up here: no back-pressure
+    # (test_a_writer_that_falls_behind_slows_serving covers it).
+    monkeypatch.setattr(inference, "_BACKLOG_SHARDS", 10**6)
+    summary = run_selfplay(
+        eng,
+        tiny,
+        "cpu",
+        out_dir=tmp_path,
+        rounds_per_shard=100,
+        progress=stop_after_the_first_shard,
+        progress_interval_s=0.05,
+    )
+    assert eng.released.is_set() and summary.interrupted and summary.discarded_rounds == 0
+    assert sum(validate_shard(p).rounds for p in list_shards(tmp_path)) == summary.rounds
+    assert threads and set(threads) == {"shard-writer"}
+    assert summary.write_s > 0 and summary.max_serve_gap_s < 10
+
+
+def test_a_writer_that_falls_behind_slows_serving(tmp_path, tiny, monkeypatch):
+    # Every write takes 0.2 s, longer than a shard of 20 rounds takes to
+    # play: serving must wait for the writer (bounded memory) and lose nothing.
+    real_write = inference.write_shard
+
+    def slow_write(*args, **kwargs):
+        time.sleep(0.2)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "write_shard", slow_write)
+    summary = run_selfplay(
+        engine(rounds=None, seed=2), tiny, "cpu", out_dir=tmp_path, rounds=40, rounds_per_shard=20
+    )
+    assert summary.write_block_s > 0.1 and not summary.interrupted
+    assert summary.rounds >= 40 and summary.discarded_rounds == 0
+    assert sum(validate_shard(p).rounds for p in list_shards(tmp_path)) == summary.rounds
+
+
+def test_a_failed_write_stops_the_run_promptly(tmp_path, tiny, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(inference, "write_shard", full_disk)
+    eng = engine(rounds=None, seed=6)  # would play forever
+    start = time.monotonic()
+    with pytest.raises(OSError, match="No space left"):
+        run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=2)
+    assert time.monotonic() - start < 60
+    assert eng.finished
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_during_the_final_writes_keeps_whole_shards(tmp_path, tiny, monkeypatch):
+    # First Ctrl-C from the progress callback; the second one arrives (in the
+    # main thread, like a real one) while the finished rounds are written.
+    real_write = inference.write_shard
+    state = {"first": False, "second": False}
+
+    def write_then_ctrl_c(*args, **kwargs):
+        if state["first"] and not state["second"]:
+            state["second"] = True
+            _thread.interrupt_main()
+            time.sleep(0.3)  # the main thread gets the Ctrl-C while this shard is being written
+        return real_write(*args, **kwargs)
+
+    def first_ctrl_c(snap: Progress) -> None:
+        if snap.rounds >= 6:
+            state["first"] = True
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(inference, "write_shard", write_then_ctrl_c)
+    summary = run_selfplay(
+        engine(rounds=None, seed=8),
+        tiny,
+        "cpu",
+        out_dir=tmp_path,
+        rounds_per_shard=1,
+        progress=first_ctrl_c,
+        progress_interval_s=0.05,
+    )
+    assert state["second"] and summary.interrupted
+    on_disk = list_shards(tmp_path)
+    assert on_disk == summary.shards
+    assert sum(validate_shard(p).rounds for p in on_disk) == summary.rounds
+    assert summary.discarded_rounds > 0  # the rounds not handed to the writer yet
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def _examples(round_ids: list[int]) -> dict[str, np.ndarray]:
+    return {"round_id": np.array(round_ids, dtype=np.uint64), "seat": np.zeros(len(round_ids))}
+
+
+def test_shard_writer_holds_one_shard_and_reports_errors():
+    gate = threading.Event()
+    written: list[int] = []
+
+    def write(examples, index):
+        gate.wait(10)
+        if index == 2:
+            raise ValueError("bad shard")
+        written.append(index)
+        return Path(f"shard-{index}")
+
+    writer = ShardWriter(write, first_index=1)
+    writer.submit(_examples([0, 0, 1]))
+    assert not writer.idle
+    with pytest.raises(RuntimeError, match="still being written"):
+        writer.submit(_examples([2]))  # one shard at a time: a crash loses at most that one
+    gate.set()
+    assert writer.wait_idle() >= 0
+    assert written == [1] and writer.rounds == 2 and writer.examples == 3
+    writer.submit(_examples([3]))
+    with pytest.raises(ValueError, match="bad shard"):
+        writer.wait_idle()
+    with pytest.raises(ValueError, match="bad shard"):
+        writer.submit(_examples([4]))  # a failed writer takes nothing more
+    writer.close()  # the thread is gone: no hang
+    assert writer.shards == [Path("shard-1")]
+
+
+def test_shard_writer_abandon_drops_only_what_was_not_started():
+    started = threading.Event()
+    release = threading.Event()
+
+    def write(examples, index):
+        started.set()
+        release.wait(10)
+        return Path(f"shard-{index}")
+
+    with ShardWriter(write, first_index=0) as writer:
+        writer.submit(_examples([0]))
+        assert started.wait(10)
+        writer.abandon()  # the shard being written still completes
+        release.set()
+        writer.wait_idle()
+    assert writer.shards == [Path("shard-0")] and writer.rounds == 1
+
+
+# ---- blobmaster bench ----------------------------------------------------------------------
+
+
+def test_bench_options():
+    from blobmaster.bench import parse_args
+
+    cores = os.cpu_count() or 1
+    args = parse_args([])
+    assert args.threads == cores and args.scan_thread_list == sorted({1, cores})
+    assert parse_args(["--threads", "3", "--scan-threads", "0,1"]).scan_thread_list == sorted(
+        {cores, 1}
+    )
+    quick = parse_args(["--quick"])
+    assert quick.seconds == 4 and quick.games_per_thread == 8 and quick.scan_game_list == [4, 16]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threads", "-1"], "--threads must be >= 0"),
+        (["--scan-games", "4,x"], "--scan-games must be comma-separated integers"),
+        (["--batch", "0"], "--batch must be >= 1"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_bench_bad_options_are_one_line_errors(argv, message):
+    from typer.testing import CliRunner
+
+    from blobmaster.cli import app
+
+    result = CliRunner().invoke(app, ["bench", *argv])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("blobmaster: error: bench:")
+    assert message in lines[0]
+
+
+def test_bench_command_end_to_end(tmp_path):
+    # The smallest real run: raw forward, one preset in a child process, no scan.
+    from typer.testing import CliRunner
+
+    from blobmaster.cli import app
+
+    out, numbers = tmp_path / "report.md", tmp_path / "report.json"
+    args = ["bench", "--presets", "light", "--seconds", "0.5", "--warmup", "0", "--no-scan"]
+    args += ["--games-per-thread", "2", "--forward-seconds", "0.05", "--batch", "16"]
+    args += ["--threads", "0", "--device", "cpu", "--torch-threads", "1"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--json", str(numbers)])
+    assert result.exit_code == 0, result.output
+    assert "# Self-play benchmark" in out.read_text()
+    data = json.loads(numbers.read_text())
+    (run,) = data["runs"]
+    assert run["preset"] == "light" and run["threads"] == (os.cpu_count() or 1)
+    assert run["steady_evals_per_s"] > 0 and 1 <= run["steady_mean_batch"] <= 16
+    assert data["forward"][0]["batch"] == 16 and data["scan"] == []
+
+
+def test_selfplay_leaves_the_callers_network_alone(tmp_path):
+    net = default_model(seed=1, config=ModelConfig.tiny()).train()
+    params = [id(p) for p in net.parameters()]
+    run_selfplay(engine(rounds=2), net, "cpu", out_dir=tmp_path, rounds_per_shard=5)
+    assert net.training and [id(p) for p in net.parameters()] == params

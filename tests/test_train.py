@@ -173,19 +173,22 @@ def test_batch_losses_mask_illegal_actions_and_absent_seats():
     policy[1, [52, 53]] = torch.tensor([0.25, 0.75])
     logits = torch.randn(2, 66)
     values = torch.rand(2, 8) * 0.8 + 0.1
+    value_logits = torch.logit(values)
     target = torch.rand(2, 8)
     players = torch.tensor([3, 5])
-    base = batch_losses(logits, values, mask, policy, target, players)
+    base = batch_losses(logits, value_logits, mask, policy, target, players)
     # illegal logits and seats past the table size do not matter
-    logits2, values2, target2 = logits.clone(), values.clone(), target.clone()
+    logits2, value_logits2, target2 = logits.clone(), value_logits.clone(), target.clone()
     logits2[~mask] = 1e4
-    values2[0, 3:] = 0.99
+    value_logits2[0, 3:] = 30.0
     target2[1, 5:] = 0.0
-    other = batch_losses(logits2, values2, mask, policy, target2, players)
+    other = batch_losses(logits2, value_logits2, mask, policy, target2, players)
     for k in base:
         assert torch.allclose(base[k], other[k]), k
     # the policy loss is the cross-entropy over legal actions; kl is 0 at the target
-    exact = batch_losses(torch.log(policy.clamp_min(1e-30)), values, mask, policy, target, players)
+    exact = batch_losses(
+        torch.log(policy.clamp_min(1e-30)), value_logits, mask, policy, target, players
+    )
     assert abs(float(exact["policy_kl"])) < 1e-5
     manual = (
         -sum(
@@ -200,7 +203,7 @@ def test_batch_losses_mask_illegal_actions_and_absent_seats():
     manual_v = (float(bce[0, :3].mean()) + float(bce[1, :5].mean())) / 2
     assert math.isclose(float(base["value_loss"]), manual_v, rel_tol=1e-5)
     mse = batch_losses(
-        logits, values, mask, policy, target, players, value_loss="mse", value_weight=2.0
+        logits, value_logits, mask, policy, target, players, value_loss="mse", value_weight=2.0
     )
     assert math.isclose(float(mse["value_loss"]), float(base["value_mse"]), rel_tol=1e-6)
     assert math.isclose(
@@ -208,8 +211,55 @@ def test_batch_losses_mask_illegal_actions_and_absent_seats():
     )
     # gradients are finite even though illegal logits are -inf inside
     logits.requires_grad_(True)
-    batch_losses(logits, values, mask, policy, target, players)["loss"].backward()
+    batch_losses(logits, value_logits, mask, policy, target, players)["loss"].backward()
     assert torch.isfinite(logits.grad).all() and (logits.grad[~mask] == 0).all()
+
+
+def test_value_loss_keeps_its_gradient_where_the_sigmoid_saturates():
+    # A confidently wrong value (logit +-40: the float32 sigmoid is exactly 1.0
+    # or 0.0) must still be pulled toward its target. BCE on the sigmoid
+    # output has no gradient there; BCE on the logit has gradient
+    # sigmoid(u) - z, about -1 or +1 per seat.
+    mask = torch.zeros(2, 66, dtype=torch.bool)
+    mask[:, [52, 53]] = True
+    policy = mask.float() / 2
+    target = torch.zeros(2, 8)
+    target[0, :3] = 1.0  # seats that make their bid, predicted at logit -40
+    players = torch.tensor([3, 3])
+    raw = torch.zeros(2, 8)
+    raw[0, :3] = -40.0
+    raw[1, :3] = 40.0  # seats that miss, predicted at logit +40
+    assert bool((torch.sigmoid(raw[1, :3]) == 1.0).all())  # saturated in float32
+    for dtype in (torch.float32, torch.bfloat16):
+        value_logits = raw.to(dtype, copy=True).requires_grad_(True)
+        losses = batch_losses(torch.zeros(2, 66), value_logits, mask, policy, target, players)
+        losses["value_loss"].backward()
+        grad = value_logits.grad.float()
+        # gradient descent moves each logit toward its target: up for 1, down for 0
+        assert bool((grad[0, :3] < -0.1).all()) and bool((grad[1, :3] > 0.1).all()), dtype
+        assert bool((grad[:, 3:] == 0).all())  # seats past the table size get nothing
+        # the loss is the finite BCE of a confident mistake (about 40 per seat), not a clamp
+        assert math.isclose(float(losses["value_loss"].detach()), 40.0, rel_tol=1e-3)
+    # For comparison, the old formulation (BCE on the sigmoid output): no gradient at all.
+    leaf = raw.clone().requires_grad_(True)
+    torch.nn.functional.binary_cross_entropy(torch.sigmoid(leaf)[1, :3], target[1, :3]).backward()
+    assert bool((leaf.grad == 0).all())
+
+
+def test_exported_values_stay_probabilities(tmp_path):
+    # Training on logits must not change the file format: the scripted model
+    # returns sigmoid probabilities, equal to sigmoid(forward_logits).
+    net = default_model(seed=4, config=ModelConfig.tiny())
+    with torch.no_grad():
+        net.value_head[-1].bias.fill_(50.0)  # push every value logit far into saturation
+    loaded = load_model(save_model(net, tmp_path / "m.pt"))
+    x = torch.rand(6, 256, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        _policy, values = loaded(x)
+        _logits, value_logits = net.forward_logits(x)
+    assert bool(((values >= 0) & (values <= 1)).all())
+    assert torch.allclose(values, torch.sigmoid(value_logits))
+    assert bool((value_logits > 10).all()) and bool((values > 0.999).all())
 
 
 def test_learning_rate_schedule():
@@ -372,10 +422,18 @@ def test_resume_is_exact(tmp_path, shards):
     with open(tmp_path / "split" / "runs.csv", newline="") as f:
         runs = list(csv.DictReader(f))
     assert tuple(runs[0]) == RUNS_COLUMNS and [r["end_step"] for r in runs] == ["5", "10"]
-    assert runs[1]["resumed"] == "1"
+    # flags are true/false cells (metrics_csv)
+    assert [(r["resumed"], r["interrupted"]) for r in runs] == [
+        ("false", "false"),
+        ("true", "false"),
+    ]
     # nothing left to do: returns at once
     again = train(None, None, tmp_path / "split", resume=True)
     assert again.steps == 0 and again.model_path == resumed.model_path
+    # a call without steps has no losses: NaN is an empty cell, as is a missing value
+    last = RunFolder(tmp_path / "split").runs.rows()[-1]
+    assert math.isnan(again.loss) and last["loss"] == "" and last["lr"] == ""
+    assert last["resumed"] == "true" and last["end_step"] == "10"
     assert not list(RunFolder(tmp_path / "split").temporary_files())
 
 

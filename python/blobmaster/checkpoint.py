@@ -10,8 +10,10 @@ A run folder (``blobmaster train --out RUN``) holds::
     metrics.csv                    one row per optimizer step
     runs.csv                       one row per train() call (run / iteration)
 
-Every file appears atomically (temporary file in the same folder, fsync,
-rename). A checkpoint is a ``torch.save`` dictionary readable with
+Every file appears atomically (blobmaster.atomic: temporary file in the
+same folder, fsync, rename); the CSV logs are metrics_csv.CsvLog files
+(empty cells for missing values and NaN, true/false for flags). A
+checkpoint is a ``torch.save`` dictionary readable with
 ``torch.load(..., weights_only=True)``: format name and version, step,
 examples seen, the TrainConfig, the ModelConfig, model and optimizer
 state, the data window (shard paths and rows), the torch RNG states, the
@@ -20,21 +22,20 @@ init model it started from, and the last losses. See docs/training.md.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import re
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from blobmaster.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes
+from blobmaster.metrics_csv import CsvLog
 from blobmaster.model import (
     FORMAT_NAME as MODEL_FORMAT_NAME,
 )
@@ -48,7 +49,6 @@ from blobmaster.model import (
     load_model_info,
     save_model,
 )
-from blobmaster.replay import fsync_dir
 from blobmaster.train_config import CheckpointError, IncompatibleModelError, TrainConfig, TrainError
 
 __all__ = [
@@ -143,27 +143,6 @@ def _describe(config: ModelConfig) -> str:
         f"{size_name(config)} (d_model={config.d_model}, layers={config.layers}, heads={config.heads}, "
         f"ff={config.ff}, dropout={config.dropout})"
     )
-
-
-# ---- atomic files -------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Calls ``write(binary file)`` on a temporary file next to ``path``,
-    flushes it to disk and renames it into place; removes it on any error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 # ---- checkpoints ----------------------------------------------------------------------
@@ -297,101 +276,6 @@ def read_init_weights(
     return config, state, kind
 
 
-# ---- CSV logs --------------------------------------------------------------------------
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(value)
-    return str(value)
-
-
-class CsvLog:
-    """A CSV file with a fixed header. Rows are appended with one write of
-    whole lines and fsynced on :meth:`sync`; :meth:`truncate_after` rewrites
-    the file (temporary file, then rename) keeping only rows whose ``step``
-    is at most a given step, which also drops a partial last line."""
-
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self.path = path
-        self.columns = tuple(columns)
-        self._file: io.TextIOWrapper | None = None
-
-    def _header(self) -> str:
-        return ",".join(self.columns) + "\n"
-
-    def rows(self) -> list[dict[str, str]]:
-        """The complete rows of the file (a partial last line is ignored)."""
-        if not self.path.is_file():
-            return []
-        text = self.path.read_text(encoding="utf-8")
-        if not text.endswith("\n"):
-            text = text[: text.rfind("\n") + 1]
-        reader = csv.DictReader(io.StringIO(text))
-        if tuple(reader.fieldnames or ()) != self.columns:
-            return []
-        return list(reader)
-
-    def _rewrite(self, rows: list[dict[str, str]]) -> None:
-        def write(f: Any) -> None:
-            f.write(self._header().encode())
-            for r in rows:
-                f.write((",".join(_csv_field(r.get(c, "")) for c in self.columns) + "\n").encode())
-
-        self.close()
-        _atomic_write(self.path, write)
-
-    def reset(self) -> None:
-        """An empty log (header only)."""
-        self._rewrite([])
-
-    def truncate_after(self, step: int) -> None:
-        """Keeps the rows with ``step <= step`` (all rows when the file has no step column)."""
-        rows = self.rows()
-        if "step" in self.columns:
-            rows = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) <= step]
-        self._rewrite(rows)
-
-    def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        if self._file is None:
-            if not self.path.is_file() or self.path.stat().st_size == 0:
-                self._rewrite([])
-            self._file = open(self.path, "a", encoding="utf-8", newline="")
-        lines = "".join(
-            ",".join(_csv_field(_fmt(r.get(c))) for c in self.columns) + "\n" for r in rows
-        )
-        self._file.write(lines)
-        self._file.flush()
-
-    def append_rewrite(self, row: Mapping[str, Any]) -> None:
-        """Adds one row by rewriting the whole file (for small logs)."""
-        rows = self.rows()
-        rows.append({c: _fmt(row.get(c)) for c in self.columns})
-        self._rewrite(rows)
-
-    def sync(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def _csv_field(text: str) -> str:
-    if any(ch in text for ch in ',"\n\r'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 # ---- the run folder ------------------------------------------------------------------------
 
 _CKPT_RE = re.compile(r"^ckpt-(\d{8,})\.pt$")
@@ -461,9 +345,8 @@ class RunFolder:
             model_file=str(model_path),
         )
         ckpt_path = self.checkpoint_path(step)
-        _atomic_write(ckpt_path, lambda f: torch.save(payload, f))
-        data = model_path.read_bytes()
-        _atomic_write(self.latest_model, lambda f: f.write(data))
+        atomic_write(ckpt_path, lambda f: torch.save(payload, f))
+        atomic_write_bytes(self.latest_model, model_path.read_bytes())
         for old_step, old in self.list_checkpoints()[:-keep]:
             old.unlink(missing_ok=True)
             self.model_path(old_step).unlink(missing_ok=True)
@@ -476,5 +359,5 @@ class RunFolder:
                 yield from (
                     p
                     for p in folder.iterdir()
-                    if p.name.startswith(".") and p.name.endswith(".tmp")
+                    if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX)
                 )

@@ -10,7 +10,9 @@ The network maps the 256-float observation of one seat, the observer
   masks before its loss.
 * ``value``: 8 numbers in [0, 1] (a sigmoid), entry k the predicted round
   score of the seat k places after the observer, divided by ``10 + cards``;
-  entries past the table size are meaningless and ignored.
+  entries past the table size are meaningless and ignored. The trainer
+  uses :meth:`BlobNet.forward_logits` (the value logits before the
+  sigmoid); scripted files and inference always return probabilities.
 
 The search asks for the searching seat's view of every leaf, whoever moves
 there (docs/training.md, "Search"), so both heads serve other seats' moves.
@@ -41,22 +43,23 @@ warnings are silenced only around our own calls.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from torch import nn
 
 from blobmaster._core import MAX_PLAYERS, NUM_ACTIONS, OBS_SIZE
+from blobmaster.atomic import atomic_write
 
 __all__ = [
     "FORMAT_NAME",
@@ -67,6 +70,7 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "default_model",
+    "for_inference",
     "load_model",
     "load_model_info",
     "resolve_device",
@@ -162,10 +166,18 @@ class BlobNet(nn.Module):
         self.value_head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, MAX_PLAYERS))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        policy, value_logits = self.forward_logits(x)
+        return policy, torch.sigmoid(value_logits)
+
+    @torch.jit.export
+    def forward_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(policy logits (B, 66), value logits (B, 8)): the outputs before the
+        value sigmoid, for the trainer's losses (a BCE on the logits keeps its
+        gradient where a saturated sigmoid output would have none)."""
         h = self.input(x).unsqueeze(1)  # (B, 1, d): a sequence of one token
         h = self.encoder(h).squeeze(1)
         h = self.norm(h)
-        return self.policy_head(h), torch.sigmoid(self.value_head(h))
+        return self.policy_head(h), self.value_head(h)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -181,21 +193,88 @@ def _quiet_jit() -> Iterator[None]:
         yield
 
 
-def script_model(model: nn.Module) -> torch.jit.ScriptModule:
-    """The TorchScript version of ``model`` (returned unchanged if already
-    scripted), in eval mode."""
+def _tensor_copy(
+    t: torch.Tensor, device: torch.device | None, dtype: torch.dtype | None
+) -> torch.Tensor:
+    """A detached copy of ``t`` with its own storage; ``dtype`` applies to
+    floating-point tensors only (integer buffers keep theirs)."""
+    dtype = dtype if dtype is not None and t.is_floating_point() else None
+    return t.detach().to(device=device or t.device, dtype=dtype or t.dtype, copy=True)
+
+
+def _module_copy(
+    model: nn.Module, device: torch.device | None = None, dtype: torch.dtype | None = None
+) -> nn.Module:
+    """A deep copy of ``model`` whose parameters and buffers are new tensors
+    (on ``device``/``dtype`` when given), without gradients. The copy is
+    made directly on the target device: the source's tensors are never
+    duplicated where they live (a GPU copy of a training network would
+    cost device memory for nothing)."""
     if isinstance(model, torch.jit.ScriptModule):
-        return model.eval()
+        # A scripted module deep-copies through its C++ object (the memo below
+        # is not consulted); without no_grad its parameters would be clones
+        # with a grad_fn rather than leaves.
+        with torch.no_grad():
+            copied = copy.deepcopy(model)
+        return copied.to(device=device) if dtype is None else copied.to(device=device, dtype=dtype)
+    memo: dict[int, Any] = {}
+    for p in model.parameters():
+        memo[id(p)] = nn.Parameter(_tensor_copy(p, device, dtype), requires_grad=p.requires_grad)
+    for b in model.buffers():
+        memo[id(b)] = _tensor_copy(b, device, dtype)
+    return copy.deepcopy(model, memo)
+
+
+def for_inference(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """``model`` ready to serve on ``device`` in eval mode, without changing
+    the caller's module: ``model`` itself when it is already there and in
+    eval mode, else a copy on ``device`` in eval mode (the copy is made
+    directly on the device)."""
+    device = torch.device(device)
+    tensors = [*model.parameters(), *model.buffers()]
+    here = all(_same_device(t.device, device) for t in tensors)
+    if here and not any(m.training for m in model.modules()):
+        return model
+    return _module_copy(model, device).eval()
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type != "cuda":
+        return True
+    index = torch.cuda.current_device() if b.index is None else b.index
+    return (a.index if a.index is not None else torch.cuda.current_device()) == index
+
+
+def _scripted_copy(
+    model: nn.Module, device: torch.device | None = None, dtype: torch.dtype | None = None
+) -> torch.jit.ScriptModule:
     if not isinstance(model, nn.Module):
         raise ModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    copied = _module_copy(model, device, dtype).eval()
+    if isinstance(copied, torch.jit.ScriptModule):
+        return copied
     with _quiet_jit():
         try:
-            scripted = torch.jit.script(model.eval())
+            scripted = torch.jit.script(copied)
         except Exception as e:  # torch raises many kinds of errors here
             raise ModelError(
                 f"cannot script {type(model).__name__} with torch.jit.script: {e}"
             ) from e
     return scripted.eval()
+
+
+def script_model(model: nn.Module) -> torch.jit.ScriptModule:
+    """The TorchScript version of ``model`` (a copy if it is already
+    scripted), in eval mode, on the same device and dtype.
+
+    It is always built from a deep copy: scripting shares parameters with
+    the scripted module, so moving, casting or switching the mode of the
+    result would otherwise change the caller's network (issue #9). The
+    caller's module keeps its parameters, device, dtype and training mode.
+    """
+    return _scripted_copy(model)
 
 
 def default_model(seed: int = 0, config: ModelConfig | None = None) -> BlobNet:
@@ -225,13 +304,15 @@ def save_model(
 
     The file stores the format name and version, the model config (taken
     from a BlobNet, or given as ``config``) and ``extra`` (JSON-serializable
-    notes such as a training step) next to the weights. The model is saved
-    from the CPU in eval mode; the caller's module is not modified.
+    notes such as a training step) next to the weights. What is saved is a
+    scripted copy on the CPU in float32 and eval mode, whatever the
+    device, dtype and mode of ``model``; the caller's module is not
+    modified (not moved, cast, or switched to eval mode).
     """
     path = Path(path)
     if config is None:
         config = _config_of(model)
-    scripted = script_model(model)
+    scripted = _scripted_copy(model, torch.device("cpu"), torch.float32)
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -243,20 +324,12 @@ def save_model(
         meta_json = json.dumps(meta, sort_keys=True)
     except (TypeError, ValueError) as e:
         raise ModelError(f"model metadata is not JSON-serializable: {e}") from e
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f, _quiet_jit():
-            torch.jit.save(scripted.cpu(), f, _extra_files={_META_NAME: meta_json})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+
+    def write(f: IO[bytes]) -> None:
+        with _quiet_jit():
+            torch.jit.save(scripted, f, _extra_files={_META_NAME: meta_json})
+
+    return atomic_write(path, write)
 
 
 @dataclass(frozen=True)

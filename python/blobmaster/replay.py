@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
+
+from blobmaster._core import BID_OFFSET, MAX_CARDS, MAX_PLAYERS, MIN_PLAYERS, NUM_ACTIONS, OBS_SIZE
+from blobmaster.atomic import atomic_write
+from blobmaster.atomic import fsync_dir as fsync_dir  # re-exported: loop.py imports it from here
 
 __all__ = [
     "COLUMNS",
@@ -58,8 +61,6 @@ FORMAT_VERSION = 2
 (since 0.1): every decision has one row per seat at the table (each seat's
 view of the position); version 1 had the mover's row only."""
 _FORMAT_KEY = "blobmaster.replay.format_version"
-
-OBS_SIZE, NUM_ACTIONS, MAX_PLAYERS, BID_OFFSET = 256, 66, 8, 52
 
 SCHEMA: dict[str, pl.DataType] = {
     "state": pl.Array(pl.Float32, OBS_SIZE),
@@ -95,6 +96,7 @@ _SEATS, _SEAT_BLOCK = 144, 12
 _SEAT_PRESENT, _SEAT_HAS_BID, _SEAT_BID, _SEAT_WON = 0, 3, 4, 5
 _PHASE_BID, _PHASE_PLAY, _CARDS, _PLAYERS, _TRICKS_DONE, _TO_MOVE = 245, 246, 247, 248, 249, 255
 
+_DECK = BID_OFFSET  # card actions 0..51 are the whole deck; the bids come after
 _TOL = 1e-4  # for sums of float32 shares
 _SHARD_RE = re.compile(r"^(?P<prefix>.+)-(?P<index>\d{6,})\.parquet$")
 
@@ -240,38 +242,16 @@ def write_shard(
     if path.exists():
         raise FileExistsError(f"shard already exists, not overwriting: {path}")
     df = _frame(cols, meta)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            df.write_parquet(
-                f, compression="zstd", statistics=True, metadata={_FORMAT_KEY: str(FORMAT_VERSION)}
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            raise FileExistsError(f"shard already exists, not overwriting: {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
-    return path
 
+    def write(f: IO[bytes]) -> None:
+        df.write_parquet(
+            f, compression="zstd", statistics=True, metadata={_FORMAT_KEY: str(FORMAT_VERSION)}
+        )
 
-def fsync_dir(folder: Path) -> None:
-    """Makes a rename inside `folder` durable (best effort: some platforms
-    cannot open a folder)."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on some platforms; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        return atomic_write(path, write, overwrite=False)
+    except FileExistsError:
+        raise FileExistsError(f"shard already exists, not overwriting: {path}") from None
 
 
 def _paths(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -316,6 +296,31 @@ def _rows(mask: np.ndarray, limit: int = 5) -> str:
     return f"rows {idx[:limit].tolist()}{more}"
 
 
+@dataclass
+class _Rows:
+    """Example columns plus what every check derives from them."""
+
+    state: np.ndarray
+    mask: np.ndarray
+    policy: np.ndarray
+    value: np.ndarray
+    seat: np.ndarray
+    players: np.ndarray
+    cards: np.ndarray
+    round_id: np.ndarray
+    move: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.n = len(self.seat)
+        self.present = np.arange(MAX_PLAYERS)[None, :] < self.players[:, None]  # (n, 8)
+        self.own_view = self.state[:, _TO_MOVE] == 1.0
+
+
+def _flag(problems: list[str], bad: np.ndarray, what: str) -> None:
+    if bad.any():
+        problems.append(f"{what} at {_rows(bad)}")
+
+
 def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     """Consistency problems in example columns (empty list: all good).
 
@@ -334,53 +339,59 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     example (values rotated by seat agree), with not every seat exact once
     all bids are in (the bids never add up to the cards).
     """
-    problems: list[str] = []
-    state, mask, policy, value = cols["state"], cols["mask"], cols["policy"], cols["value"]
-    seat = cols["seat"].astype(np.int64)
-    players = cols["num_players"].astype(np.int64)
-    cards = cols["cards"].astype(np.int64)
-    round_id, move = cols["round_id"], cols["move"]
-    n = len(seat)
-    if n == 0:
-        return ["no rows"]
-
-    bad = (
-        (players < 3)
-        | (players > 8)
-        | (cards < 1)
-        | (cards > 13)
-        | (cards * players > 52)
-        | (seat >= players)
+    r = _Rows(
+        state=cols["state"],
+        mask=cols["mask"],
+        policy=cols["policy"],
+        value=cols["value"],
+        seat=cols["seat"].astype(np.int64),
+        players=cols["num_players"].astype(np.int64),
+        cards=cols["cards"].astype(np.int64),
+        round_id=cols["round_id"],
+        move=cols["move"],
     )
-    if bad.any():
-        problems.append(f"table size or seat outside the rules at {_rows(bad)}")
+    if r.n == 0:
+        return ["no rows"]
+    problems: list[str] = []
+    bad = (
+        (r.players < MIN_PLAYERS)
+        | (r.players > MAX_PLAYERS)
+        | (r.cards < 1)
+        | (r.cards > MAX_CARDS)
+        | (r.cards * r.players > _DECK)
+        | (r.seat >= r.players)
+    )
+    _flag(problems, bad, "table size or seat outside the rules")
+    if problems:
         return problems  # everything below relies on valid sizes
+    _check_state(r, problems)
+    _check_mask(r, problems)
+    _check_policy(r, problems)
+    if not _check_values(r, problems):
+        return problems  # the checks below rely on values in [0, 1]
+    _check_values_against_state(r, problems)
+    _check_rounds(r, problems)
+    return problems
 
-    k = np.arange(MAX_PLAYERS)
-    present = k[None, :] < players[:, None]  # (n, 8)
-    scale = 10.0 + cards.astype(np.float64)
 
-    # state
+def _check_state(r: _Rows, problems: list[str]) -> None:
+    state = r.state
     if not np.isfinite(state).all():
         problems.append(f"non-finite state at {_rows(~np.isfinite(state).all(axis=1))}")
-    own_view = state[:, _TO_MOVE] == 1.0
-    bad = np.abs(state[:, _PLAYERS] - players / 8.0) > 1e-5
-    bad |= np.abs(state[:, _CARDS] - cards / 13.0) > 1e-5
-    bad |= (state[:, _SEATS + k * _SEAT_BLOCK + _SEAT_PRESENT] != present).any(axis=1)
-    if bad.any():
-        problems.append(f"state disagrees with num_players/cards at {_rows(bad)}")
+    k = np.arange(MAX_PLAYERS)
+    bad = np.abs(state[:, _PLAYERS] - r.players / MAX_PLAYERS) > 1e-5
+    bad |= np.abs(state[:, _CARDS] - r.cards / MAX_CARDS) > 1e-5
+    bad |= (state[:, _SEATS + k * _SEAT_BLOCK + _SEAT_PRESENT] != r.present).any(axis=1)
+    _flag(problems, bad, "state disagrees with num_players/cards")
 
-    # mask
+
+def _check_mask(r: _Rows, problems: list[str]) -> None:
+    state, mask, cards = r.state, r.mask, r.cards
     legal = mask.sum(axis=1)
-    if (legal < 2).any():
-        problems.append(
-            f"fewer than 2 legal actions (forced moves are not examples) at {_rows(legal < 2)}"
-        )
+    _flag(problems, legal < 2, "fewer than 2 legal actions (forced moves are not examples)")
     bid_phase = state[:, _PHASE_BID] == 1.0
     play_phase = state[:, _PHASE_PLAY] == 1.0
-    bad = bid_phase == play_phase
-    if bad.any():
-        problems.append(f"state is in neither (or both) bid and play phase at {_rows(bad)}")
+    _flag(problems, bid_phase == play_phase, "state is in neither (or both) bid and play phase")
     bid_ok = np.arange(NUM_ACTIONS - BID_OFFSET)[None, :] <= cards[:, None]
     bad = bid_phase & (
         mask[:, :BID_OFFSET].any(axis=1) | (mask[:, BID_OFFSET:] & ~bid_ok).any(axis=1)
@@ -390,75 +401,84 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     played = state[:, BID_OFFSET : 2 * BID_OFFSET] == 1.0
     # The mover plays from its hand; another seat sees the mover's cards
     # neither in its own hand nor among the played ones.
-    bad_card = np.where(own_view[:, None], cards_legal & ~hand, cards_legal & (hand | played))
+    bad_card = np.where(r.own_view[:, None], cards_legal & ~hand, cards_legal & (hand | played))
     bad |= play_phase & (mask[:, BID_OFFSET:].any(axis=1) | bad_card.any(axis=1))
-    if bad.any():
-        problems.append(f"legal actions do not fit the phase, hand or cards at {_rows(bad)}")
+    _flag(problems, bad, "legal actions do not fit the phase, hand or cards")
 
-    # policy
+
+def _check_policy(r: _Rows, problems: list[str]) -> None:
+    policy, mask = r.policy, r.mask
     finite = np.isfinite(policy).all(axis=1)
     bad = ~finite | (policy < 0).any(axis=1) | (np.where(mask, 0.0, policy) != 0).any(axis=1)
-    if bad.any():
-        problems.append(
-            f"policy negative, non-finite or non-zero on an illegal action at {_rows(bad)}"
-        )
+    _flag(problems, bad, "policy negative, non-finite or non-zero on an illegal action")
     sums = np.where(mask, policy, 0.0).sum(axis=1, dtype=np.float64)
-    bad = finite & (np.abs(sums - 1.0) > _TOL)
-    if bad.any():
-        problems.append(f"policy does not sum to 1 over legal actions at {_rows(bad)}")
+    _flag(
+        problems,
+        finite & (np.abs(sums - 1.0) > _TOL),
+        "policy does not sum to 1 over legal actions",
+    )
 
-    # values
+
+def _points(r: _Rows) -> np.ndarray:
+    """Values times (10 + cards): 0 or 10 + bid."""
+    return r.value.astype(np.float64) * (10.0 + r.cards.astype(np.float64))[:, None]
+
+
+def _check_values(r: _Rows, problems: list[str]) -> bool:
+    """Checks the values on their own; False if some are outside [0, 1]."""
+    value, present = r.value, r.present
     if not np.isfinite(value).all() or (value < 0).any() or (value > 1).any():
         bad = ~np.isfinite(value).all(axis=1) | (value < 0).any(axis=1) | (value > 1).any(axis=1)
         problems.append(f"values outside [0, 1] at {_rows(bad)}")
-        return problems
-    bad = (np.where(present, 0.0, value) != 0).any(axis=1)
-    if bad.any():
-        problems.append(f"non-zero value for an absent seat at {_rows(bad)}")
-    points = value.astype(np.float64) * scale[:, None]  # 0 or 10 + bid
+        return False
+    _flag(
+        problems,
+        (np.where(present, 0.0, value) != 0).any(axis=1),
+        "non-zero value for an absent seat",
+    )
+    points = _points(r)
     bid_of_value = np.rint(points) - 10
     whole = (
         (np.abs(points - np.rint(points)) < 1e-3)
         & (bid_of_value >= 0)
-        & (bid_of_value <= cards[:, None])
+        & (bid_of_value <= r.cards[:, None])
     )
     bad = (present & (value != 0) & ~whole).any(axis=1)
-    if bad.any():
-        problems.append(f"a value is neither 0 nor (10 + bid) / (10 + cards) at {_rows(bad)}")
+    _flag(problems, bad, "a value is neither 0 nor (10 + bid) / (10 + cards)")
+    return True
 
-    # values against the bids and tricks visible in the state
-    blocks = _SEATS + k * _SEAT_BLOCK
+
+def _check_values_against_state(r: _Rows, problems: list[str]) -> None:
+    """Values against the bids and tricks visible in the state."""
+    state, cards, present = r.state, r.cards, r.present
+    points = _points(r)
+    blocks = _SEATS + np.arange(MAX_PLAYERS) * _SEAT_BLOCK
     has_bid = (state[:, blocks + _SEAT_HAS_BID] == 1.0) & present
     bids = np.rint(state[:, blocks + _SEAT_BID] * cards[:, None])
     won = np.rint(state[:, blocks + _SEAT_WON] * cards[:, None])
     left = cards - np.rint(state[:, _TRICKS_DONE] * cards)  # tricks not finished yet
-    scored = value != 0
+    scored = r.value != 0
     bad = (has_bid & scored & (np.abs(points - (10 + bids)) > 1e-3)).any(axis=1)
-    if bad.any():
-        problems.append(
-            f"a value does not match that seat's bid (10 + bid) / (10 + cards) at {_rows(bad)}"
-        )
+    _flag(problems, bad, "a value does not match that seat's bid (10 + bid) / (10 + cards)")
     hopeless = has_bid & ((won > bids) | (bids - won > left[:, None]))
     bad = (hopeless & scored).any(axis=1)
-    if bad.any():
-        problems.append(
-            f"a value is non-zero for a seat that can no longer make its bid at {_rows(bad)}"
-        )
-    all_bid = has_bid.sum(axis=1) == players
-    bad = all_bid & ((scored & present).sum(axis=1) == players)
-    if bad.any():
-        problems.append(
-            f"every seat scores although the bids cannot add up to the cards at {_rows(bad)}"
-        )
+    _flag(problems, bad, "a value is non-zero for a seat that can no longer make its bid")
+    all_bid = has_bid.sum(axis=1) == r.players
+    bad = all_bid & ((scored & present).sum(axis=1) == r.players)
+    _flag(problems, bad, "every seat scores although the bids cannot add up to the cards")
 
-    # per round
-    _ids, first, inverse = np.unique(round_id, return_index=True, return_inverse=True)
+
+def _check_rounds(r: _Rows, problems: list[str]) -> None:
+    """Per round and per decision: one table size, one row per seat, the
+    same mask and policy, the same absolute scores."""
+    players, cards, seat, n = r.players, r.cards, r.seat, r.n
+    _ids, first, inverse = np.unique(r.round_id, return_index=True, return_inverse=True)
     bad = (players != players[first][inverse]) | (cards != cards[first][inverse])
     if bad.any():
         problems.append(f"one round with different table sizes at {_rows(bad)}")
-        return problems
+        return
     triples = np.stack(
-        [round_id.astype(np.uint64), move.astype(np.uint64), seat.astype(np.uint64)], axis=1
+        [r.round_id.astype(np.uint64), r.move.astype(np.uint64), seat.astype(np.uint64)], axis=1
     )
     if len(np.unique(triples, axis=0)) != n:
         problems.append("a (round_id, move, seat) triple appears twice")
@@ -467,28 +487,20 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     )
     decision = decision.reshape(-1)
     movers = np.bincount(
-        decision, weights=own_view.astype(np.float64), minlength=len(decision_first)
+        decision, weights=r.own_view.astype(np.float64), minlength=len(decision_first)
     )
     bad = (decision_rows[decision] != players) | (movers[decision] != 1)
-    if bad.any():
-        problems.append(
-            f"a decision lacks a row for some seat or has not exactly one mover's view at {_rows(bad)}"
-        )
+    _flag(problems, bad, "a decision lacks a row for some seat or has not exactly one mover's view")
     lead = decision_first[decision]
-    bad = (mask != mask[lead]).any(axis=1) | (policy != policy[lead]).any(axis=1)
-    if bad.any():
-        problems.append(f"rows of one decision disagree on the mask or policy at {_rows(bad)}")
+    bad = (r.mask != r.mask[lead]).any(axis=1) | (r.policy != r.policy[lead]).any(axis=1)
+    _flag(problems, bad, "rows of one decision disagree on the mask or policy")
     absolute = np.zeros((n, MAX_PLAYERS), dtype=np.float32)
     rows = np.arange(n)
     for j in range(MAX_PLAYERS):
         sel = j < players
-        absolute[rows[sel], ((seat + j) % np.maximum(players, 1))[sel]] = value[sel, j]
+        absolute[rows[sel], ((seat + j) % np.maximum(players, 1))[sel]] = r.value[sel, j]
     bad = (np.abs(absolute - absolute[first][inverse]) > 1e-6).any(axis=1)
-    if bad.any():
-        problems.append(
-            f"values of one round disagree between its examples (rotation by seat) at {_rows(bad)}"
-        )
-    return problems
+    _flag(problems, bad, "values of one round disagree between its examples (rotation by seat)")
 
 
 def validate_shard(path: str | os.PathLike[str]) -> ShardInfo:
