@@ -136,7 +136,7 @@ def resolve_search(search: Any) -> tuple[Any, str]:
                 raise AgentError(f"search: keys must be strings, got {key!r}")
         try:
             # The preset files' own checker: unknown keys, types and ranges.
-            cfg = _config._section("search dict", "search", SearchConfig, dict(search))
+            cfg = _config.parse_search(search, source="search dict: [search]")
         except ConfigError as e:
             raise AgentError(str(e)) from None
         return cfg, cfg.label()
@@ -394,9 +394,10 @@ class ModelAgent(SearchAgent):
                 self.net = load_model(path, self.device)
                 self.model_label = f"model:{path.name}"
             elif isinstance(model, torch.nn.Module):
-                from blobmaster.model import check_model
+                from blobmaster.model import check_model, for_inference
 
-                self.net = model.to(self.device).eval()
+                # A copy when needed: the caller's module keeps its device and mode.
+                self.net = for_inference(model, self.device)
                 check_model(self.net, self.device, name=type(model).__name__)
                 self.model_label = f"module:{type(model).__name__}"
             else:

@@ -207,11 +207,6 @@ def parse_search(data: Mapping[str, Any], *, source: str = "search") -> SearchCo
     return validate_settings(SearchConfig, dict(data), source=source, error=ConfigError)
 
 
-# The name agents.py used before parse_search existed; it goes once agents.py moves over.
-def _section(file: str, name: str, cls: type[Any], data: Any) -> Any:
-    return validate_settings(cls, data, source=f"{file}: [{name}]", error=ConfigError)
-
-
 def parse_config(text: str, *, name: str = "custom", source: str = "<string>") -> Preset:
     """Parses preset TOML text (``source`` names it in error messages)."""
     data = parse_toml(text, source=source, error=ConfigError)

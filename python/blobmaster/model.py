@@ -35,8 +35,9 @@ reader never sees half a file. :func:`load_model` checks the file and runs
 a probe batch through it before returning.
 
 TorchScript is deprecated in recent torch releases (``torch.jit`` emits a
-FutureWarning) but still fully supported; DESIGN.md asks for it because the
-inference server loads a scripted file without the Python class. The
+FutureWarning) but still fully supported; the project uses it because the
+inference server loads a scripted file without the Python class
+(docs/architecture.md). The
 warnings are silenced only around our own calls.
 """
 

@@ -38,7 +38,6 @@ import polars as pl
 
 from blobmaster._core import BID_OFFSET, MAX_CARDS, MAX_PLAYERS, MIN_PLAYERS, NUM_ACTIONS, OBS_SIZE
 from blobmaster.atomic import atomic_write
-from blobmaster.atomic import fsync_dir as fsync_dir  # re-exported: loop.py imports it from here
 
 __all__ = [
     "COLUMNS",

@@ -59,7 +59,7 @@ __all__ = ["Trainer", "batch_losses"]
 PathLike = str | os.PathLike[str]
 _LOSS_KEYS = ("loss", "policy_loss", "policy_kl", "value_loss", "value_mse")
 _STEP_KEYS = (*_LOSS_KEYS, "grad_norm")
-_SUMMARY_STEPS = 50  # final/first losses average this many steps
+SUMMARY_STEPS = 50  # final/first losses average this many steps
 
 
 # ---- losses ----------------------------------------------------------------------------
@@ -332,7 +332,7 @@ class Trainer:
             self.run_folder.metrics.reset()
         self.start_step = self.step = int(ckpt["step"]) if ckpt else 0
         self.examples_seen = int(ckpt.get("examples_seen", 0)) if ckpt else 0
-        self.recent: deque[dict[str, float]] = deque(maxlen=_SUMMARY_STEPS)
+        self.recent: deque[dict[str, float]] = deque(maxlen=SUMMARY_STEPS)
         self.first: list[dict[str, float]] = []
         self.pending: list[tuple[int, float, torch.Tensor]] = []
         self.last_rows: dict[str, float] = {}
@@ -458,7 +458,7 @@ class Trainer:
                 f"the last checkpoint is {self.last_ckpt[0]}"
             )
         self.recent.append(row)
-        if len(self.first) < _SUMMARY_STEPS:
+        if len(self.first) < SUMMARY_STEPS:
             self.first.append(row)
         self.last_rows.update(row, lr=lr)
         return {

@@ -17,7 +17,6 @@ from blobmaster.loop.config import SEED_MAX, LoopInterrupted
 from blobmaster.loop.context import LoopContext
 from blobmaster.loop.metrics import loss_summary
 from blobmaster.train import (
-    _SUMMARY_STEPS,  # the trainer's own window, so that both summaries mean the same
     IncompatibleModelError,
     TrainConfig,
     TrainConfigError,
@@ -25,6 +24,7 @@ from blobmaster.train import (
     WindowChangedError,
     train,
 )
+from blobmaster.trainer import SUMMARY_STEPS  # the trainer's own window: both summaries agree
 
 __all__ = ["train_phase"]
 
@@ -92,7 +92,7 @@ def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
         )
     model_path = it / "model.pt"
     atomic_write_bytes(model_path, Path(summary.model_path).read_bytes())
-    losses, first_losses = loss_summary(it / "train", _SUMMARY_STEPS)
+    losses, first_losses = loss_summary(it / "train", SUMMARY_STEPS)
     result = {
         "steps": summary.step,
         "resumed": summary.resumed,
