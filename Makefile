@@ -24,11 +24,12 @@ test-rust:  ## Rust tests of the whole workspace
 	cargo test --workspace
 
 .PHONY: lint
-lint:  ## What CI lints: rustfmt, clippy (warnings as errors), ruff check and format
+lint:  ## What CI lints: rustfmt, clippy (warnings as errors), ruff check and format, mypy
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	ruff check python tests benchmarks
 	ruff format --check python tests benchmarks
+	mypy
 
 .PHONY: bench
 bench:  ## Criterion benchmarks

@@ -41,7 +41,7 @@ import random
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -278,6 +278,8 @@ class RandomAgent(Agent):
     """Picks uniformly among the legal actions, with a generator seeded by
     :func:`decision_seed` (so it is a fixed function of the information set)."""
 
+    seed: int  # always set: drawn once when None is given
+
     def __init__(self, seed: int | None = None) -> None:
         self.seed = _check_seed(seed)
         self.name = "random"
@@ -294,6 +296,8 @@ class SearchAgent(Agent):
     """Determinized MCTS through ``blobmaster._core.search``: plays the most
     visited root action (ties to the lowest action id), no root noise, no
     temperature. Subclasses supply the evaluator."""
+
+    seed: int  # always set: drawn once when None is given
 
     def __init__(self, search: Any, seed: int | None) -> None:
         self.search_config, self.search_label = resolve_search(search)
@@ -387,7 +391,7 @@ class ModelAgent(SearchAgent):
             raise AgentError(f"bad device {device!r}: {e}") from None
         try:
             if model is None:
-                self.net = script_model(default_model(seed=0)).to(self.device)
+                self.net: torch.nn.Module = script_model(default_model(seed=0)).to(self.device)
                 self.model_label = "default"
             elif isinstance(model, (str, os.PathLike)):
                 path = Path(model)
@@ -456,6 +460,8 @@ class IsmctsAgent(Agent):
     root action (ties to the lowest action id). No network: a reference
     opponent whose strength is set by ``iterations``."""
 
+    seed: int  # always set: drawn once when None is given
+
     def __init__(
         self,
         iterations: int = ISMCTS_ITERATIONS,
@@ -484,7 +490,7 @@ class IsmctsAgent(Agent):
             raise AgentError(f"rollout must be 'random' or 'heuristic', got {rollout!r}")
         self.iterations = iterations
         self.exploration = exploration
-        self.rollout = rollout
+        self.rollout = cast(Literal["random", "heuristic"], rollout)  # checked above
         self.seed = _check_seed(seed)
         name = f"ismcts:{iterations}"
         if self.exploration != ISMCTS_EXPLORATION:

@@ -216,7 +216,7 @@ def parse_config(text: str, *, name: str = "custom", source: str = "<string>") -
 
 def builtin_preset_path(name: str) -> Any:
     """The packaged file of a built-in preset (an importlib.resources Traversable)."""
-    return resources.files("blobmaster").joinpath("configs", f"{name}.toml")
+    return resources.files("blobmaster").joinpath("configs").joinpath(f"{name}.toml")
 
 
 def load_config(spec: str | os.PathLike[str] = "medium") -> Preset:

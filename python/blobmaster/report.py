@@ -472,9 +472,9 @@ def summary_markdown(data: RunData, images: Sequence[str]) -> str:
             "|" + "|".join("---:" if h not in ("promoted",) else ":---:" for h in head) + "|"
         )
         for r in rows:
-            promoted = _number(r.get("promoted"))
-            flag = "" if promoted is None else ("yes" if promoted else "no")
-            if promoted and r.get("promotion") == "forced":
+            was_promoted = _number(r.get("promoted"))
+            flag = "" if was_promoted is None else ("yes" if was_promoted else "no")
+            if was_promoted and r.get("promotion") == "forced":
                 flag = "yes (fallback)"
             cells = [
                 r.get("iteration", ""),

@@ -23,10 +23,11 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
+from typing_extensions import dataclass_transform  # typing has it from 3.11 only
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +52,7 @@ class ConfigError(ValueError):
     """A settings file or value that cannot be used; the message names the file and key."""
 
 
+@dataclass_transform(frozen_default=True)
 def settings(error: type[ValueError], what: str) -> Callable[[type[T]], type[T]]:
     """Declares a settings section: a frozen pydantic dataclass whose
     constructor (and so ``dataclasses.replace``) raises ``error`` naming
@@ -68,7 +70,7 @@ def settings(error: type[ValueError], what: str) -> Callable[[type[T]], type[T]]
 
         __init__.__doc__ = init.__doc__
         out.__init__ = __init__  # type: ignore[method-assign]
-        return out
+        return cast("type[T]", out)
 
     return wrap
 
@@ -118,7 +120,7 @@ def read_settings_text(
     if key in builtins:
         from importlib import resources
 
-        resource = resources.files("blobmaster").joinpath("configs", f"{key}.toml")
+        resource = resources.files("blobmaster").joinpath("configs").joinpath(f"{key}.toml")
         return resource.read_text(encoding="utf-8"), key, f"<built-in {key}>"
     if path.exists():
         raise error(f"config path is not a file: {path}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from blobmaster._core import (
     BID_OFFSET,
@@ -201,6 +201,7 @@ class Table:
     def __init__(self, settings: TableSettings, agent: Any) -> None:
         self.settings = settings.checked()
         s = self.settings
+        dealer = cast(int, s.dealer)  # checked() filled it in
         self.agent = agent
         self.seat = s.seat
         self.players = s.players
@@ -208,14 +209,14 @@ class Table:
             self._game: Game | None = None
             try:
                 self._round: Round | None = Round(
-                    s.players, s.cards, dealer=s.dealer, trump=s.trump, seed=s.seed
+                    s.players, s.cards, dealer=dealer, trump=s.trump, seed=s.seed
                 )
             except InvalidArgumentError as e:
                 raise TableError(str(e)) from None
         else:
             self._round = None
             try:
-                self._game = Game(s.players, s.cards, first_dealer=s.dealer, seed=s.seed)
+                self._game = Game(s.players, s.cards, first_dealer=dealer, seed=s.seed)
             except InvalidArgumentError as e:
                 raise TableError(str(e)) from None
         self.events: list[Event] = []
@@ -248,7 +249,13 @@ class Table:
     @property
     def round(self) -> Round:
         """A copy of the current round (the last one once the game is over)."""
-        return self._game.round if self._game is not None else self._round.clone()
+        return self._game.round if self._game is not None else self._single_round().clone()
+
+    def _single_round(self) -> Round:
+        """The round of a one-round table (there is no game)."""
+        if self._round is None:
+            raise RuntimeError("a table has either a game or a single round")
+        return self._round
 
     @property
     def round_index(self) -> int:
@@ -262,7 +269,7 @@ class Table:
 
     @property
     def is_over(self) -> bool:
-        return self._game.is_over if self._game is not None else self._round.is_over
+        return self._game.is_over if self._game is not None else self._single_round().is_over
 
     @property
     def to_move(self) -> int | None:
@@ -277,7 +284,7 @@ class Table:
     def totals(self) -> list[int]:
         if self._game is not None:
             return self._game.totals
-        return list(self._round.scores or [0] * self.players)
+        return list(self._single_round().scores or [0] * self.players)
 
     @property
     def winners(self) -> list[int]:
@@ -287,8 +294,10 @@ class Table:
         best = max(self.totals)
         return [s for s, t in enumerate(self.totals) if t == best]
 
-    def name(self, seat: int) -> str:
+    def name(self, seat: int | None) -> str:
         """``You`` for the person, ``Agent k`` for the seat k places to the person's left."""
+        if seat is None:
+            return "nobody (the game is over)"
         return "You" if seat == self.seat else f"Agent {(seat - self.seat) % self.players}"
 
     @property
@@ -399,6 +408,8 @@ class Table:
     def _apply(self, action: int) -> Event:
         before = self.round
         seat = before.current_player
+        if seat is None:
+            raise TableError("the game is over")
         after = before.clone()
         try:
             after.apply(action)  # the engine is the authority; the table is unchanged on error
@@ -414,16 +425,16 @@ class Table:
                 after.cards,
                 after.trump,
                 after.dealer,
-                tuple(after.bids),
+                cast("tuple[int, ...]", tuple(after.bids)),  # all bid by the end
                 tuple(after.tricks_won),
-                tuple(after.scores),
+                tuple(after.scores or ()),
             )
             self.results.append(result)
         event = Event(len(self.events), self.round_index, seat, action, trick, result)
         if self._game is not None:
             self._game.apply(action)
         else:
-            self._round.apply(action)
+            self._single_round().apply(action)
         self.events.append(event)
         return event
 

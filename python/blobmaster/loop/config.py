@@ -216,7 +216,11 @@ class LoopConfig:
     ) -> LoopConfig:
         """A copy with the given runtime settings (None: unchanged), checked
         by the same schema as the file (LoopConfigError)."""
-        changes = {"iterations": iterations, "device": device, "torch_threads": torch_threads}
+        changes: dict[str, Any] = {
+            "iterations": iterations,
+            "device": device,
+            "torch_threads": torch_threads,
+        }
         loop = dataclasses.replace(self.loop, **{k: v for k, v in changes.items() if v is not None})
         selfplay = self.selfplay
         if threads is not None:
