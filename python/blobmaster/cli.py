@@ -160,6 +160,13 @@ def selfplay(
         bool,
         typer.Option("--json", help="Print the final summary as one JSON object instead of text."),
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(help="Play on Ray actors: auto, local or HOST:PORT (docs/distributed.md)."),
+    ] = None,
+    ray_actors: Annotated[
+        int | None, typer.Option(help="Ray actors [default: one per node; --threads CPUs each]")
+    ] = None,
 ) -> None:
     """Play self-play rounds with the Rust engine and a BlobNet; write replay shards."""
     try:
@@ -188,6 +195,8 @@ def _selfplay(
     torch_threads: int | None,
     progress: bool,
     json_summary: bool,
+    ray: str | None,
+    ray_actors: int | None,
 ) -> None:
     _check_range("--threads", threads, 1, 1024)
     _check_range("--rounds", rounds, 1)
@@ -211,6 +220,22 @@ def _selfplay(
             if not model.exists()
             else f"model path is not a file: {model}"
         )
+
+    if ray is not None:  # the same run on Ray actors: blobmaster.distributed
+        _check_range("--ray-actors", ray_actors, 1, 4096)
+        from blobmaster.distributed.command import selfplay_on_ray
+
+        try:
+            code = selfplay_on_ray(
+                ray, ray_actors, preset=preset, tables=tables, model=model, out=out,
+                rounds=rounds, seed=seed, device=device, threads=threads,
+                games_per_thread=games_per_thread, batch=batch,
+                rounds_per_shard=rounds_per_shard, bf16=bf16, full_games=full_games,
+                torch_threads=torch_threads, progress=progress, json_summary=json_summary,
+            )  # fmt: skip
+        except ValueError as e:  # DistributedError, ModelError, ConfigError
+            _fail(str(e))
+        raise typer.Exit(code)
 
     # torch takes seconds to import: only after the cheap checks.
     import torch

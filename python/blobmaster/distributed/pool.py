@@ -74,6 +74,32 @@ class _SlotState:
     """Rounds delivered from this slot before its running job started."""
 
 
+def _wait_for_room(ray: Any, slots: list[ActorSlot], wait_s: float = 10.0) -> None:
+    """Actors that do not fit would wait for resources forever: after
+    ``wait_s`` (resources of actors just ended come back with a delay), say so."""
+    need = {"CPU": sum(s.num_cpus for s in slots), "GPU": sum(s.num_gpus for s in slots)}
+    total = ray.cluster_resources()
+    deadline = time.monotonic() + wait_s
+    while True:
+        available = ray.available_resources()
+        short = [k for k, n in need.items() if n > float(available.get(k, 0.0)) + 1e-9]
+        if not short:
+            return
+        never = [k for k in short if need[k] > float(total.get(k, 0.0)) + 1e-9]
+        if never or time.monotonic() >= deadline:
+            key = (never or short)[0]
+            have = (
+                f"{float(total.get(key, 0.0)):g} in all"
+                if never
+                else (f"{float(available.get(key, 0.0)):g} free")
+            )
+            raise DistributedError(
+                f"{len(slots)} self-play actors need {need[key]:g} {key}s, the Ray cluster "
+                f"has {have} (fewer actors or CPUs per actor)"
+            )
+        time.sleep(0.2)
+
+
 class RaySelfPlayPool:
     """Self-play actors on a Ray cluster (see the module docstring)."""
 
@@ -105,6 +131,7 @@ class RaySelfPlayPool:
                 cpus_per_actor=cpus_per_actor,
                 gpus_per_actor=gpus_per_actor,
             )
+            _wait_for_room(ray, self.slots)
         except BaseException:
             self._shutdown_ray()
             raise
@@ -384,7 +411,7 @@ class _Call:
 
     def execute(self, rounds: int) -> RaySelfPlaySummary:
         ray = self.pool._ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayActorError, RayTaskError
 
         shares = split_rounds(rounds, len(self.pool.slots))
         self.states = [_SlotState(n, ActorReport(slot=i)) for i, n in enumerate(shares)]
@@ -399,6 +426,9 @@ class _Call:
                     i, kind = self.pending.pop(ref)
                     try:
                         self._handle(ref, i, kind)
+                    except RayTaskError as e:  # a method raised: not worth a restart
+                        cause = getattr(e, "cause", None) or e
+                        raise DistributedError(f"self-play actor {i} failed: {cause}") from None
                     except RayActorError as e:
                         if kind == "ack":
                             continue  # everything was delivered already

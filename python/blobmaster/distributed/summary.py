@@ -46,7 +46,7 @@ class ActorReport:
     jobs: list[str] = field(default_factory=list)
     model_sha256: list[str] = field(default_factory=list)
     """The sha256 of the weights each job loaded, as the actor computed it."""
-    nodes: list[str] = field(default_factory=list)
+    nodes: list[str | None] = field(default_factory=list)
     evaluations: int = 0
     batches: int = 0
     busy_s: float = 0.0

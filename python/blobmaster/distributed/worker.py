@@ -58,14 +58,15 @@ class SelfPlayWorker:
         self.error: str | None = None
 
     def info(self) -> dict[str, Any]:
-        """Where this actor runs."""
+        """Where this actor runs (node_id is None outside Ray)."""
         import ray
 
+        node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
         return {
             "slot": self.slot,
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "node_id": ray.get_runtime_context().get_node_id(),
+            "node_id": node,
         }
 
     def _load(self, weights: bytes, sha256: str) -> None:
