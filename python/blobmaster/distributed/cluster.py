@@ -6,8 +6,7 @@
   or ``RAY_ADDRESS`` is set);
 * ``"local"``: a private Ray started by this process on this machine only,
   bound to 127.0.0.1 (for tests and single-machine use), shut down on close;
-* anything else: a cluster address, ``HOST:PORT`` of the head node's GCS or
-  ``ray://HOST:PORT`` for Ray Client.
+* anything else: a cluster address, ``HOST:PORT`` of the head node.
 
 Ray is an optional dependency (``pip install blobmaster[ray]``); it is
 imported only here, on first use.

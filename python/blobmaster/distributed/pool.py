@@ -411,7 +411,7 @@ class _Call:
 
     def execute(self, rounds: int) -> RaySelfPlaySummary:
         ray = self.pool._ray
-        from ray.exceptions import RayActorError, RayTaskError
+        from ray.exceptions import ObjectLostError, RayActorError, RayTaskError
 
         shares = split_rounds(rounds, len(self.pool.slots))
         self.states = [_SlotState(n, ActorReport(slot=i)) for i, n in enumerate(shares)]
@@ -429,7 +429,7 @@ class _Call:
                     except RayTaskError as e:  # a method raised: not worth a restart
                         cause = getattr(e, "cause", None) or e
                         raise DistributedError(f"self-play actor {i} failed: {cause}") from None
-                    except RayActorError as e:
+                    except (RayActorError, ObjectLostError) as e:  # the actor or its node died
                         if kind == "ack":
                             continue  # everything was delivered already
                         if self.interrupted:

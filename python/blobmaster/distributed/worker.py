@@ -83,8 +83,11 @@ class SelfPlayWorker:
     def start(self, weights: bytes, sha256: str, job: dict[str, Any]) -> dict[str, Any]:
         """Loads the network (unless it is the one already loaded) and starts
         the job. Returns the sha256 of the weights it loaded and :meth:`info`."""
-        if self.thread is not None and self.thread.is_alive():
-            raise RuntimeError(f"actor {self.slot} is already running a job")
+        if self.thread is not None and self.thread.is_alive():  # a job of a call that failed
+            self.stop_flag.set()
+            self.thread.join(timeout=60)
+            if self.thread.is_alive():
+                raise RuntimeError(f"actor {self.slot} could not stop its previous job")
         digest = hashlib.sha256(weights).hexdigest()
         if digest != sha256:
             raise ValueError(f"weights arrived with sha256 {digest}, expected {sha256}")
