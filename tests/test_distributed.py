@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from blobmaster import SelfPlayEngine
@@ -155,12 +157,17 @@ def columns(paths: list[Path]) -> dict[str, np.ndarray]:
 # -- without a cluster
 
 
-def test_split_rounds_is_even_and_complete() -> None:
-    for rounds in range(1, 40):
-        for actors in range(1, 9):
-            shares = split_rounds(rounds, actors)
-            assert sum(shares) == rounds and len(shares) == actors
-            assert max(shares) - min(shares) <= 1 and shares == sorted(shares, reverse=True)
+@given(
+    rounds=st.integers(1, 10_000),
+    weights=st.lists(st.integers(1, 64), min_size=1, max_size=12),
+)
+def test_split_rounds_is_proportional_and_complete(rounds: int, weights: list[int]) -> None:
+    shares = split_rounds(rounds, weights)
+    assert sum(shares) == rounds and len(shares) == len(weights)
+    for share, w in zip(shares, weights):
+        assert abs(share - rounds * w / sum(weights)) < 1
+    assert split_rounds(7, [1, 1, 1]) == [3, 2, 2]
+    assert split_rounds(10, [3, 1]) == [8, 2]  # 7.5 and 2.5: the tie goes to the first
 
 
 def test_plan_actors() -> None:

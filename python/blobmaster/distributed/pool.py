@@ -219,7 +219,8 @@ class RaySelfPlayPool:
         progress: Callable[[Any], None] | None = None,
         on_shard: Callable[[ShardReceipt], None] | None = None,
     ) -> RaySelfPlaySummary:
-        """Plays ``rounds`` rounds of ``preset`` (a blobmaster.config.Preset)
+        """Plays ``rounds`` rounds of ``preset`` (a blobmaster.config.Preset, or
+        a preset name or TOML file)
         with the network ``model`` on the pool's actors and writes the shards
         into ``out_dir``. ``progress`` gets a blobmaster.inference.Progress
         about twice a second, ``on_shard`` a ShardReceipt per written shard."""
@@ -227,6 +228,10 @@ class RaySelfPlayPool:
 
         if rounds < 1:
             raise DistributedError(f"rounds must be >= 1, got {rounds}")
+        if isinstance(preset, (str, os.PathLike)):
+            from blobmaster.config import load_config
+
+            preset = load_config(preset)  # a preset name or TOML file; ConfigError if bad
         if preset.selfplay.full_games:
             raise DistributedError("self-play on Ray plays single rounds, not full games")
         shard_name(0, shard_prefix)  # a bad prefix raises ValueError before anything starts
@@ -413,7 +418,7 @@ class _Call:
         ray = self.pool._ray
         from ray.exceptions import ObjectLostError, RayActorError, RayTaskError
 
-        shares = split_rounds(rounds, len(self.pool.slots))
+        shares = split_rounds(rounds, [s.engine_threads for s in self.pool.slots])
         self.states = [_SlotState(n, ActorReport(slot=i)) for i, n in enumerate(shares)]
         start = time.perf_counter()
         next_report = start

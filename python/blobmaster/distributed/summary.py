@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,19 @@ from typing import Any
 __all__ = ["ActorReport", "RaySelfPlaySummary", "ShardReceipt", "split_rounds"]
 
 
-def split_rounds(rounds: int, actors: int) -> list[int]:
-    """``rounds`` split as evenly as possible, the first actors taking one
-    more; an actor with no share gets 0 (it stays idle)."""
-    base, extra = divmod(rounds, actors)
-    return [base + (1 if i < extra else 0) for i in range(actors)]
+def split_rounds(rounds: int, weights: Sequence[float]) -> list[int]:
+    """``rounds`` split in proportion to ``weights`` (an actor's engine
+    threads: a bigger machine gets more), by largest remainder: every share
+    is within one round of its exact proportion and they add up to ``rounds``."""
+    if not weights or any(w <= 0 for w in weights):
+        raise ValueError(f"weights must be positive, got {list(weights)}")
+    total = float(sum(weights))
+    exact = [rounds * w / total for w in weights]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: (shares[i] - exact[i], i))
+    for i in by_remainder[: rounds - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 @dataclass(frozen=True)
