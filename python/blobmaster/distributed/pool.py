@@ -365,6 +365,8 @@ class _Call:
         for shard in value["shards"]:
             self._write(i, shard)
         if kind == "ack":
+            if value["shards"]:  # a recovery left more than one reply's worth: go on
+                self._take(i, 0.0, "ack")
             return
         if kind == "take" and not value["done"]:
             st.progress = value["progress"]

@@ -28,6 +28,8 @@ from typing import Any
 
 __all__ = ["SelfPlayWorker", "worker_folder"]
 
+_MAX_SHARDS_PER_REPLY = 16
+
 
 def worker_folder(run_token: str, slot: int) -> Path:
     """The actor's private shard folder on its node (the same for a replacement)."""
@@ -164,8 +166,8 @@ class SelfPlayWorker:
 
     def take(self, acked: list[str], wait_s: float) -> dict[str, Any]:
         """Deletes the acknowledged shards, then waits up to ``wait_s`` for a
-        shard not sent yet (or the end of the job) and returns every unsent
-        shard with the job's state. ``done`` is read before the folder is
+        shard not sent yet (or the end of the job) and returns the unsent
+        shards (at most 16) with the job's state. ``done`` is read before the folder is
         listed, so the last shards of a job always come with or before it."""
         from blobmaster.replay import list_shards
 
@@ -178,6 +180,8 @@ class SelfPlayWorker:
             if new or done or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
+        if len(new) > _MAX_SHARDS_PER_REPLY:  # bounded replies: the rest comes next call
+            new, done = new[:_MAX_SHARDS_PER_REPLY], False
         shards = [self._shard_entry(p) for p in new]
         self.sent.update(s["name"] for s in shards)
         return {
