@@ -242,7 +242,7 @@ def test_worker_resends_a_shard_whose_delivery_was_not_acknowledged(models, tmp_
         replacement.take(sorted(sent), 0.0)  # acknowledged: the actor's copies go
         assert list_shards(folder) == []
         replacement.cleanup()
-        assert not folder.exists()
+        assert not folder.exists() and not folder.parent.exists()
     finally:
         torch.set_num_threads(threads)
 

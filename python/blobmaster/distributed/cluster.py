@@ -83,8 +83,10 @@ def connect(address: str, *, local_cpus: int | None = None) -> bool:
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DistributedError(f"cannot connect to Ray at {address}: {first}") from None
+        text = str(e).strip()
+        first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(e).__name__
+        hint = " (start one with `ray start --head`, or use local)" if address == "auto" else ""
+        raise DistributedError(f"cannot connect to Ray at {address}: {first}{hint}") from None
     return True
 
 

@@ -202,3 +202,7 @@ class SelfPlayWorker:
         if self.thread is not None:
             self.thread.join(timeout=30)
         shutil.rmtree(self.folder, ignore_errors=True)
+        try:  # the run's folder, once its last actor is gone
+            self.folder.parent.rmdir()
+        except OSError:
+            pass
