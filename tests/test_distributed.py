@@ -328,6 +328,29 @@ def test_killing_an_actor_mid_run_loses_no_finished_shard(
     assert after.rounds >= 2 and after.restarts == 0  # the replacement stays in the pool
 
 
+def test_an_actor_dying_too_often_ends_the_call_and_the_next_call_heals(
+    pool, ray_local, models, tmp_path
+) -> None:
+    out = tmp_path / "shards"
+
+    def kill_actor_1(receipt) -> None:
+        if receipt.slot == 1:
+            ray_local.kill(pool.handles[1])
+
+    pool.max_restarts = 0
+    try:
+        with pytest.raises(DistributedError, match="actor 1 died after 0 replacements"):
+            pool.selfplay(
+                models[0], out, preset=SLOW, rounds=24, seed=8, rounds_per_shard=1,
+                games_per_thread=1, on_shard=kill_actor_1,
+            )  # fmt: skip
+    finally:
+        pool.max_restarts = 3
+    assert_clean_shards(out, load_model_info(models[0]).id)  # what was written is whole
+    healed = pool.selfplay(models[0], tmp_path / "healed", preset=PRESET, rounds=4, seed=9)
+    assert healed.rounds >= 4 and healed.actors[1].restarts == 1 and healed.actors[0].restarts == 0
+
+
 def test_ctrl_c_leaves_only_complete_shards(pool, models, tmp_path) -> None:
     out = tmp_path / "shards"
 

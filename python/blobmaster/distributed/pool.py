@@ -291,6 +291,7 @@ class _Call:
         )
         pool._jobs += 1
         st.job_prefix = f"j{pool._jobs:06d}"
+        st.report.jobs.append(st.job_prefix)  # before start replies: its shards are ours
         job = dict(self.job_base, engine=kwargs, rounds=missing, prefix=st.job_prefix)
         st.job_base_rounds = st.report.rounds
         st.report.seeds.append(seed)
@@ -315,7 +316,8 @@ class _Call:
                 del self.pending[ref]
         if st.report.restarts >= self.pool.max_restarts:
             raise DistributedError(
-                f"self-play actor {i} died {st.report.restarts + 1} times: {error}"
+                f"self-play actor {i} died after {st.report.restarts} replacements "
+                f"(max_restarts {self.pool.max_restarts}): {error}"
             ) from None
         st.report.restarts += 1
         st.running, st.acks, st.progress = False, [], {}
@@ -359,7 +361,6 @@ class _Call:
         if kind == "start":
             st.report.model_sha256.append(value["sha256"])
             st.report.nodes.append(value["node_id"])
-            st.report.jobs.append(st.job_prefix or "")
             self._take(i, _POLL_S)
             return
         for shard in value["shards"]:
