@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blobmaster.distributed.cluster import ActorSlot, DistributedError, connect, plan_actors
 from blobmaster.distributed.summary import (
@@ -43,6 +43,11 @@ from blobmaster.distributed.summary import (
     ShardReceipt,
     split_rounds,
 )
+
+if TYPE_CHECKING:
+    from blobmaster.config import Preset
+    from blobmaster.inference import Progress
+    from blobmaster.replay import ShardMetadata
 
 __all__ = ["RaySelfPlayPool", "ray_selfplay"]
 
@@ -205,7 +210,7 @@ class RaySelfPlayPool:
         model: str | os.PathLike[str] | bytes,
         out_dir: str | os.PathLike[str],
         *,
-        preset: Any,
+        preset: Preset | str | os.PathLike[str],
         rounds: int,
         seed: int = 0,
         rounds_per_shard: int | None = None,
@@ -214,9 +219,9 @@ class RaySelfPlayPool:
         tables: list[tuple[int, int, float]] | None = None,
         timeout_ms: int | None = None,
         bf16: bool = False,
-        metadata: Any = None,
+        metadata: ShardMetadata | None = None,
         shard_prefix: str = "shard",
-        progress: Callable[[Any], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
         on_shard: Callable[[ShardReceipt], None] | None = None,
     ) -> RaySelfPlaySummary:
         """Plays ``rounds`` rounds of ``preset`` (a blobmaster.config.Preset, or
@@ -238,9 +243,11 @@ class RaySelfPlayPool:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         pub = self.publish(model)
-        meta = metadata or {"model": pub.model_id, "search": preset.search.to_json()}
-        if not isinstance(meta, dict):
-            meta = {"model": meta.model, "search": meta.search}
+        meta = (
+            {"model": metadata.model, "search": metadata.search}
+            if metadata is not None
+            else {"model": pub.model_id, "search": preset.search.to_json()}
+        )
         job = {
             "rounds_per_shard": rounds_per_shard or preset.selfplay.rounds_per_shard,
             "timeout_ms": timeout_ms or preset.selfplay.timeout_ms,
@@ -464,7 +471,7 @@ def ray_selfplay(
     model: str | os.PathLike[str] | bytes,
     out_dir: str | os.PathLike[str],
     *,
-    preset: Any,
+    preset: Preset | str | os.PathLike[str],
     rounds: int,
     address: str = "auto",
     actors: int | None = None,
