@@ -286,6 +286,30 @@ def _selfplay_run(
     return summary.interrupted
 
 
+def _selfplay_on_ray(
+    address: str, actors: int | None, preset: Any, *, model: Path | None, **run: Any
+) -> NoReturn:
+    """The same self-play on Ray actors (blobmaster.distributed); exits with its code."""
+    _check_range("--ray-actors", actors, 1, 4096)
+    if model is not None and not model.is_file():
+        _fail(f"model file not found: {model}" if not model.exists() else f"not a file: {model}")
+    from blobmaster.distributed.command import selfplay_on_ray
+
+    sp = preset.selfplay  # the command line's values are already in the preset
+    try:
+        code = selfplay_on_ray(
+            address, actors, preset=preset, tables=None, model=model, out=run["out"],
+            rounds=run["rounds"], seed=run["seed"], device=run["device"],
+            threads=run["threads"] or None, games_per_thread=sp.games_per_thread,
+            batch=sp.max_batch, rounds_per_shard=sp.rounds_per_shard, bf16=run["bf16"],
+            full_games=sp.full_games, torch_threads=run["torch_threads"] or None,
+            progress=run["progress"], json_summary=run["json_out"],
+        )  # fmt: skip
+    except ValueError as e:  # DistributedError, ModelError, ConfigError
+        _fail(str(e))
+    raise typer.Exit(code)
+
+
 @app.command()
 def selfplay(
     threads: Threads = None,
@@ -333,6 +357,13 @@ def selfplay(
     torch_threads: TorchThreads = None,
     progress: Progress = True,
     json_out: Json = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(help="Play on Ray actors: auto, local or HOST:PORT (docs/distributed.md)."),
+    ] = None,
+    ray_actors: Annotated[
+        int | None, typer.Option(help="Ray actors [default: one per node; --threads CPUs each]")
+    ] = None,
 ) -> None:
     """Play self-play rounds with the Rust engine and a BlobNet; write replay shards to --out."""
     with _exits_on():  # Ctrl-C before self-play started (loading torch, the model...)
@@ -347,6 +378,12 @@ def selfplay(
             ),
         )  # fmt: skip
         _check_out_dir(out)
+        if ray is not None:
+            _selfplay_on_ray(
+                ray, ray_actors, preset, model=model, out=out, rounds=rounds, seed=seed,
+                device=device, threads=threads, bf16=bf16, torch_threads=torch_threads,
+                progress=progress, json_out=json_out,
+            )  # fmt: skip
         dev, net, model_id = _selfplay_network(model, device, bf16)
         _set_torch_threads(torch_threads)
         interrupted = _selfplay_run(
