@@ -249,6 +249,64 @@ def test_worker_resends_a_shard_whose_delivery_was_not_acknowledged(models, tmp_
 
 # -- on the local Ray
 
+LOOP_TOML = """
+[loop]
+iterations = 1
+seed = 4
+device = "cpu"
+torch_threads = 1
+
+[search]
+determinizations = 2
+simulations = 4
+
+[selfplay]
+rounds = 12
+games_per_thread = 4
+max_batch = 64
+rounds_per_shard = 3
+tables = [{ players = 4, cards = 2 }]
+
+[train]
+model = "tiny"
+steps = 4
+batch_size = 16
+warmup_steps = 1
+checkpoint_every = 2
+log_every = 1
+val_fraction = 0.0
+
+[gate]
+deals = 1
+threshold = -100.0
+references = []
+"""
+
+
+def test_loop_iteration_with_self_play_on_two_ray_actors(ray_local, tmp_path) -> None:
+    """`blobmaster loop RUN --ray auto --ray-actors 2`: the iteration's shards
+    come from both actors, are valid and carry the id of the network the loop
+    published; training and the metrics work on them as on local shards.
+    (First of the Ray tests: the module's `pool` fixture, once made, holds
+    both CPUs.)"""
+    config = tmp_path / "loop.toml"
+    config.write_text(LOOP_TOML)
+    run = tmp_path / "run"
+    args = ["loop", str(run), "--config", str(config), "--ray", "auto", "--ray-actors", "2"]
+    result = CliRunner().invoke(app, [*args, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    marker = json.loads((run / "iter-0001" / "selfplay.json").read_text())
+    best = run / "init" / "model.pt"
+    assert marker["model_id"] == load_model_info(best).id
+    assert assert_clean_shards(run / "iter-0001" / "shards", marker["model_id"]) >= 12
+    parts = json.loads((run / "iter-0001" / "selfplay-parts.json").read_text())
+    assert parts[0]["threads"] == 2  # one engine thread on each of the two actors
+    assert (run / "iter-0001" / "DONE").exists()
+    assert json.loads((run / "loop.json").read_text())["ray"] == "auto"
+
+    bad = CliRunner().invoke(app, ["loop", str(tmp_path / "r2"), "--ray-actors", "0"])
+    assert bad.exit_code == 2 and "--ray-actors" in bad.stderr
+
 
 def test_two_actors_write_valid_shards_with_the_published_weights(pool, models, tmp_path) -> None:
     v1, v2 = models

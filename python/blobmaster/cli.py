@@ -618,6 +618,16 @@ def loop_command(
         ),
     ] = False,
     progress: Progress = True,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Self-play on Ray actors: auto, local or HOST:PORT; training stays here "
+            "(docs/distributed.md)."
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int | None, typer.Option(help="Ray self-play actors [default: one per node or GPU]")
+    ] = None,
 ) -> None:
     """AlphaZero loop in RUN_DIR: self-play -> train -> gate, repeated; resumable (docs/loop.md)."""
     from blobmaster.config import SelfPlayConfig
@@ -632,6 +642,7 @@ def loop_command(
         },
     )
     _override(SelfPlayConfig(), {"threads": ("--threads", threads)})
+    _check_range("--ray-actors", ray_actors, 1, 4096)
 
     with _exits_on(
         *bad_input_errors(),
@@ -640,6 +651,7 @@ def loop_command(
         run_command(
             run_dir=run_dir, config=config, iterations=iterations, threads=threads, device=device,
             torch_threads=torch_threads, force=force, progress=progress, echo=typer.echo,
+            ray=ray, ray_actors=ray_actors,
         )  # fmt: skip
 
 

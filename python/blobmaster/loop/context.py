@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from blobmaster.loop.config import LoopConfig
 from blobmaster.loop.folder import LoopFolder
@@ -28,6 +28,8 @@ class LoopContext:
     log: Callable[[str], None]
     references: list[tuple[str, str, Agent]] = field(default_factory=list)
     """(spec, column slug, agent) of each reference agent of ``[gate] references``."""
+    ray_pool: Any = None
+    """A blobmaster.distributed.RaySelfPlayPool when self-play runs on Ray, else None."""
 
     def rel(self, path: Path) -> str:
         return self.folder.rel(path)

@@ -204,6 +204,8 @@ def run_loop(
     force: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    ray: str | None = None,
+    ray_actors: int | None = None,
 ) -> LoopSummary:
     """Runs (or resumes) the loop in ``run_dir`` until ``iterations``
     iterations (default: the config's) are finished; returns a LoopSummary.
@@ -215,7 +217,9 @@ def run_loop(
     config replaces the saved one for the work still to do). ``threads``,
     ``device`` and ``torch_threads`` override the config's runtime values.
     ``progress`` shows rich progress bars on a terminal; ``log`` receives
-    one line per step of the loop.
+    one line per step of the loop. ``ray`` (``auto``, ``local`` or an
+    address) plays self-play on Ray actors (``ray_actors`` of them, default
+    one per node or GPU) instead of in this process (docs/distributed.md).
 
     Ctrl-C raises :class:`LoopInterrupted` (a KeyboardInterrupt) once the
     work done so far is safely on disk. Bad input raises LoopError,
@@ -255,10 +259,15 @@ def run_loop(
                 "threads": cfg.selfplay.resolved_threads(),
                 "torch_threads": torch.get_num_threads(),
             }
+            if ray is not None:
+                ctx.ray_pool = _ray_pool(ray, ray_actors, dev, say)
+                run_info["ray"] = ray
             write_manifest(folder, cfg, history=history, extra=run_info)
             ran = _iterate(ctx, history, run_info)
         finally:
             torch.set_num_threads(previous_threads)
+            if ctx.ray_pool is not None:
+                ctx.ray_pool.close()
     done = folder.done_iterations()
     best, best_iteration, _ = best_state(folder, done)
     return LoopSummary(
@@ -274,6 +283,19 @@ def run_loop(
     )
 
 
+def _ray_pool(
+    address: str, actors: int | None, dev: torch.device, say: Callable[[str], None]
+) -> Any:
+    """Self-play actors on Ray, started once for the whole run (their start-up is paid once)."""
+    from blobmaster.distributed import RaySelfPlayPool
+
+    pool = RaySelfPlayPool(
+        address, actors=actors, gpus_per_actor=1.0 if dev.type == "cuda" else 0.0
+    )
+    say(f"self-play on Ray ({address}): {len(pool.slots)} actors")
+    return pool
+
+
 # ---- the command line ----------------------------------------------------------------------
 
 
@@ -281,9 +303,13 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean bad input (one-line messages) rather than a bug."""
     from blobmaster.agents import AgentError
     from blobmaster.arena import ArenaError
+    from blobmaster.distributed.cluster import DistributedError  # imports no ray
     from blobmaster.model import DeviceError, ModelError
 
-    return (LoopError, ConfigError, TrainError, AgentError, ArenaError, DeviceError, ModelError)
+    return (
+        LoopError, ConfigError, TrainError, AgentError, ArenaError, DeviceError, ModelError,
+        DistributedError,
+    )  # fmt: skip
 
 
 def run_command(
@@ -297,6 +323,8 @@ def run_command(
     force: bool,
     progress: bool,
     echo: Callable[..., None],
+    ray: str | None = None,
+    ray_actors: int | None = None,
 ) -> LoopSummary:
     """The body of ``blobmaster loop`` (the typer command in cli.py only
     declares the options): log lines on stderr, the summary on stdout.
@@ -316,6 +344,8 @@ def run_command(
         force=force,
         progress=progress,
         log=log,
+        ray=ray,
+        ray_actors=ray_actors,
     )
     echo(f"loop: {summary.one_line()}")
     return summary

@@ -50,28 +50,34 @@ def _play(ctx: LoopContext, k: int, best: Path, have: int, model_id: str) -> dic
     missing = cfg.rounds - have
     seed = derive_seed("blobmaster-loop-selfplay", cfg.loop.seed, k, have)
     kwargs = cfg.preset.engine_kwargs(rounds=missing, seed=seed)
-    model = load_model(best, dev)
     bf16 = bool(cfg.loop.bf16 and dev.type == "cuda" and torch.cuda.is_bf16_supported())
     ctx.log(
         f"iteration {k} self-play: {missing} rounds"
         f"{f' ({have} kept from before)' if have else ''} with {ctx.rel(best)}, "
-        f"{engine_kwargs_summary(kwargs)}, {dev}"
-    )
-    engine = SelfPlayEngine(**kwargs)
-    with RichProgress(missing, enabled=ctx.progress) as bar:
-        summary = run_selfplay(
-            engine,
-            model,
-            dev,
-            out_dir=ctx.folder.iter_dir(k) / "shards",
-            rounds=missing,
-            rounds_per_shard=cfg.selfplay.rounds_per_shard,
-            batch=kwargs["max_batch"],
-            timeout_ms=cfg.selfplay.timeout_ms,
-            bf16=bf16,
-            progress=bar,
-            metadata=ShardMetadata(model=model_id, search=cfg.search.to_json()),
+        + (
+            f"on Ray ({len(ctx.ray_pool.slots)} actors)"
+            if ctx.ray_pool
+            else f"{engine_kwargs_summary(kwargs)}, {dev}"
         )
+    )
+    out = ctx.folder.iter_dir(k) / "shards"
+    metadata = ShardMetadata(model=model_id, search=cfg.search.to_json())
+    threads = kwargs["threads"]
+    with RichProgress(missing, enabled=ctx.progress) as bar:
+        if ctx.ray_pool is not None:  # the same rounds on Ray actors, shards into `out`
+            summary: Any = ctx.ray_pool.selfplay(
+                best, out, preset=cfg.preset, rounds=missing, seed=seed,
+                rounds_per_shard=cfg.selfplay.rounds_per_shard,
+                timeout_ms=cfg.selfplay.timeout_ms, bf16=bf16, metadata=metadata, progress=bar,
+            )  # fmt: skip
+            threads = summary.threads
+        else:
+            summary = run_selfplay(
+                SelfPlayEngine(**kwargs), load_model(best, dev), dev, out_dir=out,
+                rounds=missing, rounds_per_shard=cfg.selfplay.rounds_per_shard,
+                batch=kwargs["max_batch"], timeout_ms=cfg.selfplay.timeout_ms, bf16=bf16,
+                progress=bar, metadata=metadata,
+            )  # fmt: skip
     ctx.log(f"iteration {k} self-play: {summary.one_line()}")
     return {
         "seed": seed,
@@ -81,7 +87,7 @@ def _play(ctx: LoopContext, k: int, best: Path, have: int, model_id: str) -> dic
         "evaluations": summary.evaluations,
         "batches": summary.batches,
         "interrupted": summary.interrupted,
-        "threads": kwargs["threads"],
+        "threads": threads,
         "device": summary.device,
         "finished": utc_now(),
     }
