@@ -246,9 +246,11 @@ pub struct LeafQueue {
     idle_workers: AtomicUsize,
     /// Workers that have exited: once all have, no row can come any more.
     exited_workers: AtomicUsize,
-    batches: AtomicU64,
-    rows_total: AtomicU64,
-    outstanding: AtomicU64,
+    // Statistics, not protocol: std atomics even under loom, where every
+    // loom atomic is one more scheduling point to explore.
+    batches: std::sync::atomic::AtomicU64,
+    rows_total: std::sync::atomic::AtomicU64,
+    outstanding: std::sync::atomic::AtomicU64,
 }
 
 /// Marks the buffer poisoned if the row writer unwinds (see the module
@@ -315,9 +317,9 @@ impl LeafQueue {
                 .collect(),
             idle_workers: AtomicUsize::new(0),
             exited_workers: AtomicUsize::new(0),
-            batches: AtomicU64::new(0),
-            rows_total: AtomicU64::new(0),
-            outstanding: AtomicU64::new(0),
+            batches: Default::default(),
+            rows_total: Default::default(),
+            outstanding: Default::default(),
         };
         queue.activate(0);
         Ok(queue)
