@@ -22,6 +22,11 @@
 //!    [`AnswerSink`].
 //! 5. **Free** once every hold on it is gone (see `holds`).
 //!
+//! Files: this one holds the types and the producer side (claiming and
+//! writing rows, freeing buffers); `consume.rs` seals and hands out batches;
+//! `answer.rs` answers them and reads answers; `storage.rs` owns the row
+//! memory; `sync.rs` picks std's or loom's primitives.
+//!
 //! # The claim word
 //! `claim: AtomicU64` packs `[generation: 32 | limit: 16 | count: 16]`. Putting
 //! the generation in the word makes a worker that read a stale `head` fail its
@@ -60,16 +65,15 @@
 //! marks the buffer and the queue poisoned and bumps `written`; the consumer
 //! then fails with [`SearchError::WriterPanicked`] and the queue closes.
 
+mod answer;
+mod consume;
 mod storage;
 mod sync;
 
-use std::time::{Duration, Instant};
-
-use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
+use blob_core::{NUM_ACTIONS, Rng, Round};
 use crossbeam_channel::Sender;
 
 use crate::error::{SearchError, SearchResult};
-use crate::evaluator::LeafBatch;
 use storage::Rows;
 use sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 
@@ -430,290 +434,6 @@ impl LeafQueue {
         }
     }
 
-    fn check_max_rows(&self, max_rows: usize) -> SearchResult<()> {
-        if max_rows == 0 || max_rows > self.capacity {
-            return Err(SearchError::InvalidConfig(format!(
-                "max batch size must be in 1..={}, got {max_rows}",
-                self.capacity
-            )));
-        }
-        Ok(())
-    }
-
-    /// Waits up to `timeout` for a batch of at most `max_rows` rows and
-    /// hands it out: as soon as a buffer is full (or holds `max_rows`), when
-    /// every worker is idle or gone, or at the timeout with what is there.
-    /// Returns `None` at the timeout when no row is waiting, or as soon as
-    /// no row is waiting and every worker has exited.
-    pub fn next_batch(&self, max_rows: usize, timeout: Duration) -> SearchResult<Option<Ticket>> {
-        self.check_max_rows(max_rows)?;
-        let deadline = Instant::now() + timeout;
-        let mut consumer = self.consumer.lock().unwrap_or_else(|e| e.into_inner());
-        self.target.store(max_rows as u32, Ordering::Relaxed);
-        // Held while polling, so no notification slips in between a poll
-        // and the wait (notifiers take it to notify).
-        let mut wake = self.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let now = Instant::now();
-            let exited = self.all_workers_exited();
-            let seal_now = now >= deadline || exited || self.all_workers_idle();
-            if let Some(ticket) = self.poll(&mut consumer, max_rows, seal_now)? {
-                return Ok(Some(ticket));
-            }
-            if now >= deadline || exited {
-                return Ok(None);
-            }
-            wake = self
-                .wake
-                .wait_timeout(wake, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    /// [`LeafQueue::next_batch`] without waiting: a batch if one is ready
-    /// now. With `seal_now`, the buffer being filled is sealed with whatever
-    /// rows it holds.
-    pub fn try_next_batch(&self, max_rows: usize, seal_now: bool) -> SearchResult<Option<Ticket>> {
-        self.check_max_rows(max_rows)?;
-        let mut consumer = self.consumer.lock().unwrap_or_else(|e| e.into_inner());
-        self.target.store(max_rows as u32, Ordering::Relaxed);
-        self.poll(&mut consumer, max_rows, seal_now)
-    }
-
-    fn all_workers_exited(&self) -> bool {
-        self.exited_workers.load(Ordering::Acquire) >= self.workers.len()
-    }
-
-    fn all_workers_idle(&self) -> bool {
-        self.idle_workers.load(Ordering::Acquire) >= self.workers.len()
-    }
-
-    /// One non-blocking step of the consumer: seals the tail buffer when it
-    /// is ready (or told to) and hands out its next part.
-    fn poll(
-        &self,
-        c: &mut Consumer,
-        max_rows: usize,
-        seal_now: bool,
-    ) -> SearchResult<Option<Ticket>> {
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(SearchError::WriterPanicked);
-        }
-        if self.closed.load(Ordering::Relaxed) {
-            return Err(SearchError::Closed);
-        }
-        let generation = c.tail;
-        let b = self.buffer(generation);
-        if c.sealed == 0 {
-            let head = self.head.load(Ordering::Acquire);
-            if head < generation {
-                // The tail's buffer was still in use when `head` reached it.
-                self.try_advance(head);
-                if self.head.load(Ordering::Acquire) < generation {
-                    return Ok(None);
-                }
-            }
-            match self.seal_if_ready(b, generation, max_rows, seal_now) {
-                0 => return Ok(None),
-                rows => c.sealed = rows,
-            }
-            self.try_advance(generation);
-        }
-        // Writers that claimed before the seal finish within one row's write
-        // (a panicking one bumps `written` from its guard).
-        while b.written.load(Ordering::Acquire) < c.sealed {
-            sync::pause();
-        }
-        if b.poisoned.load(Ordering::Acquire) {
-            return Err(SearchError::WriterPanicked);
-        }
-        let start = c.handed;
-        let rows = (c.sealed - start).min(max_rows as u32);
-        b.holds.fetch_add(1, Ordering::Relaxed);
-        c.handed += rows;
-        if c.handed == c.sealed {
-            // Every row is out: drop the consumer's hold (never the last:
-            // the part just handed out holds the buffer too).
-            let before = b.holds.fetch_sub(1, Ordering::AcqRel);
-            debug_assert!(before > 1);
-            *c = Consumer {
-                tail: generation + 1,
-                ..Consumer::default()
-            };
-        }
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.rows_total.fetch_add(rows as u64, Ordering::Relaxed);
-        self.outstanding.fetch_add(1, Ordering::Relaxed);
-        Ok(Some(Ticket {
-            queue: self.id,
-            generation,
-            start,
-            rows,
-            answered: false,
-        }))
-    }
-
-    /// Seals the filling buffer of `generation` if it is full, already
-    /// holds `max_rows` rows, or `seal_now` is set (with at least one row);
-    /// otherwise sets its limit to `max_rows`. Returns the sealed row count,
-    /// or 0 while it stays open.
-    fn seal_if_ready(&self, b: &Buffer, generation: u64, max_rows: usize, seal_now: bool) -> u32 {
-        let max_rows = max_rows as u32;
-        let mut word = b.claim.load(Ordering::Acquire);
-        loop {
-            let (g, limit, count) = unpack(word);
-            debug_assert_eq!(g, generation as u32);
-            if count == limit {
-                return count;
-            }
-            let new_limit = if count > 0 && (seal_now || count >= max_rows) {
-                count
-            } else if limit != max_rows && count < max_rows {
-                max_rows
-            } else {
-                return 0;
-            };
-            match b.claim.compare_exchange_weak(
-                word,
-                pack(generation, new_limit, count),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) if new_limit == count => return count,
-                Ok(_) => return 0,
-                Err(actual) => word = actual,
-            }
-        }
-    }
-
-    fn check_ticket(&self, ticket: &Ticket) -> SearchResult<()> {
-        if ticket.queue != self.id || ticket.answered {
-            return Err(SearchError::UnknownTicket(ticket.id()));
-        }
-        Ok(())
-    }
-
-    /// Read access to the rows of a handed-out batch: observations (rows x
-    /// 256), masks (rows x 66), states and observers. The borrow is tied to
-    /// the ticket, which answering needs mutably.
-    pub fn batch_inputs<'a>(&'a self, ticket: &'a Ticket) -> SearchResult<LeafBatch<'a>> {
-        self.check_ticket(ticket)?;
-        let b = self.buffer(ticket.generation);
-        // SAFETY: the rows of an unanswered part are published and written
-        // by nobody until it is answered, which needs `ticket` mutably.
-        Ok(unsafe { b.rows.inputs(ticket.start as usize, ticket.rows()) })
-    }
-
-    /// Raw pointers to a handed-out batch's observation rows (`rows x 256`
-    /// f32) and mask rows (`rows x 66` bool), for zero-copy views from
-    /// Python. The memory stays allocated as long as the queue lives; its
-    /// contents are the batch's only until the ticket is answered, after
-    /// which workers write the buffer again. Reading through the pointers
-    /// after that is a data race: a caller that dereferences them must stop
-    /// before answering.
-    pub fn batch_pointers(&self, ticket: &Ticket) -> SearchResult<(*const f32, *const bool)> {
-        self.check_ticket(ticket)?;
-        let b = self.buffer(ticket.generation);
-        Ok(b.rows.input_pointers(ticket.start as usize, ticket.rows()))
-    }
-
-    /// Answers a batch with policy logits (rows x 66) and values relative to
-    /// each row's observer (rows x 8). Validates everything first: on error the
-    /// ticket stays open and nothing changes.
-    pub fn submit(&self, ticket: &mut Ticket, policy: &[f32], values: &[f32]) -> SearchResult<()> {
-        check_answers(policy, values, ticket.rows())?;
-        self.answer_with(ticket, |_, out_policy, out_values| {
-            out_policy.copy_from_slice(policy);
-            out_values.copy_from_slice(values);
-            Ok(())
-        })
-    }
-
-    /// Answers a batch by letting `fill` write the answers in place (Rust
-    /// evaluators): `fill(batch, policy, values)`. On error (from `fill`, or
-    /// a non-finite answer) the ticket stays open.
-    pub fn answer_with(
-        &self,
-        ticket: &mut Ticket,
-        fill: impl FnOnce(&LeafBatch<'_>, &mut [f32], &mut [f32]) -> SearchResult<()>,
-    ) -> SearchResult<()> {
-        self.check_ticket(ticket)?;
-        let b = self.buffer(ticket.generation);
-        let (start, rows) = (ticket.start as usize, ticket.rows());
-        // SAFETY: this part's rows are published and not written until it
-        // is answered; holding the ticket mutably makes this call their only
-        // answerer, and nobody reads the answers before the messages below.
-        let (batch, handles, (policy, values)) = unsafe {
-            (
-                b.rows.inputs(start, rows),
-                b.rows.handles(start, rows),
-                b.rows.answers_mut(start, rows),
-            )
-        };
-        fill(&batch, policy, values).and_then(|()| check_answers(policy, values, rows))?;
-        let mut per_worker: Vec<Vec<u32>> = vec![Vec::new(); self.workers.len()];
-        for (row, h) in handles.iter().enumerate() {
-            // A handle naming no worker gets no message (nobody to tell).
-            if let Some(rows) = per_worker.get_mut(h.worker as usize) {
-                rows.push((start + row) as u32);
-            }
-        }
-        let receivers = per_worker.iter().filter(|r| !r.is_empty()).count() as u32;
-        b.holds.fetch_add(receivers, Ordering::Relaxed);
-        ticket.answered = true;
-        self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        self.drop_hold(b);
-        for (worker, rows) in per_worker.into_iter().enumerate() {
-            if rows.is_empty() {
-                continue;
-            }
-            let msg = AnswerMsg {
-                queue: self.id,
-                generation: ticket.generation,
-                rows,
-            };
-            if !self.workers[worker].deliver(msg) {
-                // The worker is gone (engine closing): nobody will consume.
-                self.drop_hold(b);
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads the answers of a worker's rows. Hand the message back with
-    /// [`LeafQueue::consumed`] when done with them.
-    ///
-    /// # Panics
-    /// If `msg` comes from another queue.
-    pub fn answers<'a>(&'a self, msg: &'a AnswerMsg) -> impl Iterator<Item = Answer<'a>> + 'a {
-        assert_eq!(msg.queue, self.id, "an answer message of another queue");
-        let b = self.buffer(msg.generation);
-        // SAFETY: answered rows are not written again until every message
-        // about them was consumed, which takes `msg` by value.
-        msg.rows
-            .iter()
-            .map(move |&row| unsafe { b.rows.answer(row as usize) })
-    }
-
-    /// A worker is done with the answers of `msg`.
-    ///
-    /// # Panics
-    /// If `msg` comes from another queue.
-    pub fn consumed(&self, msg: AnswerMsg) {
-        assert_eq!(msg.queue, self.id, "an answer message of another queue");
-        self.drop_hold(self.buffer(msg.generation));
-    }
-
-    fn drop_hold(&self, b: &Buffer) {
-        if b.holds.fetch_sub(1, Ordering::AcqRel) == 1 {
-            b.in_use.store(false, Ordering::Release);
-            let head = self.head.load(Ordering::Acquire);
-            self.try_advance(head);
-            self.notify_consumer();
-        }
-    }
-
     /// A worker says it has nothing to do until answers come back (or that
     /// it is busy again). Lets the consumer hand out a short batch at once
     /// instead of waiting for rows that cannot come.
@@ -763,36 +483,4 @@ impl LeafQueue {
             tickets_outstanding: self.outstanding.load(Ordering::Relaxed),
         }
     }
-}
-
-fn check_answers(policy: &[f32], values: &[f32], rows: usize) -> SearchResult<()> {
-    if policy.len() != rows * NUM_ACTIONS {
-        return Err(SearchError::BadShape(format!(
-            "policy must have {rows} x {NUM_ACTIONS} = {} entries, got {}",
-            rows * NUM_ACTIONS,
-            policy.len()
-        )));
-    }
-    if values.len() != rows * MAX_PLAYERS {
-        return Err(SearchError::BadShape(format!(
-            "values must have {rows} x {MAX_PLAYERS} = {} entries, got {}",
-            rows * MAX_PLAYERS,
-            values.len()
-        )));
-    }
-    if let Some(i) = policy.iter().position(|v| !v.is_finite()) {
-        return Err(SearchError::NonFinite {
-            what: "policy",
-            row: i / NUM_ACTIONS,
-            col: i % NUM_ACTIONS,
-        });
-    }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(SearchError::NonFinite {
-            what: "values",
-            row: i / MAX_PLAYERS,
-            col: i % MAX_PLAYERS,
-        });
-    }
-    Ok(())
 }
