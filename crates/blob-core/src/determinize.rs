@@ -372,32 +372,16 @@ fn deal_groups(
 /// deal drawn uniformly at random among all deals consistent with what
 /// `observer` knows: its own hand, the cards played, the other seats' hand
 /// sizes and their publicly known voids (see the module docs). Never
-/// rejects, never panics; an observer that is not a seat of the round (see
-/// [`determinize_checked`]) or a state no deal can match gets the round back
-/// unchanged.
-pub fn determinize(round: &Round, observer: usize, rng: &mut Rng) -> Round {
-    let mut out = *round;
-    let Some(setup) = Setup::new(round, observer) else {
-        return out;
-    };
-    let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
-    hands[observer] = round.hand(observer);
-    let pool = if setup.num_groups == 0 {
-        setup.unseen
-    } else {
-        match deal_groups(round, &setup, &mut hands, rng) {
-            Some(pool) => pool,
-            None => return out,
-        }
-    };
-    deal_free(round, &mut hands, setup.free_seats, pool, rng);
-    out.set_hands(hands);
-    out
-}
-
-/// [`determinize`], with an error for an observer that is not a seat of the
-/// round.
-pub fn determinize_checked(round: &Round, observer: usize, rng: &mut Rng) -> CoreResult<Round> {
+/// rejects, never panics.
+///
+/// # Errors
+/// [`CoreError::InvalidSeat`] for an observer that is not a seat of the
+/// round, and [`CoreError::NoConsistentDeal`] for a state no deal can match.
+/// A round reached by legal play always has one (its true deal), so the
+/// second error means the state was built inconsistently; returning the
+/// round unchanged instead would hand a searcher everyone's real cards, a
+/// silent switch to perfect-information search.
+pub fn determinize(round: &Round, observer: usize, rng: &mut Rng) -> CoreResult<Round> {
     let players = round.num_players();
     if observer >= players {
         return Err(CoreError::InvalidSeat {
@@ -405,7 +389,25 @@ pub fn determinize_checked(round: &Round, observer: usize, rng: &mut Rng) -> Cor
             players,
         });
     }
-    Ok(determinize(round, observer, rng))
+    let no_deal = || CoreError::NoConsistentDeal { observer };
+    let setup = Setup::new(round, observer).ok_or_else(no_deal)?;
+    let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
+    hands[observer] = round.hand(observer);
+    let pool = if setup.num_groups == 0 {
+        setup.unseen
+    } else {
+        deal_groups(round, &setup, &mut hands, rng).ok_or_else(no_deal)?
+    };
+    deal_free(round, &mut hands, setup.free_seats, pool, rng);
+    let mut out = *round;
+    out.set_hands(hands);
+    Ok(out)
+}
+
+/// The same as [`determinize`] (which now checks the observer itself); kept
+/// for existing callers.
+pub fn determinize_checked(round: &Round, observer: usize, rng: &mut Rng) -> CoreResult<Round> {
+    determinize(round, observer, rng)
 }
 
 /// The number of deals [`determinize`] chooses among: assignments of the
@@ -479,6 +481,93 @@ mod tests {
         assert_eq!(seen, expected);
         // Vandermonde: choosing 4 of the 10 allowed cards.
         assert_eq!(total, binomial(10, 4));
+    }
+
+    /// A 3-player, 4-card round after random play in which a seat other
+    /// than the observer has shown a void in a suit that still has unseen
+    /// cards, and still holds cards: (round, observer, that seat).
+    fn state_with_a_void() -> (Round, usize, usize) {
+        for seed in 0..1000u64 {
+            let mut rng = Rng::new(seed);
+            let mut round = Round::deal(3, 4, 0, None, &mut rng).unwrap();
+            while !round.is_over() {
+                let legal = round.legal_actions();
+                round.apply_legal(legal.nth(rng.below(legal.len())).unwrap());
+                for observer in 0..3 {
+                    for seat in (0..3).filter(|&s| s != observer) {
+                        let unseen = CardSet::FULL_DECK.bits()
+                            & !round.hand(observer).bits()
+                            & !round.played().bits();
+                        let void_unseen = (0..4)
+                            .any(|s| round.voids(seat) >> s & 1 == 1 && unseen & SUIT_BITS[s] != 0);
+                        if void_unseen && !round.hand(seat).is_empty() {
+                            return (round, observer, seat);
+                        }
+                    }
+                }
+            }
+        }
+        panic!("no state with a void found");
+    }
+
+    #[test]
+    fn impossible_voids_are_an_error_not_the_real_deal() {
+        let (round, observer, seat) = state_with_a_void();
+        let mut rng = Rng::new(3);
+        assert!(determinize(&round, observer, &mut rng).is_ok());
+        // Let the observer "hold" all but one of the unseen cards `seat` may
+        // still have: `seat` cannot fill its hand without a suit it is void
+        // in, while the unseen cards as a whole still outnumber the hidden
+        // hands (40 cards were never dealt).
+        let unseen =
+            CardSet::FULL_DECK.bits() & !round.hand(observer).bits() & !round.played().bits();
+        let allowed = (0..4)
+            .filter(|&s| round.voids(seat) >> s & 1 == 0)
+            .fold(0u64, |m, s| m | SUIT_BITS[s])
+            & unseen;
+        let need = round.hand(seat).len();
+        let keep = rng.pick_bits(allowed, need - 1);
+        let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
+        hands[..3].copy_from_slice(round.hands());
+        hands[observer] = CardSet(round.hand(observer).bits() | (allowed & !keep));
+        let mut impossible = round;
+        impossible.set_hands(hands);
+        let held: u32 = (0..3)
+            .filter(|&s| s != observer)
+            .map(|s| round.hand(s).len())
+            .sum();
+        let unseen_now =
+            CardSet::FULL_DECK.bits() & !hands[observer].bits() & !round.played().bits();
+        assert!(
+            unseen_now.count_ones() >= held,
+            "only the void makes it impossible"
+        );
+        assert_eq!(consistent_deal_count(&impossible, observer), 0.0);
+        for seed in 0..20 {
+            assert_eq!(
+                determinize(&impossible, observer, &mut Rng::new(seed)),
+                Err(CoreError::NoConsistentDeal { observer })
+            );
+        }
+    }
+
+    #[test]
+    fn more_hidden_cards_than_unseen_is_an_error() {
+        // All 52 cards dealt; the observer's hand also claims a card seat 1
+        // holds, so 39 hidden cards must come from 38 unseen ones.
+        let mut rng = Rng::new(8);
+        let round = Round::deal(4, 13, 0, None, &mut rng).unwrap();
+        let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
+        hands[..4].copy_from_slice(round.hands());
+        let stolen = round.hand(1).bits() & round.hand(1).bits().wrapping_neg();
+        hands[0] = CardSet(hands[0].bits() | stolen);
+        let mut impossible = round;
+        impossible.set_hands(hands);
+        assert_eq!(
+            determinize(&impossible, 0, &mut rng),
+            Err(CoreError::NoConsistentDeal { observer: 0 })
+        );
+        assert!(determinize(&round, 0, &mut rng).is_ok());
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub enum CoreError {
     RoundOver,
     #[error("the game is over: no more actions")]
     GameOver,
+    #[error(
+        "no deal of the unseen cards agrees with what seat {observer} knows (hand sizes and voids): the round is inconsistent"
+    )]
+    NoConsistentDeal { observer: usize },
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

@@ -133,7 +133,7 @@ proptest! {
         // The true deal is one of the consistent ones.
         prop_assert!(consistent_deal_count(&round, observer) >= 1.0);
         for _ in 0..6 {
-            let sample = determinize(&round, observer, &mut rng);
+            let sample = determinize(&round, observer, &mut rng).expect("a consistent round");
             check_sample(&round, &sample, observer, &mut rng);
             let checked = determinize_checked(&round, observer, &mut rng);
             prop_assert!(checked.is_ok());
@@ -145,8 +145,8 @@ proptest! {
 #[test]
 fn same_seed_same_sample() {
     let round = random_round(5, 7, 42, 14);
-    let a = determinize(&round, 2, &mut Rng::new(9));
-    let b = determinize(&round, 2, &mut Rng::new(9));
+    let a = determinize(&round, 2, &mut Rng::new(9)).unwrap();
+    let b = determinize(&round, 2, &mut Rng::new(9)).unwrap();
     assert_eq!(a, b);
 }
 
@@ -162,7 +162,13 @@ fn bad_observer_is_an_error_not_a_panic() {
         })
     );
     for observer in [4, 7, 8, 1000] {
-        assert_eq!(determinize(&round, observer, &mut rng), round);
+        assert_eq!(
+            determinize(&round, observer, &mut rng),
+            Err(CoreError::InvalidSeat {
+                seat: observer,
+                players: 4
+            })
+        );
         assert_eq!(consistent_deal_count(&round, observer), 0.0);
     }
 }
@@ -171,7 +177,7 @@ fn bad_observer_is_an_error_not_a_panic() {
 fn over_round_is_returned_as_is() {
     let round = random_round(3, 4, 5, 1000);
     assert!(round.is_over());
-    assert_eq!(determinize(&round, 1, &mut Rng::new(2)), round);
+    assert_eq!(determinize(&round, 1, &mut Rng::new(2)), Ok(round));
 }
 
 // ---- exactness -------------------------------------------------------------
@@ -281,7 +287,9 @@ fn uniformity_fit(
 }
 
 fn assert_uniform(name: &str, round: &Round, observer: usize) {
-    let fit = uniformity_fit(round, observer, 77, determinize);
+    let fit = uniformity_fit(round, observer, 77, |r, o, rng| {
+        determinize(r, o, rng).expect("a consistent round")
+    });
     assert!(
         fit.chi2 < fit.critical,
         "{name}: chi2 {:.1} >= {:.1} (p = 0.001, {} deals, {} samples)",

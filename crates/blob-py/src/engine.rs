@@ -5,13 +5,18 @@
 //! small owner object keeps the engine, and so the buffers, alive for as long
 //! as a view exists. The views' contents are valid until their ticket is
 //! answered, after which the buffer is reused.
+//!
+//! Python names a batch by its ticket's id; the engine's [`Ticket`] itself
+//! stays here, in `tickets`, until the batch is answered.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
-use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec};
+use blob_search::queue::Ticket;
+use blob_search::{Engine, EngineConfig, ExampleColumns, SearchError, SearchParams, TableSpec};
 use numpy::ndarray::{Array1, Array2, ArrayView2};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -31,6 +36,14 @@ struct BatchOwner {
 #[pyclass(module = "blobmaster._core", name = "SelfPlayEngine", frozen)]
 pub struct PyEngine {
     engine: Arc<Engine>,
+    /// Handed-out batches not answered yet, by ticket id.
+    tickets: Mutex<HashMap<u64, Ticket>>,
+}
+
+impl PyEngine {
+    fn tickets(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Ticket>> {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 fn positive(value: i128, what: &str) -> BindingResult<usize> {
@@ -181,6 +194,7 @@ impl PyEngine {
         };
         Ok(PyEngine {
             engine: Arc::new(Engine::start(config)?),
+            tickets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -227,6 +241,8 @@ impl PyEngine {
             .queue()
             .batch_pointers(&ticket)
             .map_err(BindingError::from)?;
+        let (id, rows) = (ticket.id(), ticket.rows());
+        self.tickets().insert(id, ticket);
         let owner = Bound::new(
             py,
             BatchOwner {
@@ -236,16 +252,18 @@ impl PyEngine {
         .into_any();
         // SAFETY: the pointers address `rows` full rows of buffers that live
         // as long as the engine, which `owner` keeps alive; the buffers are
-        // never reallocated.
+        // never reallocated. Their contents are this batch's until it is
+        // submitted: the documented contract of the arrays (see
+        // `LeafQueue::batch_pointers`), which Python code must keep.
         let (states, masks) = unsafe {
-            let obs = ArrayView2::from_shape_ptr((ticket.rows, OBS_SIZE), obs_ptr);
-            let mask = ArrayView2::from_shape_ptr((ticket.rows, NUM_ACTIONS), mask_ptr);
+            let obs = ArrayView2::from_shape_ptr((rows, OBS_SIZE), obs_ptr);
+            let mask = ArrayView2::from_shape_ptr((rows, NUM_ACTIONS), mask_ptr);
             (
                 PyArray2::borrow_from_array(&obs, owner.clone()).into_any(),
                 PyArray2::borrow_from_array(&mask, owner).into_any(),
             )
         };
-        Ok((ticket.generation as i64, states, masks))
+        Ok((id as i64, states, masks))
     }
 
     /// Answers a batch: policy logits float32 [B, 66] (illegal entries are
@@ -265,15 +283,21 @@ impl PyEngine {
                 return Ok(());
             }
         }
-        let generation = u64::try_from(ticket).map_err(|_| {
+        let id = u64::try_from(ticket).map_err(|_| {
             BindingError::Argument(format!(
                 "ticket {ticket} is not a batch ticket (-1 marks an empty batch: submit it with empty arrays or not at all)"
             ))
         })?;
-        let rows = self.engine.queue().batch_rows(generation)?;
+        let unknown = || BindingError::from(SearchError::UnknownTicket(id));
+        let rows = self.tickets().get(&id).ok_or_else(unknown)?.rows();
+        // Converted without holding the lock: reading a Python object can run
+        // Python code, which may let another thread in.
         let policy = matrix_f32(policy_logits, "policy_logits", rows, NUM_ACTIONS)?;
         let values = matrix_f32(values, "values", rows, MAX_PLAYERS)?;
-        self.engine.submit(generation, &policy, &values)?;
+        let mut tickets = self.tickets();
+        let ticket = tickets.get_mut(&id).ok_or_else(unknown)?;
+        self.engine.submit(ticket, &policy, &values)?;
+        tickets.remove(&id);
         Ok(())
     }
 
@@ -308,26 +332,20 @@ impl PyEngine {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.engine.stats();
         let d = PyDict::new(py);
-        d.set_item("rounds", s.rounds)?;
-        d.set_item("examples", s.examples)?;
-        d.set_item("decisions", s.decisions)?;
-        d.set_item("forced_moves", s.forced_moves)?;
-        d.set_item("simulations", s.simulations)?;
+        for (name, value) in s.counts.named() {
+            d.set_item(name, value)?;
+        }
         d.set_item("leaves_evaluated", s.leaves_evaluated)?;
         d.set_item("batches", s.batches)?;
         d.set_item(
             "mean_batch",
             s.leaves_evaluated as f64 / s.batches.max(1) as f64,
         )?;
-        d.set_item("cache_hits", s.cache_hits)?;
-        d.set_item("cache_misses", s.cache_misses)?;
+        let (hits, misses) = (s.counts.cache_hits, s.counts.cache_misses);
         d.set_item(
             "cache_hit_rate",
-            s.cache_hits as f64 / (s.cache_hits + s.cache_misses).max(1) as f64,
+            hits as f64 / (hits + misses).max(1) as f64,
         )?;
-        d.set_item("shared_requests", s.shared_requests)?;
-        d.set_item("terminal_leaves", s.terminal_leaves)?;
-        d.set_item("stray_answers", s.stray_answers)?;
         d.set_item("queue_depth", s.queue_depth)?;
         d.set_item("tickets_outstanding", s.tickets_outstanding)?;
         d.set_item("workers_running", s.workers_running)?;

@@ -81,9 +81,9 @@ impl From<BindingError> for PyErr {
                 let msg = search.to_string();
                 match search {
                     SearchError::UnknownTicket(_) => TicketError::new_err(msg),
-                    SearchError::Closed | SearchError::WorkerFailed(_) => {
-                        EngineClosedError::new_err(msg)
-                    }
+                    SearchError::Closed
+                    | SearchError::WorkerFailed(_)
+                    | SearchError::WriterPanicked => EngineClosedError::new_err(msg),
                     _ => InvalidArgumentError::new_err(msg),
                 }
             }
@@ -103,6 +103,9 @@ impl From<BindingError> for PyErr {
                     | CoreError::InvalidSeat { .. }
                     | CoreError::WrongHandCount { .. }
                     | CoreError::UnevenHands(_) => InvalidArgumentError::new_err(msg),
+                    // Only a hand-built inconsistent state gets here: the
+                    // input was bad, but no single argument was.
+                    CoreError::NoConsistentDeal { .. } => BlobError::new_err(msg),
                     // CoreError may grow variants (determinization, say); until
                     // they get their own class they are still game errors.
                     #[allow(unreachable_patterns)]

@@ -67,11 +67,11 @@ fn run_engine(threads: usize, sims: u64) -> Duration {
     let mut evaluator = UniformEvaluator;
     let start = Instant::now();
     let _stop = AtomicBool::new(false);
-    while engine.stats().simulations < sims {
-        if let Some(t) = engine.next_batch(512, Duration::from_millis(1)).unwrap() {
+    while engine.stats().counts.simulations < sims {
+        if let Some(mut t) = engine.next_batch(512, Duration::from_millis(1)).unwrap() {
             engine
                 .queue()
-                .answer_with(t.generation, |batch, p, v| {
+                .answer_with(&mut t, |batch, p, v| {
                     evaluator.evaluate(batch, p, v);
                     Ok(())
                 })

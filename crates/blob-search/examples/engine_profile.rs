@@ -28,14 +28,14 @@ fn main() {
     let engine = Engine::start(cfg).expect("valid config");
     let mut evaluator = UniformEvaluator;
     let start = Instant::now();
-    while engine.stats().simulations < sims {
-        if let Some(t) = engine
+    while engine.stats().counts.simulations < sims {
+        if let Some(mut t) = engine
             .next_batch(engine.config().max_batch, Duration::from_millis(1))
             .expect("open engine")
         {
             engine
                 .queue()
-                .answer_with(t.generation, |batch, p, v| {
+                .answer_with(&mut t, |batch, p, v| {
                     evaluator.evaluate(batch, p, v);
                     Ok(())
                 })
@@ -47,11 +47,12 @@ fn main() {
     engine.close();
     println!(
         "threads {threads}: {:.0} sims/s, {:.0} evals/s, mean batch {:.1}, rounds {}, cache hit rate {:.1}%, shared {}",
-        s.simulations as f64 / secs,
+        s.counts.simulations as f64 / secs,
         s.leaves_evaluated as f64 / secs,
         s.leaves_evaluated as f64 / s.batches.max(1) as f64,
-        s.rounds,
-        100.0 * s.cache_hits as f64 / (s.cache_hits + s.cache_misses).max(1) as f64,
-        s.shared_requests,
+        s.counts.rounds,
+        100.0 * s.counts.cache_hits as f64
+            / (s.counts.cache_hits + s.counts.cache_misses).max(1) as f64,
+        s.counts.shared_requests,
     );
 }

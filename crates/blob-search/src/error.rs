@@ -23,6 +23,10 @@ pub enum SearchError {
     },
     #[error("the engine is closed")]
     Closed,
+    #[error(
+        "a search worker panicked while writing a leaf into the queue: the batch is lost and the queue closed"
+    )]
+    WriterPanicked,
     #[error("{0}")]
     WorkerFailed(String),
 }

@@ -625,7 +625,7 @@ mod tests {
                 let a = heuristic_action(&r);
                 assert!(r.legal_actions().contains(a), "illegal {}", describe(a));
                 let seat = r.current_player().unwrap();
-                let other = determinize(&r, seat, &mut rng);
+                let other = determinize(&r, seat, &mut rng).unwrap();
                 assert_eq!(heuristic_action(&other), a);
                 r.apply_legal(a);
             }

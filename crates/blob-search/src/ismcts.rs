@@ -255,7 +255,7 @@ impl Ismcts {
         let mut value_sum = [0.0f64; MAX_PLAYERS];
         for _ in 0..params.iterations {
             let state = match params.information {
-                Information::Imperfect => determinize(round, observer, rng),
+                Information::Imperfect => determinize(round, observer, rng)?,
                 Information::Perfect => *round,
             };
             let values = self.iterate(state, observer, params, rng);

@@ -25,7 +25,7 @@ pub mod search;
 pub mod solver;
 pub mod tree;
 
-pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, serve};
+pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, WorkerCounts, serve};
 pub use error::{SearchError, SearchResult};
 pub use evaluator::{Evaluator, LeafBatch, RolloutEvaluator, UniformEvaluator};
 pub use examples::ExampleColumns;

@@ -119,6 +119,8 @@ impl Searcher {
 
     /// Searches the decision of the player to move in `round`, which must
     /// not be over. Root noise is added when `params.dirichlet_fraction > 0`.
+    /// Panics on a hand-built round that no deal is consistent with (see
+    /// [`determinize`]); rounds reached by legal play always have one.
     pub fn search(
         &mut self,
         round: &Round,
@@ -148,7 +150,10 @@ impl Searcher {
         self.trees.truncate(d);
         for t in 0..d {
             let root = match info {
-                Information::Imperfect => determinize(round, observer, rng),
+                // A round reached by legal play always has a consistent
+                // deal (its own); only a hand-built inconsistent one fails.
+                Information::Imperfect => determinize(round, observer, rng)
+                    .expect("the round to search is consistent with its own deal"),
                 Information::Perfect => *round,
             };
             match self.trees.get_mut(t) {

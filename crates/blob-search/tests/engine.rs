@@ -2,15 +2,20 @@
 //! consistent, runs are reproducible, and the queue survives an evaluator
 //! that answers late and out of order.
 
+// Under `--cfg loom` the queue runs on loom's primitives, usable only inside
+// a loom model: these tests are for normal builds.
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng};
 use blob_search::evaluator::{Evaluator, LeafBatch};
 use blob_search::{
-    Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec, UniformEvaluator, serve,
+    Engine, EngineConfig, ExampleColumns, SearchError, SearchParams, TableSpec, UniformEvaluator,
+    serve,
 };
 
 /// Answers that depend only on the observation row, so results cannot
@@ -100,11 +105,11 @@ fn sorted_rows(ex: &ExampleColumns) -> Vec<(u64, u16, Vec<u32>)> {
 #[test]
 fn examples_are_consistent() {
     let (ex, stats) = run_to_end(config(2, 8, 24, 1), UniformEvaluator);
-    assert_eq!(stats.rounds, 24);
-    assert_eq!(stats.stray_answers, 0);
-    assert_eq!(stats.examples as usize, ex.len());
+    assert_eq!(stats.counts.rounds, 24);
+    assert_eq!(stats.counts.stray_answers, 0);
+    assert_eq!(stats.counts.examples as usize, ex.len());
     assert!(ex.len() >= 24 * 4 * 4, "every round has at least its bids");
-    assert_eq!(ex.len() as u64, 4 * stats.decisions);
+    assert_eq!(ex.len() as u64, 4 * stats.counts.decisions);
     // A decision gives one row per seat, in seat order: each seat's view of
     // the same position, with the mover's mask and policy; exactly one of
     // them is the mover's own view.
@@ -183,7 +188,7 @@ fn rounds_do_not_depend_on_thread_count_or_cache() {
     let mut cfg = config(3, 7, 10, 3);
     cfg.cache_entries = 0;
     let (b, stats) = run_to_end(cfg, HashEvaluator);
-    assert_eq!(stats.cache_hits, 0);
+    assert_eq!(stats.counts.cache_hits, 0);
     assert_eq!(sorted_rows(&a), sorted_rows(&b));
 }
 
@@ -207,33 +212,44 @@ fn bad_configurations_are_errors() {
 fn bad_answers_are_rejected_and_lose_nothing() {
     within(Duration::from_secs(60), || {
         let engine = Engine::start(config(1, 4, 4, 5)).unwrap();
-        let ticket = loop {
+        let mut ticket = loop {
             if let Some(t) = engine.next_batch(64, Duration::from_millis(20)).unwrap() {
                 break t;
             }
         };
-        let n = ticket.rows;
+        let n = ticket.rows();
         let good_p = vec![0.0f32; n * NUM_ACTIONS];
         let good_v = vec![0.5f32; n * MAX_PLAYERS];
-        assert!(
-            engine
-                .submit(ticket.generation, &good_p[1..], &good_v)
-                .is_err()
-        );
+        assert!(engine.submit(&mut ticket, &good_p[1..], &good_v).is_err());
         let mut nan = good_v.clone();
         nan[3] = f32::NAN;
-        assert!(engine.submit(ticket.generation, &good_p, &nan).is_err());
-        assert!(
-            engine
-                .submit(ticket.generation + 1, &good_p, &good_v)
-                .is_err()
-        );
-        engine.submit(ticket.generation, &good_p, &good_v).unwrap();
+        assert!(engine.submit(&mut ticket, &good_p, &nan).is_err());
+        // A ticket of another engine is not one of this engine's.
+        let other = Engine::start(config(1, 4, 4, 6)).unwrap();
+        let mut foreign = loop {
+            if let Some(t) = other.next_batch(64, Duration::from_millis(20)).unwrap() {
+                break t;
+            }
+        };
+        let foreign_p = vec![0.0f32; foreign.rows() * NUM_ACTIONS];
+        let foreign_v = vec![0.5f32; foreign.rows() * MAX_PLAYERS];
+        assert!(matches!(
+            engine.submit(&mut foreign, &foreign_p, &foreign_v),
+            Err(SearchError::UnknownTicket(_))
+        ));
+        assert!(!foreign.is_answered());
+        other.close();
+        assert!(!ticket.is_answered());
+        engine.submit(&mut ticket, &good_p, &good_v).unwrap();
         // Reusing an answered ticket is an error.
-        assert!(engine.submit(ticket.generation, &good_p, &good_v).is_err());
+        assert!(ticket.is_answered());
+        assert!(matches!(
+            engine.submit(&mut ticket, &good_p, &good_v),
+            Err(SearchError::UnknownTicket(_))
+        ));
         let stop = AtomicBool::new(false);
         serve(&engine, &mut UniformEvaluator, 64, &stop).unwrap();
-        assert_eq!(engine.stats().rounds, 4);
+        assert_eq!(engine.stats().counts.rounds, 4);
         engine.close();
     });
 }
@@ -271,11 +287,11 @@ fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
                 held.push(t);
             }
             if !held.is_empty() && (held.len() >= 3 || rng.below(2) == 0) {
-                let t = held.swap_remove(rng.below(held.len() as u32) as usize);
+                let mut t = held.swap_remove(rng.below(held.len() as u32) as usize);
                 std::thread::sleep(Duration::from_micros(rng.below(500) as u64));
                 engine
                     .queue()
-                    .answer_with(t.generation, |batch, p, v| {
+                    .answer_with(&mut t, |batch, p, v| {
                         eval.evaluate(batch, p, v);
                         Ok(())
                     })
@@ -283,13 +299,13 @@ fn stress(threads: usize, games: usize, rounds: u64, seed: u64) {
             }
         }
         let stats = engine.stats();
-        assert_eq!(stats.rounds, rounds);
-        assert_eq!(stats.stray_answers, 0);
+        assert_eq!(stats.counts.rounds, rounds);
+        assert_eq!(stats.counts.stray_answers, 0);
         assert_eq!(stats.tickets_outstanding, 0);
         let ex = engine.take_examples();
-        assert_eq!(ex.len() as u64, stats.examples);
+        assert_eq!(ex.len() as u64, stats.counts.examples);
         // One row per seat of the 4-player table for every decision.
-        assert_eq!(4 * stats.decisions, stats.examples);
+        assert_eq!(4 * stats.counts.decisions, stats.counts.examples);
     });
 }
 
@@ -332,7 +348,7 @@ fn full_games_play_the_schedule_with_game_context() {
     cfg.full_games = true;
     cfg.tables[0].cards = 2; // schedule 2, 1, 1, 1, 1, 2
     let (ex, stats) = run_to_end(cfg, HashEvaluator);
-    assert_eq!(stats.rounds, 2 * 6, "two games of six rounds");
+    assert_eq!(stats.counts.rounds, 2 * 6, "two games of six rounds");
     let mut ids: Vec<u64> = ex.round_id.clone();
     ids.sort();
     ids.dedup();
@@ -346,4 +362,37 @@ fn full_games_play_the_schedule_with_game_context() {
         let expected_cards = [2, 1, 1, 1, 1, 2][(ex.round_id[i] % 64) as usize];
         assert_eq!(ex.cards[i], expected_cards);
     }
+}
+
+#[test]
+fn exited_workers_do_not_hold_back_the_last_batches() {
+    // Two workers and one round: one worker finds nothing to play and exits
+    // at once, so every batch of the other is partial. If the consumer
+    // waited for rows from the exited worker, each batch would take the
+    // whole (long) timeout; the run has dozens of batches.
+    let timeout = Duration::from_secs(30);
+    let (batches, elapsed) = within(Duration::from_secs(90), move || {
+        let engine = Engine::start(config(2, 1, 1, 9)).unwrap();
+        let start = Instant::now();
+        let mut batches = 0u32;
+        while !engine.is_finished() {
+            if let Some(mut t) = engine.next_batch(64, timeout).unwrap() {
+                engine
+                    .queue()
+                    .answer_with(&mut t, |batch, p, v| {
+                        UniformEvaluator.evaluate(batch, p, v);
+                        Ok(())
+                    })
+                    .unwrap();
+                batches += 1;
+            }
+        }
+        assert_eq!(engine.stats().counts.rounds, 1);
+        (batches, start.elapsed())
+    });
+    assert!(batches >= 4, "a round takes several batches, got {batches}");
+    assert!(
+        elapsed < timeout,
+        "{batches} batches took {elapsed:?}: a batch waited for the timeout"
+    );
 }

@@ -201,7 +201,8 @@ fn reshuffled_searches(count: usize, information: Information) -> (usize, usize)
     for i in 0..count {
         let r = position(&mut rng);
         let seat = mover(&r);
-        let other = determinize(&r, seat, &mut rng);
+        let other =
+            determinize(&r, seat, &mut rng).expect("a real round always has a consistent deal");
         assert_eq!(other.hand(seat), r.hand(seat));
         if other == r {
             continue; // nothing hidden to reshuffle (every card is known)

@@ -501,7 +501,7 @@ proptest! {
         }
 
         // One tree driven by hand, to look inside.
-        let root = if perfect { r } else { blob_core::determinize::determinize(&r, r.current_player().unwrap(), &mut rng) };
+        let root = if perfect { r } else { blob_core::determinize::determinize(&r, r.current_player().unwrap(), &mut rng).unwrap() };
         let mut tree = Tree::new(root);
         let mut evaluator = Counting::new(RolloutEvaluator::new(seed ^ 2));
         let run = run_tree(&mut tree, &params, &mut evaluator);

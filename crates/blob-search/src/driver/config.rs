@@ -1,0 +1,106 @@
+//! The engine's configuration: what to deal, how hard to search, how big
+//! the batches are, and its validation.
+
+use blob_core::round::validate_table;
+
+use crate::error::{SearchError, SearchResult};
+use crate::params::SearchParams;
+
+/// One kind of round the engine deals, with its relative weight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableSpec {
+    pub players: usize,
+    pub cards: usize,
+    pub weight: f64,
+}
+
+/// Everything the engine needs to start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Worker threads of the rayon pool.
+    pub threads: usize,
+    /// Rounds each worker keeps in flight.
+    pub games_per_thread: usize,
+    pub params: SearchParams,
+    /// Round kinds to deal, drawn by weight for every round.
+    pub tables: Vec<TableSpec>,
+    pub seed: u64,
+    /// Rows per batch buffer (the largest batch).
+    pub max_batch: usize,
+    /// Batch buffers in the ring: batches being filled, evaluated and
+    /// consumed at once.
+    pub pipeline_depth: usize,
+    /// Rounds to play before the workers stop (games, with `full_games`);
+    /// None plays until closed.
+    pub rounds: Option<u64>,
+    /// Play whole games (hand-size schedule, trump and dealer rotation,
+    /// running totals in the observations) instead of single rounds; a
+    /// table's `cards` is then the starting hand size, and the round id of
+    /// round r of game g is `g * 64 + r`.
+    pub full_games: bool,
+    /// Answers cached per worker; 0 disables the cache.
+    pub cache_entries: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            threads: 2,
+            games_per_thread: 64,
+            params: SearchParams::medium(),
+            tables: vec![TableSpec {
+                players: 4,
+                cards: 5,
+                weight: 1.0,
+            }],
+            seed: 0,
+            max_batch: 512,
+            pipeline_depth: 3,
+            rounds: None,
+            cache_entries: 1 << 16,
+            full_games: false,
+        }
+    }
+}
+
+impl EngineConfig {
+    pub fn validate(&self) -> SearchResult<()> {
+        let bad = |m: String| Err(SearchError::InvalidConfig(m));
+        if !(1..=1024).contains(&self.threads) {
+            return bad(format!("threads must be in 1..=1024, got {}", self.threads));
+        }
+        if !(1..=100_000).contains(&self.games_per_thread) {
+            return bad(format!(
+                "games per thread must be in 1..=100000, got {}",
+                self.games_per_thread
+            ));
+        }
+        self.params.validate()?;
+        if self.params.simulations < 2 {
+            return bad("self-play needs at least 2 simulations per tree".into());
+        }
+        if self.tables.is_empty() {
+            return bad("at least one table (players, cards) is needed".into());
+        }
+        for t in &self.tables {
+            validate_table(t.players, t.cards)?;
+            if !(t.weight.is_finite() && t.weight > 0.0) {
+                return bad(format!("table weight must be positive, got {}", t.weight));
+            }
+        }
+        if self.max_batch == 0 || self.max_batch > crate::queue::MAX_BATCH {
+            return bad(format!(
+                "max batch must be in 1..={}, got {}",
+                crate::queue::MAX_BATCH,
+                self.max_batch
+            ));
+        }
+        if !(2..=64).contains(&self.pipeline_depth) {
+            return bad(format!(
+                "pipeline depth must be in 2..=64, got {}",
+                self.pipeline_depth
+            ));
+        }
+        Ok(())
+    }
+}
