@@ -156,7 +156,7 @@ fn main() {
                         evaluator(&eval, player_seed),
                         player_seed,
                     )
-                    .with_name(format!("{spec}")),
+                    .with_name(spec.to_string()),
                 ) as Box<dyn Player>
             })
             .collect();
@@ -164,7 +164,7 @@ fn main() {
         let report = play_duplicate(&mut players, PLAYERS, CARDS, deals, seed);
         let secs = started.elapsed().as_secs_f64();
         let (diff, ci) = report.paired_difference(0, 1);
-        let per_search = |p: &Box<dyn Player>| {
+        let per_search = |p: &dyn Player| {
             let (searches, evals) = p.search_stats().expect("MCTS players");
             evals as f64 / searches.max(1) as f64
         };
@@ -178,8 +178,8 @@ fn main() {
             report.agents[1].mean,
             diff,
             ci,
-            per_search(&players[0]),
-            per_search(&players[1]),
+            per_search(players[0].as_ref()),
+            per_search(players[1].as_ref()),
             secs
         );
     }
