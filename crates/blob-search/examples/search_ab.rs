@@ -15,7 +15,8 @@
 //! BUDGET is `DxS` (`2x20` is Light, `3x30` Medium). A and B are variants:
 //! `puct`, `norm` (PUCT on min-max normalised Q) or `gumbel`, optionally
 //! followed by `:key=value,...` with keys `c` (c_puct), `fpu`
-//! (fpu_reduction), `pending` (max_pending_per_tree), `m` (Gumbel
+//! (fpu_reduction), `pending` (max_pending_per_tree), `s` (simulations per
+//! tree instead of the budget's, to check an evaluation-count gap), `m` (Gumbel
 //! considered actions), `cscale` (Gumbel c_scale), `cvisit` (Gumbel
 //! c_visit), `g` (Gumbel noise scale). Defaults: c 0.2, fpu 0.02 (the
 //! Light knobs), pending 4 (the presets'), Gumbel as
@@ -76,6 +77,7 @@ fn parse_variant(spec: &str, d: u32, s: u32) -> SearchParams {
             "c" => params.c_puct = number,
             "fpu" => params.fpu_reduction = number,
             "pending" => params.max_pending_per_tree = number as u32,
+            "s" => params.simulations = number as u32,
             "m" => gumbel_knobs(&mut params, key).considered_actions = number as u32,
             "cscale" => gumbel_knobs(&mut params, key).c_scale = number,
             "cvisit" => gumbel_knobs(&mut params, key).c_visit = number,
