@@ -221,8 +221,8 @@ pub fn sample_gumbel(rng: &mut Rng, legal: ActionSet, scale: f32) -> [f32; NUM_A
 }
 
 /// One tree's improved policy at the root, indexed by action (0 for
-/// illegal actions); the priors when the root has no edges yet... which
-/// cannot happen after one simulation.
+/// illegal actions). All zeros while the root is not expanded (before its
+/// first simulation comes back).
 pub fn root_improved_policy(tree: &Tree, params: &GumbelParams) -> [f32; NUM_ACTIONS] {
     let mut views = Vec::new();
     let raw = tree.child_views(ROOT, &mut views);

@@ -14,11 +14,14 @@ pub struct SearchParams {
     /// Simulations per tree (S), root evaluation included, so root visits
     /// equal S after the search. 1..=100_000.
     pub simulations: u32,
-    /// Exploration constant of PUCT. Values are in [0, 1], so useful values
-    /// are around 0.5..3.
+    /// Exploration constant of PUCT. Values are in [0, 1] but siblings
+    /// differ by hundredths, so the best value depends on the evaluator
+    /// (benchmarks/RESULTS.md: 0.1..0.5 with sharp priors, 1.5..2.5 with
+    /// uniform priors and noisy values); with `normalize_q` about 1.25.
     pub c_puct: f32,
     /// First-play urgency: an unvisited child is valued at its parent's mean
-    /// value for the acting seat minus this. 0..1.
+    /// value for the acting seat minus this (in the normalised scale with
+    /// `normalize_q`). 0..1.
     pub fpu_reduction: f32,
     /// Weight of one pending (virtual) visit: a pending leaf counts as this
     /// many visits of value 0 for the seat that chose it. 0 disables.
