@@ -159,6 +159,7 @@ impl PyEngine {
             dirichlet_fraction,
             temperature_moves: count_u32(temperature_moves, "temperature_moves")?,
             temperature,
+            ..SearchParams::medium()
         };
         let tables = match tables {
             None => vec![TableSpec {

@@ -28,6 +28,10 @@ pub trait Player {
     fn act(&mut self, round: &Round) -> usize;
     /// A short name for reports.
     fn name(&self) -> String;
+    /// (searches run, leaves evaluated) so far, for players that search.
+    fn search_stats(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Uniformly random legal moves from its own seeded generator.
@@ -78,6 +82,10 @@ pub struct MctsPlayer {
     pub params: SearchParams,
     pub evaluator: Box<dyn Evaluator>,
     pub rng: Rng,
+    /// Searches run and leaves evaluated so far, to check that two players
+    /// compared at "equal compute" really spent the same.
+    pub searches: u64,
+    pub evaluations: u64,
     searcher: Searcher,
     label: String,
 }
@@ -89,6 +97,8 @@ impl MctsPlayer {
             params,
             evaluator,
             rng: Rng::new(seed),
+            searches: 0,
+            evaluations: 0,
             searcher: Searcher::new(),
             label,
         }
@@ -114,6 +124,8 @@ impl Player for MctsPlayer {
             self.evaluator.as_mut(),
             &mut self.rng,
         );
+        self.searches += 1;
+        self.evaluations += outcome.evaluations as u64;
         let move_number = (round.bids_made() + round.played().len() as usize) as u32;
         let action = if move_number < self.params.temperature_moves {
             choose_action(&outcome.visits, self.params.temperature, &mut self.rng)
@@ -130,6 +142,9 @@ impl Player for MctsPlayer {
     }
     fn name(&self) -> String {
         self.label.clone()
+    }
+    fn search_stats(&self) -> Option<(u64, u64)> {
+        Some((self.searches, self.evaluations))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod driver;
 pub mod error;
 pub mod evaluator;
 pub mod examples;
+pub mod gumbel;
 pub mod heuristic;
 pub mod ismcts;
 pub mod params;

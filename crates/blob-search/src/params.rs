@@ -1,5 +1,7 @@
 //! Search parameters. Every field says what it means and its sensible range.
 
+use blob_core::NUM_ACTIONS;
+
 use crate::error::{SearchError, SearchResult};
 
 /// How one decision is searched.
@@ -12,11 +14,14 @@ pub struct SearchParams {
     /// Simulations per tree (S), root evaluation included, so root visits
     /// equal S after the search. 1..=100_000.
     pub simulations: u32,
-    /// Exploration constant of PUCT. Values are in [0, 1], so useful values
-    /// are around 0.5..3.
+    /// Exploration constant of PUCT. Values are in [0, 1] but siblings
+    /// differ by hundredths, so the best value depends on the evaluator
+    /// (benchmarks/RESULTS.md: 0.1..0.5 with sharp priors, 1.5..2.5 with
+    /// uniform priors and noisy values); with `normalize_q` about 1.25.
     pub c_puct: f32,
     /// First-play urgency: an unvisited child is valued at its parent's mean
-    /// value for the acting seat minus this. 0..1.
+    /// value for the acting seat minus this (in the normalised scale with
+    /// `normalize_q`). 0..1.
     pub fpu_reduction: f32,
     /// Weight of one pending (virtual) visit: a pending leaf counts as this
     /// many visits of value 0 for the seat that chose it. 0 disables.
@@ -34,6 +39,44 @@ pub struct SearchParams {
     /// Temperature of the early moves: the move is drawn with probability
     /// proportional to visits^(1/temperature). 0 means greedy.
     pub temperature: f32,
+    /// Min-max normalised Q in PUCT selection (MuZero): each tree tracks,
+    /// per seat, the least and greatest mean value a chooser of that seat
+    /// has seen, and Q (and the first-play urgency) are mapped to [0, 1]
+    /// by them before the PUCT formula, so `c_puct` no longer depends on
+    /// how far apart sibling values are. Off reproduces plain PUCT.
+    pub normalize_q: bool,
+    /// Gumbel root search (Danihelka et al. 2022) instead of PUCT, see
+    /// [`GumbelParams`]. `None` (the default) keeps PUCT everywhere.
+    pub gumbel: Option<GumbelParams>,
+}
+
+/// Knobs of Gumbel search: Gumbel-top-k sampling of the root actions,
+/// sequential halving over the simulation budget, the completed-Q improved
+/// policy at every node. The defaults are those of DeepMind's `mctx`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GumbelParams {
+    /// Root actions considered (m) by Gumbel-top-k; halved each phase of
+    /// sequential halving. 1..=66.
+    pub considered_actions: u32,
+    /// `c_visit` of sigma(q) = (c_visit + max_b N(b)) * c_scale * q. > 0.
+    pub c_visit: f32,
+    /// `c_scale` of sigma, applied to completed Q min-max normalised over
+    /// the node's legal actions. > 0.
+    pub c_scale: f32,
+    /// Scale of the Gumbel noise added to the root logits: 1 samples
+    /// (training targets), 0 is deterministic (play).
+    pub gumbel_scale: f32,
+}
+
+impl Default for GumbelParams {
+    fn default() -> Self {
+        GumbelParams {
+            considered_actions: 16,
+            c_visit: 50.0,
+            c_scale: 0.1,
+            gumbel_scale: 1.0,
+        }
+    }
 }
 
 impl SearchParams {
@@ -51,6 +94,8 @@ impl SearchParams {
             dirichlet_fraction: 0.25,
             temperature_moves: 4,
             temperature: 1.0,
+            normalize_q: false,
+            gumbel: None,
         }
     }
     /// 2 determinizations x 20 simulations, with the small exploration
@@ -84,10 +129,13 @@ impl SearchParams {
         }
     }
     /// The same search without root noise and with greedy move choice, for
-    /// evaluation and play.
+    /// evaluation and play (Gumbel search: without Gumbel noise).
     pub fn for_play(mut self) -> SearchParams {
         self.dirichlet_fraction = 0.0;
         self.temperature_moves = 0;
+        if let Some(g) = self.gumbel.as_mut() {
+            g.gumbel_scale = 0.0;
+        }
         self
     }
 
@@ -121,6 +169,18 @@ impl SearchParams {
         }
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return bad("temperature must be >= 0");
+        }
+        if let Some(g) = &self.gumbel {
+            if !(1..=NUM_ACTIONS as u32).contains(&g.considered_actions) {
+                return bad("gumbel considered_actions must be in 1..=66");
+            }
+            let positive = |x: f32| x.is_finite() && x > 0.0;
+            if !(positive(g.c_visit) && positive(g.c_scale)) {
+                return bad("gumbel c_visit and c_scale must be positive");
+            }
+            if !(g.gumbel_scale.is_finite() && g.gumbel_scale >= 0.0) {
+                return bad("gumbel_scale must be >= 0");
+            }
         }
         Ok(())
     }

@@ -34,16 +34,27 @@ pub struct SearchOutcome {
     pub simulations: u32,
     /// Leaves sent to the evaluator.
     pub evaluations: u32,
+    /// Gumbel search only: the completed-Q improved policy (mean over
+    /// trees), the policy target to record instead of the visit counts.
+    pub improved_policy: Option<[f32; NUM_ACTIONS]>,
+    /// Gumbel search only: the action the search chose (see
+    /// [`crate::gumbel`]), played instead of the most visited one.
+    pub gumbel_action: Option<usize>,
 }
 
 impl SearchOutcome {
-    /// Visit counts normalized to a distribution over the actions.
+    /// The policy target: visit counts normalized to a distribution over
+    /// the actions, or Gumbel search's improved policy.
     pub fn policy(&self) -> [f32; NUM_ACTIONS] {
-        normalized(&self.visits)
+        match &self.improved_policy {
+            Some(p) => *p,
+            None => normalized(&self.visits),
+        }
     }
-    /// The most visited action (lowest id on ties).
+    /// The action to play greedily: the most visited one (lowest id on
+    /// ties), or Gumbel search's choice.
     pub fn best_action(&self) -> usize {
-        argmax(&self.visits)
+        self.gumbel_action.unwrap_or_else(|| argmax(&self.visits))
     }
 }
 
@@ -144,6 +155,8 @@ impl Searcher {
                 root_value: [0.0; MAX_PLAYERS],
                 simulations: 0,
                 evaluations: 0,
+                improved_policy: None,
+                gumbel_action: None,
             };
         }
         let d = params.determinizations as usize;
@@ -161,7 +174,15 @@ impl Searcher {
                 None => self.trees.push(Tree::new(root)),
             }
         }
-        let mut noised = vec![false; d];
+        // Gumbel search: one noise vector for the decision, shared by the
+        // trees; it replaces the Dirichlet noise.
+        let gumbel_noise = params
+            .gumbel
+            .map(|g| crate::gumbel::sample_gumbel(rng, legal, g.gumbel_scale));
+        if let Some(noise) = &gumbel_noise {
+            self.trees.iter_mut().for_each(|t| t.set_root_gumbel(noise));
+        }
+        let mut noised = vec![gumbel_noise.is_some(); d];
         let mut evaluations = 0;
         loop {
             self.leaves.clear();
@@ -203,7 +224,15 @@ impl Searcher {
             root_value: [0.0; MAX_PLAYERS],
             simulations: 0,
             evaluations,
+            improved_policy: None,
+            gumbel_action: None,
         };
+        if let (Some(g), Some(noise)) = (&params.gumbel, &gumbel_noise)
+            && let Some((action, policy)) = crate::gumbel::decide(&self.trees, noise, g)
+        {
+            outcome.gumbel_action = Some(action);
+            outcome.improved_policy = Some(policy);
+        }
         for tree in &self.trees {
             tree.add_root_visits(&mut outcome.visits);
             outcome.simulations += tree.root_visits();
@@ -250,6 +279,9 @@ impl Searcher {
 /// Searches one position with `threads` threads: the determinizations are
 /// split across a rayon pool, each part with its own evaluator from
 /// `make_evaluator` and its own seed, and the visit counts are summed.
+/// Gumbel search: each part draws its own Gumbel noise; the improved
+/// policies are averaged (weighted by determinizations) and the action is,
+/// among the parts' choices, the one the averaged policy ranks highest.
 pub fn search_parallel<E, F>(
     round: &Round,
     params: &SearchParams,
@@ -290,6 +322,8 @@ where
         root_value: [0.0; MAX_PLAYERS],
         simulations: 0,
         evaluations: 0,
+        improved_policy: None,
+        gumbel_action: None,
     };
     for o in &outcomes {
         for (acc, v) in total.visits.iter_mut().zip(o.visits) {
@@ -301,6 +335,19 @@ where
         }
         total.simulations += o.simulations;
         total.evaluations += o.evaluations;
+        if let Some(p) = &o.improved_policy {
+            let share = o.simulations as f32 / params.simulations as f32 / d as f32;
+            let acc = total.improved_policy.get_or_insert([0.0; NUM_ACTIONS]);
+            for (a, v) in acc.iter_mut().zip(p) {
+                *a += v * share;
+            }
+        }
+    }
+    if let Some(policy) = &total.improved_policy {
+        total.gumbel_action = outcomes
+            .iter()
+            .filter_map(|o| o.gumbel_action)
+            .max_by(|&a, &b| policy[a].total_cmp(&policy[b]).then(b.cmp(&a)));
     }
     total
 }

@@ -13,7 +13,8 @@
 
 use blob_core::{ActionSet, MAX_PLAYERS, NUM_ACTIONS, Round};
 
-use crate::params::SearchParams;
+use crate::gumbel::{self, ChildView, halving_sequence};
+use crate::params::{GumbelParams, SearchParams};
 use blob_core::Rng;
 
 /// Marks an edge whose child node has not been created yet.
@@ -151,6 +152,33 @@ pub fn masked_softmax(logits: &[f32], legal: ActionSet, out: &mut Vec<(u8, f32)>
     }
 }
 
+/// The least and greatest mean value one seat's choices have met in a
+/// tree, for min-max normalised Q.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MinMax {
+    lo: f32,
+    hi: f32,
+}
+
+impl MinMax {
+    const EMPTY: MinMax = MinMax {
+        lo: f32::INFINITY,
+        hi: f32::NEG_INFINITY,
+    };
+    fn update(&mut self, v: f32) {
+        self.lo = self.lo.min(v);
+        self.hi = self.hi.max(v);
+    }
+    /// `v` mapped to [0, 1]; 0.5 until two different values were seen.
+    fn normalize(&self, v: f32) -> f32 {
+        if self.hi > self.lo {
+            ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
+    }
+}
+
 /// A search tree.
 #[derive(Clone, Debug)]
 pub struct Tree {
@@ -158,6 +186,16 @@ pub struct Tree {
     edges: Vec<Edge>,
     root_state: Round,
     scratch: Vec<(u8, f32)>,
+    /// Per seat, the range of the mean values of nodes chosen by that seat
+    /// (kept only while `track_minmax`, i.e. with `normalize_q`).
+    minmax: [MinMax; MAX_PLAYERS],
+    track_minmax: bool,
+    /// Gumbel noise of the root actions, for Gumbel search.
+    root_gumbel: [f32; NUM_ACTIONS],
+    /// Sequential halving schedule cached for (considered, budget).
+    halving: (u32, u32, Vec<u32>),
+    views: Vec<ChildView>,
+    gumbel_scratch: Vec<f32>,
 }
 
 impl Tree {
@@ -167,6 +205,12 @@ impl Tree {
             edges: Vec::with_capacity(256),
             root_state,
             scratch: Vec::with_capacity(NUM_ACTIONS),
+            minmax: [MinMax::EMPTY; MAX_PLAYERS],
+            track_minmax: false,
+            root_gumbel: [0.0; NUM_ACTIONS],
+            halving: (0, 0, Vec::new()),
+            views: Vec::with_capacity(NUM_ACTIONS),
+            gumbel_scratch: Vec::with_capacity(NUM_ACTIONS),
         };
         tree.reset(root_state);
         tree
@@ -179,6 +223,45 @@ impl Tree {
         self.edges.clear();
         self.nodes.push(Node::new(NO_NODE, &root_state));
         self.root_state = root_state;
+        self.minmax = [MinMax::EMPTY; MAX_PLAYERS];
+        self.track_minmax = false;
+        self.root_gumbel = [0.0; NUM_ACTIONS];
+    }
+
+    /// Sets the Gumbel noise of the root actions (indexed by action) that
+    /// Gumbel search adds to the root logits; [`Tree::reset`] zeroes it.
+    /// Trees of one decision share one vector, see [`crate::gumbel`].
+    pub fn set_root_gumbel(&mut self, noise: &[f32; NUM_ACTIONS]) {
+        self.root_gumbel = *noise;
+    }
+
+    /// The children of `node` as Gumbel search sees them (written to
+    /// `out`), and the node's own network value for its mover: its value
+    /// sum less its children's, since every later visit went through a
+    /// child.
+    pub fn child_views(&self, node: u32, out: &mut Vec<ChildView>) -> f32 {
+        out.clear();
+        let n = &self.nodes[node as usize];
+        let seat = n.to_move as usize;
+        let mut raw = n.value_sum[seat];
+        let first = n.first_edge as usize;
+        for e in &self.edges[first..first + n.num_edges as usize] {
+            let (visits, pending, sum) = if e.child == NO_NODE {
+                (0, 0, 0.0)
+            } else {
+                let c = &self.nodes[e.child as usize];
+                (c.visits, c.pending, c.value_sum[seat])
+            };
+            raw -= sum;
+            out.push(ChildView {
+                action: e.action,
+                prior: e.prior,
+                visits,
+                pending,
+                q: if visits > 0 { sum / visits as f32 } else { 0.0 },
+            });
+        }
+        raw
     }
 
     pub fn root_state(&self) -> &Round {
@@ -246,9 +329,11 @@ impl Tree {
         }
     }
 
-    /// Walks from the root to a leaf with PUCT. A fresh leaf is marked
-    /// pending with virtual loss on its path; a terminal is backed up at once.
+    /// Walks from the root to a leaf with PUCT (or Gumbel search when
+    /// `params.gumbel` is set). A fresh leaf is marked pending with virtual
+    /// loss on its path; a terminal is backed up at once.
     pub fn select(&mut self, params: &SearchParams) -> Selection {
+        self.track_minmax = params.normalize_q;
         let mut state = self.root_state;
         let mut node = ROOT;
         loop {
@@ -264,7 +349,10 @@ impl Tree {
                     return Selection::Terminal;
                 }
                 NodeStatus::Expanded => {
-                    let edge = self.select_edge(node, params);
+                    let edge = match &params.gumbel {
+                        Some(g) => self.select_edge_gumbel(node, params.simulations, g),
+                        None => self.select_edge(node, params),
+                    };
                     let action = self.edges[edge].action as usize;
                     state.apply_legal(action);
                     advance_forced(&mut state);
@@ -291,7 +379,18 @@ impl Tree {
         } else {
             0.5
         };
-        let fpu = (parent_q - params.fpu_reduction).max(0.0);
+        let norm = params.normalize_q.then_some(self.minmax[seat]);
+        let fpu = match norm {
+            None => (parent_q - params.fpu_reduction).max(0.0),
+            Some(m) => {
+                let q = if n.visits > 0 {
+                    m.normalize(parent_q)
+                } else {
+                    0.5
+                };
+                (q - params.fpu_reduction).max(0.0)
+            }
+        };
         let first = n.first_edge as usize;
         let mut best = first;
         let mut best_score = f32::NEG_INFINITY;
@@ -304,10 +403,15 @@ impl Tree {
             } else {
                 let c = &self.nodes[e.child as usize];
                 let cn = c.visits as f32 + vl * c.pending as f32;
-                let q = if cn > 0.0 {
-                    c.value_sum[seat] / cn
-                } else {
-                    fpu
+                let q = match norm {
+                    _ if cn <= 0.0 => fpu,
+                    None => c.value_sum[seat] / cn,
+                    // Pending visits count as the worst value, 0, in the
+                    // normalised scale too.
+                    Some(_) if c.visits == 0 => 0.0,
+                    Some(m) => {
+                        m.normalize(c.value_sum[seat] / c.visits as f32) * c.visits as f32 / cn
+                    }
                 };
                 (cn, q)
             };
@@ -318,6 +422,32 @@ impl Tree {
             }
         }
         best
+    }
+
+    fn select_edge_gumbel(&mut self, node: u32, simulations: u32, params: &GumbelParams) -> usize {
+        let mut views = std::mem::take(&mut self.views);
+        let mut scratch = std::mem::take(&mut self.gumbel_scratch);
+        let raw = self.child_views(node, &mut views);
+        let choice = if node == ROOT {
+            let considered = params.considered_actions.min(views.len() as u32);
+            let budget = simulations.saturating_sub(1);
+            if (self.halving.0, self.halving.1) != (considered, budget) {
+                self.halving = (considered, budget, halving_sequence(considered, budget));
+            }
+            gumbel::root_choice(
+                &views,
+                raw,
+                &self.root_gumbel,
+                &self.halving.2,
+                params,
+                &mut scratch,
+            )
+        } else {
+            gumbel::interior_choice(&views, raw, params, &mut scratch)
+        };
+        self.views = views;
+        self.gumbel_scratch = scratch;
+        self.nodes[node as usize].first_edge as usize + choice
     }
 
     fn add_pending(&mut self, mut node: u32) {
@@ -341,7 +471,13 @@ impl Tree {
             for (sum, v) in n.value_sum.iter_mut().zip(values) {
                 *sum += v;
             }
-            node = n.parent;
+            let parent = n.parent;
+            if self.track_minmax && parent != NO_NODE {
+                let seat = self.nodes[parent as usize].to_move as usize;
+                let n = &self.nodes[node as usize];
+                self.minmax[seat].update(n.value_sum[seat] / n.visits as f32);
+            }
+            node = parent;
         }
     }
 
