@@ -117,6 +117,32 @@ def batch_losses(
 # ---- helpers -------------------------------------------------------------------------------
 
 
+def _forward_losses(
+    model: BlobNet,
+    batch: tuple[torch.Tensor, ...],
+    device: torch.device,
+    bf16: bool,
+    config: TrainConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The policy logits and :func:`batch_losses` of one ``Tensors.batch``,
+    the forward pass under bf16 autocast when on: one function so that
+    training steps and validation can never compute their losses differently."""
+    state, mask, policy, value, players = batch
+    with autocast(device, bf16):
+        logits, value_logits = model.forward_logits(state)
+    losses = batch_losses(
+        logits,
+        value_logits,
+        mask,
+        policy,
+        value,
+        players,
+        value_loss=config.value_loss,
+        value_weight=config.value_weight,
+    )
+    return logits, losses
+
+
 @torch.no_grad()
 def _evaluate(
     model: BlobNet, data: Tensors, n: int, config: TrainConfig, bf16: bool
@@ -128,19 +154,9 @@ def _evaluate(
     chunk = 4096
     for start in range(0, n, chunk):
         idx = np.arange(start, min(start + chunk, n))
-        state, mask, policy, value, players = data.batch(idx)
-        with autocast(data.device, bf16):
-            logits, value_logits = model.forward_logits(state)
-        losses = batch_losses(
-            logits,
-            value_logits,
-            mask,
-            policy,
-            value,
-            players,
-            value_loss=config.value_loss,
-            value_weight=config.value_weight,
-        )
+        batch = data.batch(idx)
+        logits, losses = _forward_losses(model, batch, data.device, bf16, config)
+        _state, mask, policy, _value, _players = batch
         for k in _LOSS_KEYS:
             totals[k] += float(losses[k]) * len(idx)
         pred = logits.float().masked_fill(~mask, float("-inf")).argmax(dim=1)
@@ -391,22 +407,11 @@ class Trainer:
         """One batch: forward (bf16 autocast when on), losses, backward,
         gradient clipping, AdamW at the scheduled learning rate."""
         config = self.config
-        state, mask, policy, value, players = self.tensors.batch(self.sampler.indices(self.step))
+        batch = self.tensors.batch(self.sampler.indices(self.step))
         lr = config.lr_at(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with autocast(self.dev, self.bf16):
-            logits, value_logits = self.net.forward_logits(state)
-        losses = batch_losses(
-            logits,
-            value_logits,
-            mask,
-            policy,
-            value,
-            players,
-            value_loss=config.value_loss,
-            value_weight=config.value_weight,
-        )
+        _logits, losses = _forward_losses(self.net, batch, self.dev, self.bf16, config)
         losses["loss"].backward()
         clip = config.grad_clip if config.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, clip)
