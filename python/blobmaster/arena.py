@@ -186,16 +186,10 @@ def distinct_seatings(num_players: int, num_agents: int) -> list[tuple[int, ...]
     return out
 
 
-def _check_input(
-    agents: Sequence[Any], num_players: int, cards: int, deals: int, seed: int
-) -> None:
+def _check_deals(num_players: int, cards: int, deals: int) -> None:
+    """The table (players, cards per hand) and the number of deals, in that order."""
     from blobmaster.config import ConfigError, validate_table
 
-    if len(agents) < 2:
-        raise ArenaError(f"need at least 2 agents, got {len(agents)}")
-    for k, a in enumerate(agents):
-        if not callable(getattr(a, "act", None)):
-            raise ArenaError(f"agent {k} ({a!r}) has no act(round) method")
     _check_int("num_players", num_players, 3, 8)
     _check_int("cards", cards, 1, 13)
     try:
@@ -203,6 +197,17 @@ def _check_input(
     except ConfigError as e:
         raise ArenaError(str(e)) from None
     _check_int("deals", deals, 1)
+
+
+def _check_input(
+    agents: Sequence[Any], num_players: int, cards: int, deals: int, seed: int
+) -> None:
+    if len(agents) < 2:
+        raise ArenaError(f"need at least 2 agents, got {len(agents)}")
+    for k, a in enumerate(agents):
+        if not callable(getattr(a, "act", None)):
+            raise ArenaError(f"agent {k} ({a!r}) has no act(round) method")
+    _check_deals(num_players, cards, deals)
     _check_int("seed", seed, 0, _MAX_SEED)
 
 
@@ -376,15 +381,7 @@ def evaluate_specs(
         raise ArenaError(f"need at least 2 agents (--agent SPEC twice or more), got {len(specs)}")
     _check_int("seed", seed, 0, _MAX_SEED)
     # Table checks first: they are cheap, loading a network is not.
-    _check_int("num_players", num_players, 3, 8)
-    _check_int("cards", cards, 1, 13)
-    from blobmaster.config import ConfigError, validate_table
-
-    try:
-        validate_table(num_players, cards)
-    except ConfigError as e:
-        raise ArenaError(str(e)) from None
-    _check_int("deals", deals, 1)
+    _check_deals(num_players, cards, deals)
     agents = [
         parse_agent_spec(spec, device=device, seed=agent_seed(seed, k))
         for k, spec in enumerate(specs)
