@@ -54,6 +54,7 @@ from typing import Any
 
 from blobmaster._core import Round
 from blobmaster.arena_report import AgentResult, ArenaReport, HeadToHead, mean_ci95
+from blobmaster.rich_bar import RichBar
 
 __all__ = [
     "AgentResult",
@@ -107,41 +108,18 @@ def arena_deal(num_players: int, cards: int, deal: int, seed: int) -> Round:
     )
 
 
-class _Progress:
+class _Progress(RichBar):
     """A rich progress bar with rounds/s, on stderr, only on a terminal."""
 
     def __init__(self, total: int, enabled: bool, console: Any | None) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        console = console or Console(stderr=True)
         self.start = time.perf_counter()
-        self.progress = Progress(
-            TextColumn("[bold]arena"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("rounds"),
-            TextColumn("{task.fields[rps]:>7.2f} rounds/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
+        super().__init__(
+            "arena",
+            ["rounds", "{task.fields[rps]:>7.2f} rounds/s"],
+            enabled=enabled,
             console=console,
-            disable=not (enabled and console.is_terminal),
         )
         self.task = self.progress.add_task("arena", total=total, rps=0.0)
-
-    def __enter__(self) -> _Progress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
 
     def update(self, done: int) -> None:
         elapsed = time.perf_counter() - self.start

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from blobmaster.inference import Progress as Snapshot
+from blobmaster.rich_bar import RichBar
 
 __all__ = ["RichProgress"]
 
 
-class RichProgress:
+class RichProgress(RichBar):
     """Context manager and run_selfplay progress callback: rounds done out of
     the target, rounds/min, network evaluations/s and mean batch size.
     Draws nothing when stderr is not a terminal (or ``enabled`` is False)."""
@@ -27,34 +18,18 @@ class RichProgress:
     def __init__(
         self, total: int | None, *, enabled: bool = True, console: Console | None = None
     ) -> None:
-        self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("[bold]selfplay"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("rounds"),
-            TextColumn("{task.fields[rpm]:>8.1f} rounds/min"),
-            TextColumn("{task.fields[eps]:>9,.0f} evals/s"),
-            TextColumn("batch {task.fields[batch]:>6.1f}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            disable=not (enabled and self.console.is_terminal),
-            transient=False,
+        super().__init__(
+            "selfplay",
+            [
+                "rounds",
+                "{task.fields[rpm]:>8.1f} rounds/min",
+                "{task.fields[eps]:>9,.0f} evals/s",
+                "batch {task.fields[batch]:>6.1f}",
+            ],
+            enabled=enabled,
+            console=console,
         )
         self.task = self.progress.add_task("selfplay", total=total, rpm=0.0, eps=0.0, batch=0.0)
-
-    def __enter__(self) -> RichProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.progress.stop()
 
     def __call__(self, snap: Snapshot) -> None:
         self.progress.update(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from blobmaster.checkpoint import size_name
 from blobmaster.model import ModelConfig
+from blobmaster.rich_bar import RichBar
 from blobmaster.train_config import TrainConfig
 from blobmaster.train_data import DataWindow
 
@@ -132,50 +132,24 @@ class TrainSummary:
         )
 
 
-class RichTrainProgress:
+class RichTrainProgress(RichBar):
     """Context manager and train() progress callback: a rich progress bar on
     stderr with the step, loss, policy and value loss, learning rate and
     examples/s. Draws nothing when stderr is not a terminal or ``enabled`` is False."""
 
     def __init__(self, *, enabled: bool = True, console: Any = None) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(bar_width=16),
-            MofNCompleteColumn(),
-            TextColumn(
-                "loss {task.fields[loss]:.3f} (pol {task.fields[pol]:.3f}, val {task.fields[val]:.3f})"
-            ),
-            TextColumn("lr {task.fields[lr]:.1e}"),
-            TextColumn("{task.fields[eps]:>7,.0f} ex/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            disable=not (enabled and self.console.is_terminal),
+        super().__init__(
+            "train",
+            [
+                "loss {task.fields[loss]:.3f} (pol {task.fields[pol]:.3f}, val {task.fields[val]:.3f})",
+                "lr {task.fields[lr]:.1e}",
+                "{task.fields[eps]:>7,.0f} ex/s",
+            ],
+            enabled=enabled,
+            console=console,
+            bar_width=16,
         )
         self.task: Any = None
-
-    def __enter__(self) -> RichTrainProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.progress.stop()
 
     def __call__(self, snap: TrainProgress) -> None:
         if self.task is None:
