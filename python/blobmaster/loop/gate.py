@@ -83,26 +83,35 @@ def _gate_games(ctx: LoopContext, k: int, candidate: Path, best: Path) -> ArenaR
     return play_duplicate(agents, players, cards, deals, seed, progress=ctx.progress)
 
 
-def _gate_numbers(report: ArenaReport) -> dict[str, Any]:
+def _versus(report: ArenaReport, other: str) -> dict[str, Any]:
+    """The candidate (agent 0) against agent 1 of a two-agent arena: both
+    means and intervals, the mean difference and its interval, wins, ties,
+    losses and both Elo ratings; ``other`` names agent 1 in its keys."""
     h = report.pair(0, 1)
-    low = h.mean_diff - h.ci95 if h.ci95 is not None else None
     return {
-        "seed": report.seed,
-        "rounds": report.rounds,
-        "played": report.played,
         "candidate_mean": report.agents[0].mean,
         "candidate_ci95": report.agents[0].ci95,
-        "best_mean": report.agents[1].mean,
-        "best_ci95": report.agents[1].ci95,
+        f"{other}_mean": report.agents[1].mean,
+        f"{other}_ci95": report.agents[1].ci95,
         "diff": h.mean_diff,
         "ci95": h.ci95,
-        "low": low,
-        "high": h.mean_diff + h.ci95 if h.ci95 is not None else None,
         "wins": h.wins,
         "ties": h.ties,
         "losses": h.losses,
         "candidate_elo": report.agents[0].elo,
-        "best_elo": report.agents[1].elo,
+        f"{other}_elo": report.agents[1].elo,
+    }
+
+
+def _gate_numbers(report: ArenaReport) -> dict[str, Any]:
+    h = report.pair(0, 1)
+    return {
+        "seed": report.seed,
+        "rounds": report.rounds,
+        "played": report.played,
+        **_versus(report, "best"),
+        "low": h.mean_diff - h.ci95 if h.ci95 is not None else None,
+        "high": h.mean_diff + h.ci95 if h.ci95 is not None else None,
     }
 
 
@@ -158,24 +167,13 @@ def gate_phase(ctx: LoopContext, k: int, best: Path, rejections: int) -> dict[st
 def _reference_result(
     spec: str, slug: str, deals: int, seed: int, report: ArenaReport
 ) -> dict[str, Any]:
-    h = report.pair(0, 1)
     return {
         "spec": spec,
         "slug": slug,
         "name": report.agents[1].name,
         "deals": deals,
         "seed": seed,
-        "candidate_mean": report.agents[0].mean,
-        "candidate_ci95": report.agents[0].ci95,
-        "reference_mean": report.agents[1].mean,
-        "reference_ci95": report.agents[1].ci95,
-        "diff": h.mean_diff,
-        "ci95": h.ci95,
-        "wins": h.wins,
-        "ties": h.ties,
-        "losses": h.losses,
-        "candidate_elo": report.agents[0].elo,
-        "reference_elo": report.agents[1].elo,
+        **_versus(report, "reference"),
         "arena": report.to_dict(),
     }
 
