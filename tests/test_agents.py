@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import blobmaster as bm
 from blobmaster.agents import (
@@ -26,12 +25,7 @@ from blobmaster.model import ModelConfig, default_model, save_model
 TINY = {"determinizations": 2, "simulations": 6}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import blobmaster as bm
@@ -27,13 +26,7 @@ from blobmaster.cli import app
 from blobmaster.model import ModelConfig, default_model, save_model
 from blobmaster.ratings import OpenSkillRatings, elo_from_pairwise
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Lowest:

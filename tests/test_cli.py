@@ -45,11 +45,7 @@ rounds_per_shard = 2
 """
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_threads_restored")
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from blobmaster.train import TrainConfig, train
 CUDA = torch.cuda.is_available()
 pytestmark = [
     pytest.mark.cuda,
+    pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.skipif(
         not CUDA, reason="needs a CUDA GPU (torch.cuda.is_available() is False here)"
     ),
@@ -57,14 +58,6 @@ def _bf16_param(on: bool) -> Any:
 
 
 BF16 = [_bf16_param(False), _bf16_param(True)]
-
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _engine(rounds: int | None = 8, seed: int = 3) -> bm.SelfPlayEngine:

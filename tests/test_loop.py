@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import blobmaster as bm
@@ -86,11 +85,7 @@ def tiny_config(
     return path
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_threads_restored")
 
 
 @pytest.fixture(scope="module")

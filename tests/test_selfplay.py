@@ -26,12 +26,7 @@ SEATS, SEAT_BLOCK, SEAT_HAS_BID, SEAT_BID, SEAT_WON = 144, 12, 3, 4, 5
 TRICKS_DONE = 249
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
