@@ -5,8 +5,30 @@ from __future__ import annotations
 import random
 
 import blobmaster as bm
+from blobmaster.replay import ShardMetadata
 
 SUIT = 13  # cards per suit: card // SUIT is its suit
+
+EXAMPLE_COLUMNS = (
+    "state",
+    "mask",
+    "policy",
+    "value",
+    "seat",
+    "num_players",
+    "cards",
+    "round_id",
+    "move",
+)
+"""The columns of the examples SelfPlayEngine.take_examples returns and
+write_shard takes, written out here so that tests do not take them from the
+code they check."""
+
+TINY_META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
+"""The metadata of shards from :func:`tiny_engine`'s self-play."""
+
+TINY_TRAIN = dict(model="tiny", batch_size=16, warmup_steps=2, lr=3e-3, log_every=1)
+"""TrainConfig fields of the training tests: a tiny network, fast steps, a log line each step."""
 
 
 def suit_of(card: int) -> int:
@@ -47,3 +69,18 @@ def play_randomly(r: bm.Round, rng: random.Random, stop_after: int | None = None
         r.apply(action)
         played.append(action)
     return played
+
+
+def tiny_engine(rounds: int | None = 8, seed: int = 3) -> bm.SelfPlayEngine:
+    """A small self-play engine (2x6 searches, 4- and 3-player tables): the
+    shards the training tests learn from."""
+    return bm.SelfPlayEngine(
+        threads=2,
+        games_per_thread=4,
+        determinizations=2,
+        simulations=6,
+        tables=[(4, 3, 1.0), (3, 4, 1.0)],
+        seed=seed,
+        max_batch=64,
+        rounds=rounds,
+    )

@@ -27,8 +27,9 @@ from blobmaster.checkpoint import RunFolder, load_checkpoint
 from blobmaster.inference import run_selfplay
 from blobmaster.loop import run_loop
 from blobmaster.model import BlobNet, ModelConfig, default_model, load_model, save_model
-from blobmaster.replay import ShardMetadata, list_shards, validate_shard
+from blobmaster.replay import list_shards, validate_shard
 from blobmaster.train import TrainConfig, train
+from helpers import TINY_META, TINY_TRAIN, tiny_engine
 
 CUDA = torch.cuda.is_available()
 pytestmark = [
@@ -38,17 +39,7 @@ pytestmark = [
         not CUDA, reason="needs a CUDA GPU (torch.cuda.is_available() is False here)"
     ),
 ]
-META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
-TINY_TRAIN = dict(
-    model="tiny",
-    batch_size=16,
-    warmup_steps=2,
-    lr=3e-3,
-    log_every=1,
-    val_fraction=0.1,
-    checkpoint_every=3,
-    keep_checkpoints=5,
-)
+CUDA_TRAIN = {**TINY_TRAIN, "val_fraction": 0.1, "checkpoint_every": 3, "keep_checkpoints": 5}
 
 
 def _bf16_param(on: bool) -> Any:
@@ -58,19 +49,6 @@ def _bf16_param(on: bool) -> Any:
 
 
 BF16 = [_bf16_param(False), _bf16_param(True)]
-
-
-def _engine(rounds: int | None = 8, seed: int = 3) -> bm.SelfPlayEngine:
-    return bm.SelfPlayEngine(
-        threads=2,
-        games_per_thread=4,
-        determinizations=2,
-        simulations=6,
-        tables=[(4, 3, 1.0), (3, 4, 1.0)],
-        seed=seed,
-        max_batch=64,
-        rounds=rounds,
-    )
 
 
 class _Recording:
@@ -102,7 +80,7 @@ def shards(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cuda-shards")
     net = default_model(seed=1, config=ModelConfig.tiny())
     summary = run_selfplay(
-        _engine(rounds=16), net, "cpu", out_dir=out, rounds_per_shard=4, metadata=META
+        tiny_engine(rounds=16), net, "cpu", out_dir=out, rounds_per_shard=4, metadata=TINY_META
     )
     assert len(summary.shards) == 4
     return out
@@ -111,9 +89,9 @@ def shards(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("bf16", BF16)
 def test_selfplay_on_cuda_answers_like_the_cpu(tmp_path, bf16):
     net = default_model(seed=1, config=ModelConfig.tiny())
-    engine = _Recording(_engine(rounds=8))
+    engine = _Recording(tiny_engine(rounds=8))
     summary = run_selfplay(
-        engine, net, "cuda", out_dir=tmp_path, rounds_per_shard=3, metadata=META, bf16=bf16
+        engine, net, "cuda", out_dir=tmp_path, rounds_per_shard=3, metadata=TINY_META, bf16=bf16
     )
     assert summary.device.startswith("cuda") and not summary.interrupted
     assert summary.rounds == 8 and len(summary.shards) == 3
@@ -140,7 +118,7 @@ def _weights(model_path: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("bf16", BF16)
 def test_train_checkpoints_resume_and_export_on_cuda(tmp_path, shards, bf16):
-    config = TrainConfig(**TINY_TRAIN, steps=6, bf16=bf16)
+    config = TrainConfig(**CUDA_TRAIN, steps=6, bf16=bf16)
     straight = train(config, shards, tmp_path / "straight", device="cuda")
     assert straight.device.startswith("cuda") and straight.bf16 == bf16
     assert straight.step == 6 and all(np.isfinite(v) for v in straight.losses.values())

@@ -31,6 +31,7 @@ from blobmaster.replay import (
     validate_shard,
     write_shard,
 )
+from helpers import EXAMPLE_COLUMNS
 
 META = ShardMetadata(model="test:model", search='{"determinizations":1}')
 
@@ -41,20 +42,7 @@ def make_examples(
     """Columns like SelfPlayEngine.take_examples, from random play."""
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
-    cols: dict[str, list] = {
-        k: []
-        for k in (
-            "state",
-            "mask",
-            "policy",
-            "value",
-            "seat",
-            "num_players",
-            "cards",
-            "round_id",
-            "move",
-        )
-    }
+    cols: dict[str, list] = {k: [] for k in EXAMPLE_COLUMNS}
     for rid in range(rounds):
         players, cards = tables[rid % len(tables)]
         trump = rng.choice([None, 0, 1, 2, 3])
@@ -82,17 +70,7 @@ def make_examples(
             for k in range(players):
                 value[k] = scores[(seat + k) % players] / (10 + cards)
             for key, v in zip(
-                (
-                    "state",
-                    "mask",
-                    "policy",
-                    "value",
-                    "seat",
-                    "num_players",
-                    "cards",
-                    "round_id",
-                    "move",
-                ),
+                EXAMPLE_COLUMNS,
                 (state, mask, policy, value, seat, players, cards, rid, mv),
             ):
                 cols[key].append(v)

@@ -18,10 +18,11 @@ import blobmaster as bm
 from blobmaster import inference
 from blobmaster.inference import Progress, run_selfplay
 from blobmaster.model import ModelConfig, default_model, script_model
-from blobmaster.replay import ShardMetadata, list_shards, read_shards, validate_shard
+from blobmaster.replay import list_shards, read_shards, validate_shard
 from blobmaster.shard_writer import ShardWriter
+from helpers import TINY_META
 
-META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
+META = TINY_META  # the self-play tests write shards like the training tests
 SEATS, SEAT_BLOCK, SEAT_HAS_BID, SEAT_BID, SEAT_WON = 144, 12, 3, 4, 5
 TRICKS_DONE = 249
 

@@ -44,7 +44,6 @@ from blobmaster.model import (
 )
 from blobmaster.replay import (
     ShardError,
-    ShardMetadata,
     list_shards,
     read_shards,
     validate_shard,
@@ -67,36 +66,19 @@ from blobmaster.train import (
 )
 from blobmaster.train_config import parse_train_config
 from blobmaster.train_data import BatchSampler, find_shards, load_window
+from helpers import EXAMPLE_COLUMNS, TINY_META, TINY_TRAIN, tiny_engine
 
 REPO = Path(__file__).resolve().parents[1]
-META = ShardMetadata(model="test:tiny", search='{"determinizations":2,"simulations":6}')
-TINY = dict(
-    model="tiny",
-    batch_size=16,
-    warmup_steps=2,
-    lr=3e-3,
-    checkpoint_every=0,
-    log_every=1,
-    val_fraction=0.0,
-)
+TINY = {**TINY_TRAIN, "checkpoint_every": 0, "val_fraction": 0.0}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _selfplay(out: Path, rounds: int, seed: int) -> list[Path]:
-    engine = bm.SelfPlayEngine(
-        threads=2,
-        games_per_thread=4,
-        determinizations=2,
-        simulations=6,
-        tables=[(4, 3, 1.0), (3, 4, 1.0)],
-        seed=seed,
-        max_batch=64,
-        rounds=rounds,
-    )
+    engine = tiny_engine(rounds=rounds, seed=seed)
     net = script_model(default_model(seed=1, config=ModelConfig.tiny()))
-    summary = run_selfplay(engine, net, "cpu", out_dir=out, rounds_per_shard=4, metadata=META)
+    summary = run_selfplay(engine, net, "cpu", out_dir=out, rounds_per_shard=4, metadata=TINY_META)
     return summary.shards
 
 
@@ -123,26 +105,13 @@ def peaked(shards, tmp_path_factory) -> Path:
     legal action (the rest spread over the other legal ones): easy to fit."""
     out = tmp_path_factory.mktemp("peaked")
     df = read_shards(shards).collect()
-    cols = {
-        c: df[c].to_numpy()
-        for c in (
-            "state",
-            "mask",
-            "policy",
-            "value",
-            "seat",
-            "num_players",
-            "cards",
-            "round_id",
-            "move",
-        )
-    }
+    cols = {c: df[c].to_numpy() for c in EXAMPLE_COLUMNS}
     mask = cols["mask"]
     legal = mask.sum(axis=1, keepdims=True).astype(np.float32)
     policy = np.where(mask, 0.1 / (legal - 1), 0.0).astype(np.float32)
     policy[np.arange(len(mask)), mask.argmax(axis=1)] = 0.9
     cols["policy"] = policy
-    write_shard(cols, out, 0, META, validate=True)
+    write_shard(cols, out, 0, TINY_META, validate=True)
     return out
 
 
@@ -632,7 +601,7 @@ def test_truncated_corrupt_and_invalid_shards(tmp_path, shards):
     }
     cols["policy"] = cols["policy"].copy()
     cols["policy"][0, :] = np.nan
-    write_shard(cols, bad, 0, META)
+    write_shard(cols, bad, 0, TINY_META)
     with pytest.raises(CorruptShardError, match="not valid training examples: policy"):
         train(TrainConfig(**TINY), bad, tmp_path / "run3")
 
