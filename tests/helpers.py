@@ -84,3 +84,55 @@ def tiny_engine(rounds: int | None = 8, seed: int = 3) -> bm.SelfPlayEngine:
         max_batch=64,
         rounds=rounds,
     )
+
+
+def tiny_loop_toml(
+    *,
+    threshold: float = -100.0,
+    references: str = '"heuristic"',
+    iterations: int = 2,
+    device: str = "cpu",
+    rounds: int = 16,
+    bf16: bool | None = None,
+) -> str:
+    """The settings of a tiny AlphaZero loop (TOML): a tiny network, short
+    searches and a two-deal gate. ``references`` is the inside of the TOML
+    list; ``bf16`` None leaves it to the defaults. The default threshold
+    promotes every new network."""
+    bf16_line = "" if bf16 is None else f"\nbf16 = {str(bf16).lower()}"
+    return f"""
+[loop]
+iterations = {iterations}
+seed = 3
+device = "{device}"
+torch_threads = 1
+window_iterations = 2{bf16_line}
+
+[search]
+determinizations = 2
+simulations = 4
+
+[selfplay]
+rounds = {rounds}
+threads = 2
+games_per_thread = 4
+max_batch = 64
+rounds_per_shard = 6
+tables = [{{ players = 4, cards = 2 }}]
+
+[train]
+model = "tiny"
+steps = 6
+batch_size = 16
+warmup_steps = 2
+checkpoint_every = 3
+keep_checkpoints = 2
+log_every = 1
+val_fraction = 0.1{bf16_line}
+
+[gate]
+deals = 2
+threshold = {threshold}
+references = [{references}]
+reference_deals = 2
+"""

@@ -29,7 +29,7 @@ from blobmaster.loop import run_loop
 from blobmaster.model import BlobNet, ModelConfig, default_model, load_model, save_model
 from blobmaster.replay import list_shards, validate_shard
 from blobmaster.train import TrainConfig, train
-from helpers import TINY_META, TINY_TRAIN, tiny_engine
+from helpers import TINY_META, TINY_TRAIN, tiny_engine, tiny_loop_toml
 
 CUDA = torch.cuda.is_available()
 pytestmark = [
@@ -162,50 +162,10 @@ def test_export_from_cuda_leaves_the_network_on_the_gpu(tmp_path):
     assert all(p.device.type == "cpu" and p.dtype == torch.float32 for p in loaded.parameters())
 
 
-LOOP = """
-[loop]
-iterations = 1
-seed = 3
-device = "cuda"
-torch_threads = 1
-window_iterations = 2
-bf16 = {bf16}
-
-[search]
-determinizations = 2
-simulations = 4
-
-[selfplay]
-rounds = 12
-threads = 2
-games_per_thread = 4
-max_batch = 64
-rounds_per_shard = 6
-tables = [{{ players = 4, cards = 2 }}]
-
-[train]
-model = "tiny"
-steps = 6
-batch_size = 16
-warmup_steps = 2
-checkpoint_every = 3
-keep_checkpoints = 2
-log_every = 1
-val_fraction = 0.1
-bf16 = {bf16}
-
-[gate]
-deals = 2
-threshold = -100.0
-references = ["heuristic"]
-reference_deals = 2
-"""
-
-
 @pytest.mark.parametrize("bf16", BF16)
 def test_one_loop_iteration_on_cuda(tmp_path, bf16):
     config = tmp_path / "loop.toml"
-    config.write_text(LOOP.format(bf16=str(bf16).lower()))
+    config.write_text(tiny_loop_toml(iterations=1, device="cuda", rounds=12, bf16=bf16))
     lines: list[str] = []
     summary = run_loop(tmp_path / "run", config, log=lines.append)
     assert summary.ran == [1] and summary.iterations_done == 1

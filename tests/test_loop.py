@@ -35,45 +35,9 @@ from blobmaster.loop import (
 )
 from blobmaster.model import load_model, load_model_info
 from blobmaster.replay import list_shards, validate_shard
+from helpers import tiny_loop_toml
 
 REPO = Path(__file__).resolve().parents[1]
-
-TINY = """
-[loop]
-iterations = 2
-seed = 3
-device = "cpu"
-torch_threads = 1
-window_iterations = 2
-
-[search]
-determinizations = 2
-simulations = 4
-
-[selfplay]
-rounds = 16
-threads = 2
-games_per_thread = 4
-max_batch = 64
-rounds_per_shard = 6
-tables = [{{ players = 4, cards = 2 }}]
-
-[train]
-model = "tiny"
-steps = 6
-batch_size = 16
-warmup_steps = 2
-checkpoint_every = 3
-keep_checkpoints = 2
-log_every = 1
-val_fraction = 0.1
-
-[gate]
-deals = 2
-threshold = {threshold}
-references = [{references}]
-reference_deals = 2
-"""
 
 
 def tiny_config(
@@ -81,7 +45,7 @@ def tiny_config(
 ) -> Path:
     """A tiny loop config; the default threshold promotes every new network."""
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(threshold=threshold, references=references))
+    path.write_text(tiny_loop_toml(threshold=threshold, references=references))
     return path
 
 
@@ -145,7 +109,7 @@ def test_two_iterations_end_to_end(finished):
         manifest["config"]["train"]["model"] == "tiny"
         and manifest["config"]["selfplay"]["rounds"] == 16
     )
-    assert (run / "config.toml").read_text() == TINY.format(
+    assert (run / "config.toml").read_text() == tiny_loop_toml(
         threshold=-100.0, references='"heuristic"'
     )
     assert load_model_info(run / "init" / "model.pt").config == bm.ModelConfig.tiny()
@@ -403,14 +367,14 @@ def test_resume_with_another_config_is_an_error_unless_forced(finished, tmp_path
     shutil.copytree(finished, run)
     other = tmp_path / "other.toml"
     other.write_text(
-        TINY.format(threshold=-100.0, references='"heuristic"').replace("steps = 6", "steps = 7")
+        tiny_loop_toml(threshold=-100.0, references='"heuristic"').replace("steps = 6", "steps = 7")
     )
     with pytest.raises(LoopConfigError, match=r"train\.steps: 6 -> 7.*--force"):
         run_loop(run, other)
     # runtime keys may differ
     runtime = tmp_path / "runtime.toml"
     runtime.write_text(
-        TINY.format(threshold=-100.0, references='"heuristic"')
+        tiny_loop_toml(threshold=-100.0, references='"heuristic"')
         .replace("threads = 2", "threads = 1")
         .replace("\niterations = 2", "\niterations = 1")
     )
@@ -442,7 +406,7 @@ def test_new_run_checks(tmp_path):
     with pytest.raises(LoopError, match="init_model"):
         bad = tmp_path / "init.toml"
         bad.write_text(
-            TINY.format(threshold=0.0, references="").replace(
+            tiny_loop_toml(threshold=0.0, references="").replace(
                 "[loop]", '[loop]\ninit_model = "nope.pt"'
             )
         )
@@ -554,7 +518,7 @@ def test_rejected_networks_keep_the_best_and_fallback_promotes(tmp_path, monkeyp
     force_after = 1 promotes after one rejection when the mean is ahead."""
     cfg = tmp_path / "strict.toml"
     cfg.write_text(
-        TINY.format(threshold=100.0, references="").replace(
+        tiny_loop_toml(threshold=100.0, references="").replace(
             "threshold = 100.0", "threshold = 100.0\nforce_after = 1"
         )
     )
