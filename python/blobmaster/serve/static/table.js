@@ -274,49 +274,53 @@ function settle() {
 }
 
 // Each new game starts a new generation: an answer that arrives for an
-// older game is dropped, and its loop stops.
-async function runAgents() {
-  if (busy) return;
+// older game is dropped, and its loop stops. whileBusy runs `work` with the
+// table busy; `work` gets stale(), true once a new game has started, checks
+// it after every await and stops there. An error is shown unless the game
+// changed meanwhile. It returns false when the game changed (the new game
+// owns the page from then on), true otherwise.
+async function whileBusy(work) {
   const gen = generation;
+  const stale = () => gen !== generation;
   busy = true;
   try {
+    await work(stale);
+  } catch (err) {
+    if (!stale()) showError(err.message);
+  } finally {
+    if (!stale()) busy = false;
+  }
+  return !stale();
+}
+
+async function runAgents() {
+  if (busy) return;
+  const current = await whileBusy(async (stale) => {
     while (view && !view.over && !view.your_turn) {
       setState("agents");
       status(`${view.names[view.to_move]} is thinking…`);
       render();
       const finishedTrick = lastEvent && lastEvent.trick;
       await sleep(finishedTrick ? config.delay_ms * 2 : config.delay_ms);
-      if (gen !== generation) return;
+      if (stale()) return;
       const data = await api("POST", `/api/games/${gameId}/step?since=${eventCount}`);
-      if (gen !== generation) return;
+      if (stale()) return;
       absorb(data);
     }
-  } catch (err) {
-    if (gen !== generation) return;
-    showError(err.message);
-  } finally {
-    if (gen === generation) busy = false;
-  }
-  settle();
+  });
+  if (current) settle();
 }
 
 async function person(kind, value) {
   if (busy || !view || !view.your_turn) return;
-  const gen = generation;
-  busy = true;
-  setState("sending");
-  try {
+  const current = await whileBusy(async (stale) => {
+    setState("sending");
     const body = kind === "bid" ? { bid: value } : { card: value };
     const data = await api("POST", `/api/games/${gameId}/${kind}?since=${eventCount}`, body);
-    if (gen !== generation) return;
+    if (stale()) return;
     absorb(data);
-  } catch (err) {
-    if (gen !== generation) return;
-    showError(err.message);
-  } finally {
-    if (gen === generation) busy = false;
-  }
-  runAgents(); // it settles the page once, so a drawn card stays put until then
+  });
+  if (current) runAgents(); // it settles the page once, so a drawn card stays put until then
 }
 
 async function showHint() {
