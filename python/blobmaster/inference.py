@@ -82,8 +82,29 @@ class Progress:
     batches: int
 
 
+class SelfPlayRates:
+    """The throughput figures every self-play summary reports (local or on Ray)."""
+
+    rounds: int
+    elapsed_s: float
+    evaluations: int
+    batches: int
+
+    @property
+    def rounds_per_min(self) -> float:
+        return 60.0 * self.rounds / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def evals_per_s(self) -> float:
+        return self.evaluations / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.evaluations / self.batches if self.batches else 0.0
+
+
 @dataclass
-class SelfPlaySummary:
+class SelfPlaySummary(SelfPlayRates):
     """What a self-play run did and how fast (run_selfplay's result)."""
 
     rounds: int
@@ -115,18 +136,6 @@ class SelfPlaySummary:
     """Time the serving loop waited for the writer (only when it fell behind)."""
     max_serve_gap_s: float = 0.0
     """Longest time between two consecutive batches answered."""
-
-    @property
-    def rounds_per_min(self) -> float:
-        return 60.0 * self.rounds / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def evals_per_s(self) -> float:
-        return self.evaluations / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def mean_batch(self) -> float:
-        return self.evaluations / self.batches if self.batches else 0.0
 
     @property
     def forward_ms_per_batch(self) -> float:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blobmaster.inference import SelfPlayRates
+
 __all__ = ["ActorReport", "RaySelfPlaySummary", "ShardReceipt", "split_rounds"]
 
 
@@ -72,7 +74,7 @@ class ActorReport:
 
 
 @dataclass
-class RaySelfPlaySummary:
+class RaySelfPlaySummary(SelfPlayRates):
     """The result of RaySelfPlayPool.selfplay (fields named as in
     blobmaster.inference.SelfPlaySummary where they mean the same)."""
 
@@ -119,18 +121,6 @@ class RaySelfPlaySummary:
             threads=sum(a.threads for a in reports),
             device=",".join(devices),
         )
-
-    @property
-    def rounds_per_min(self) -> float:
-        return 60.0 * self.rounds / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def evals_per_s(self) -> float:
-        return self.evaluations / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def mean_batch(self) -> float:
-        return self.evaluations / self.batches if self.batches else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Every number, for JSON output and benchmarks."""
