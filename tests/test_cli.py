@@ -300,7 +300,10 @@ def test_builtin_presets(name, d, s):
     assert preset.name == name
     repo_file = REPO / "configs" / f"{name}.toml"
     if repo_file.exists():  # a source checkout: configs/ is the package's folder itself
-        assert repo_file.resolve() == Path(str(builtin_preset_path(name))).resolve()
+        source = REPO / "python" / "blobmaster" / "configs" / f"{name}.toml"
+        assert repo_file.resolve() == source.resolve()
+        # the installed package (wheel or editable) ships exactly that file
+        assert Path(str(builtin_preset_path(name))).read_bytes() == source.read_bytes()
         assert load_config(str(repo_file)).search == preset.search
     # every preset starts the real engine as it is
     engine = bm.SelfPlayEngine(**preset.engine_kwargs(threads=1, rounds=1))

@@ -473,7 +473,9 @@ def test_presets_load_are_packaged_and_commented(name):
     cfg = load_loop_config(name)
     packaged = Path(bm.__file__).parent / "configs" / f"{name}.toml"
     if (REPO / "configs").exists():  # a source checkout: one folder, linked from the top
-        assert (REPO / "configs" / f"{name}.toml").resolve() == packaged.resolve()
+        source = REPO / "python" / "blobmaster" / "configs" / f"{name}.toml"
+        assert (REPO / "configs" / f"{name}.toml").resolve() == source.resolve()
+        assert packaged.read_bytes() == source.read_bytes()  # what the package ships
     assert load_loop_config(REPO / "configs" / f"{name}.toml").to_dict() == cfg.to_dict()
     # every key is set explicitly and preceded by a comment (directly or in its block)
     lines = packaged.read_text().splitlines()
