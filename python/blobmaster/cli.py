@@ -316,7 +316,10 @@ def selfplay(
     rounds: Annotated[int, typer.Option(help="Rounds to play (games with --full-games).")] = 100,
     model: Annotated[
         Path | None,
-        typer.Option(help="TorchScript BlobNet file [default: a fresh BlobNet, seed 0]"),
+        typer.Option(
+            help="TorchScript BlobNet file [default: the untrained seed-0 BlobNet, as in the "
+            "benchmarks; not the trained network that play and serve use]"
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Folder for the replay shards (created if missing).")
@@ -710,7 +713,11 @@ def report_command(
 # ---- play / serve: a person against the agents (bodies in blobmaster.play and blobmaster.serve)
 
 _SEARCH_HELP = "Agents' search: light (fast), medium, heavy, or a preset TOML file."
-_MODEL_HELP = "TorchScript BlobNet file for the agents [default: the built-in network]"
+_MODEL_HELP = (
+    "TorchScript BlobNet file for the agents, or 'random' for the untrained seed-0 network "
+    "[default: the trained network shipped in the package; the seed-0 one, with a warning, "
+    "if it has none]"
+)
 _AGENT_HELP = "Another agent instead of the network, e.g. heuristic (see blobmaster eval)."
 
 
