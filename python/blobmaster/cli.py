@@ -632,7 +632,7 @@ def loop_command(
     config: Annotated[
         str | None,
         typer.Option(
-            help="loop_quick, loop_gpu or a TOML file (see configs/loop_quick.toml) "
+            help="loop_quick, loop_gpu, loop_proof or a TOML file (see configs/loop_quick.toml) "
             "[default: the run's saved config; loop_quick for a new run]"
         ),
     ] = None,
