@@ -33,10 +33,9 @@ def reference_table_games(ctx: LoopContext, model: Path, label: str) -> list[dic
     results = []
     for players, cards in tables:
         seed = table_seed(ctx.cfg.loop.seed, players, cards)
+        # decisions depend on the position and the agent's seed only: one agent per table
+        net = Agent.load(model, search=ctx.cfg.search, device=ctx.device, seed=agent_seed(seed, 0))
         for spec, slug, ref in ctx.references:
-            net = Agent.load(
-                model, search=ctx.cfg.search, device=ctx.device, seed=agent_seed(seed, 0)
-            )
             report = play_duplicate([net, ref], players, cards, deals, seed, progress=ctx.progress)
             h = report.pair(0, 1)
             results.append(
