@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Self-play on Ray vs one process, on this machine: the cluster overhead.
 
-Plays the same rounds at the same settings (by default the ``loop_quick``
+Plays the same rounds at the same settings (by default the ``loop_proof``
 loop preset: small BlobNet, 2x20 search, 4 players x 5 cards, 128 games per
 engine thread) two ways, alternating, ``--repeats`` times each:
 
@@ -88,7 +88,7 @@ def run_local(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="loop_quick", help="loop preset or TOML file")
+    ap.add_argument("--config", default="loop_proof", help="loop preset or TOML file")
     ap.add_argument("--model-size", default="small")
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=2)

@@ -3,10 +3,11 @@
 #
 #   bash benchmarks/learning_proof.sh [RUN_DIR] [ITERATIONS] [DEALS]
 #
-# 1. `blobmaster loop RUN_DIR --config loop_quick --iterations ITERATIONS`
-#    (4 players x 5 cards, Light search, the small network; about 65 s an
-#    iteration here, so 70 iterations fit in 90 minutes). Resumable: run the
-#    script again after an interruption and it carries on.
+# 1. `blobmaster loop RUN_DIR --config loop_proof --iterations ITERATIONS`
+#    (4 players x 5 cards only, Light search, the small network: the proof's
+#    settings, kept as measured now that loop_quick is the mixed-table loop;
+#    about 65 s an iteration here, so 70 iterations fit in 90 minutes).
+#    Resumable: run the script again after an interruption and it carries on.
 # 2. The last network against the untrained first network, both at Light,
 #    and against the heuristic player, each over DEALS duplicate deals
 #    (4 seatings each, so 4 x DEALS rounds), with JSON reports in RUN_DIR.
@@ -23,7 +24,7 @@ deals=${3:-2000}
 threads=(--torch-threads 1)
 
 start=$(date +%s)
-blobmaster loop "$run" --config loop_quick --iterations "$iterations" "${threads[@]}"
+blobmaster loop "$run" --config loop_proof --iterations "$iterations" "${threads[@]}"
 loop_s=$(( $(date +%s) - start ))
 
 final=$(printf '%s/iter-%04d/model.pt' "$run" "$iterations")

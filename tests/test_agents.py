@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import random
 from pathlib import Path
@@ -281,3 +283,73 @@ def test_specs(tiny_model: Path) -> None:
     ):
         with pytest.raises(AgentError, match=match):
             parse_agent_spec(bad, device="cpu")
+
+
+# ---- which network Agent.load() uses -------------------------------------------------------
+
+
+def _policy_of(agent: Agent) -> dict[int, float]:
+    return agent.policy(bm.Round(4, 3, dealer=1, trump=2, seed=11))
+
+
+def test_random_model_is_the_seed0_network_and_the_fallback_warns_once(monkeypatch, capsys):
+    from blobmaster import packaged
+
+    monkeypatch.setattr(packaged, "default_model_path", lambda: None)  # nothing shipped
+    monkeypatch.setattr(packaged, "_warned", False)
+    explicit = Agent.load("random", search=TINY, device="cpu", seed=1)
+    assert explicit.name == "random-net:2x6" and explicit.model_source is None
+    assert capsys.readouterr().err == ""  # asking for it explicitly is no reason to warn
+    fallback = Agent.load(search=TINY, device="cpu", seed=1)
+    Agent.load(search=TINY, device="cpu", seed=1)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ships no trained network" in err[0] and "seed-0" in err[0]
+    assert fallback.name == "default:2x6"
+    seed0 = ModelAgent(default_model(seed=0), search=TINY, device="cpu", seed=1)
+    assert _policy_of(explicit) == _policy_of(fallback) == _policy_of(seed0)
+    assert parse_agent_spec("model:random", device="cpu").name == "random-net:medium"
+
+
+def test_load_without_a_model_uses_the_shipped_network(monkeypatch, tmp_path, capsys):
+    """A network file in blobmaster/models/ is what Agent.load(), the
+    `default` spec and so play/serve use."""
+    from blobmaster import packaged
+
+    models = tmp_path / "models"
+    models.mkdir()
+    trained = save_model(default_model(seed=9, config=ModelConfig.tiny()), models / "blobnet.pt")
+    monkeypatch.setattr(packaged, "_models_dir", lambda: models)
+    monkeypatch.setattr(packaged, "_warned", False)
+    assert packaged.default_model_path() == trained
+    agent = Agent.load(search=TINY, device="cpu", seed=1)
+    assert agent.name == "default:2x6" and agent.model_source == str(trained)
+    by_file = Agent.load(trained, search=TINY, device="cpu", seed=1)
+    random_net = Agent.load("random", search=TINY, device="cpu", seed=1)
+    assert _policy_of(agent) == _policy_of(by_file) != _policy_of(random_net)
+    assert parse_agent_spec("default:light", device="cpu").model_source == str(trained)
+    assert capsys.readouterr().err == ""
+    # the record beside it
+    assert packaged.packaged_model_info() is None
+    digest = packaged.file_sha256(trained)
+    assert digest == hashlib.sha256(trained.read_bytes()).hexdigest()
+    (models / "blobnet.json").write_text(json.dumps({"sha256": digest}))
+    assert packaged.packaged_model_info() == {"sha256": digest}
+
+
+def test_the_shipped_network_matches_its_record_and_beats_the_heuristic():
+    """The trained network in the wheel (issue 11, item 2): it loads, its
+    bytes match the sha256 recorded in blobnet.json, and on a fixed set of
+    deals it scores more than the heuristic. Skipped while none is shipped."""
+    from blobmaster import packaged
+    from blobmaster.arena import play_duplicate
+
+    path = packaged.default_model_path()
+    if path is None:
+        pytest.skip("no trained network shipped yet (python/blobmaster/models/blobnet.pt)")
+    info = packaged.packaged_model_info()
+    assert info is not None, "blobnet.json must record the shipped network"
+    assert packaged.file_sha256(path) == info["sha256"]
+    net = Agent.load(search="light", device="cpu", seed=0)
+    assert net.model_source == str(path)
+    report = play_duplicate([net, Agent.heuristic()], 4, 5, 30, seed=2026, progress=False)
+    assert report.pair(0, 1).mean_diff > 0

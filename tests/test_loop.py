@@ -35,6 +35,12 @@ from blobmaster.loop import (
 )
 from blobmaster.model import load_model, load_model_info
 from blobmaster.replay import list_shards, validate_shard
+from blobmaster.table_specs import (
+    PLAYER_SHARES,
+    full_game_weights,
+    max_cards,
+    rounds_by_hand_size,
+)
 from helpers import tiny_loop_toml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -431,7 +437,12 @@ def test_one_loop_per_folder(finished, tmp_path):
         ("[gate]\nplayers = 2", "must be 0 or 3..8"),
         ("[gate]\nplayers = 8\ncards = 7", "more than the 52"),
         ("[selfplay]\nrounds = 0", r"\[selfplay\] rounds: must be >= 1, got 0"),
-        ("[selfplay]\nfull_games = true", "single rounds"),
+        ("[gate]\nreference_tables = ['4x14']", "cards must be in 1..13"),
+        ("[gate]\nreference_tables = ['8x7']", "more than the 52"),
+        ("[gate]\nreference_tables = ['four by five']", "write PLAYERSxCARDS"),
+        ("[gate]\nreference_tables = ['4x5', '4X5']", "given twice"),
+        ("[gate]\nreference_tables = '4x5'", "expected an array of tables"),
+        ("[gate]\nreference_table_deals = 0", "reference_table_deals: must be >= 1"),
         ("[selfplay]\ngames = 3", "unknown key 'games'"),
         ("[search]\nsimulations = 1", "simulations: must be >= 2"),
         ("[train]\nseed = 1", r"\[loop\] seed"),
@@ -489,7 +500,7 @@ def test_presets_load_are_packaged_and_commented(name):
         if line and not line.startswith(("#", "[")) and "=" in line:
             block = lines[max(0, i - 12) : i]
             assert any(x.startswith("#") for x in block), f"{name}: no comment above {line!r}"
-    if name == "loop_quick":
+    if name in ("loop_quick", "loop_proof"):
         assert (
             cfg.model_size == "small" and cfg.search.label() == "2x20" and cfg.gate_table == (4, 5)
         )
@@ -500,6 +511,65 @@ def test_presets_load_are_packaged_and_commented(name):
             and cfg.search.label() == "3x30"
             and cfg.selfplay.max_batch >= 1024
         )
+
+
+def test_proof_preset_is_the_4x5_quick_loop_and_the_others_mix_every_table():
+    proof, quick, gpu = (load_loop_config(n) for n in ("loop_proof", "loop_quick", "loop_gpu"))
+    # the learning proof's settings, as measured (benchmarks/RESULTS.md)
+    assert [t.as_tuple() for t in proof.selfplay.tables] == [(4, 5, 1.0)]
+    assert proof.rounds == 4000 and proof.train.steps == 800 and proof.gate.deals == 0
+    assert proof.gate.references == ("heuristic",) and proof.gate.reference_deals == 100
+    assert proof.gate.reference_tables == () and not proof.selfplay.full_games
+    # loop_quick is the same loop with the mixed tables (and per-table reference games)
+    differ = {k.split(":")[0] for k in proof.conflicts(quick)}
+    # (gate.players / cards: 0 = the first table, 4 x 5, in the proof; explicit here)
+    assert differ == {"selfplay.tables", "gate.reference_tables", "gate.players", "gate.cards"}
+    legal = {(p, c) for p in range(3, 9) for c in range(1, 14) if p * c <= 52}
+    for cfg in (quick, gpu):
+        tables = [t.as_tuple() for t in cfg.selfplay.tables]
+        assert {(p, c) for p, c, _ in tables} == legal and len(tables) == len(legal) == 57
+        assert tables == full_game_weights()
+        share = {p: sum(w for q, _, w in tables if q == p) for p in range(3, 9)}
+        assert share == pytest.approx(dict(PLAYER_SHARES), abs=0.1)  # rounded weights
+        assert max(share, key=share.__getitem__) in (4, 5)
+        assert cfg.gate_table == (4, 5)
+        assert {p for p, _ in cfg.reference_tables} >= {3, 4, 5, 7}
+        assert {c for _, c in cfg.reference_tables} >= {1, 5, 10, 13}
+
+
+def test_full_game_weights_follow_the_rounds_of_a_full_game():
+    # 4 players from 13 cards: 13, ..., 2, 1, 1, 1, 1, 2, ..., 13 = 28 rounds
+    assert rounds_by_hand_size(4, 13) == {1: 4, **{c: 2 for c in range(2, 14)}}
+    assert sum(rounds_by_hand_size(5, 7).values()) == 2 * 6 + 5
+    weights = {(p, c): w for p, c, w in full_game_weights({4: 28.0, 8: 18.0})}
+    assert weights[(4, 1)] == 4.0 and weights[(4, 13)] == 2.0 and (4, 14) not in weights
+    assert weights[(8, 1)] == 8.0 and weights[(8, 6)] == 2.0 and (8, 7) not in weights
+    assert [max_cards(p) for p in range(3, 9)] == [13, 13, 10, 8, 7, 6]
+
+
+def test_full_games_in_the_loop_count_rounds(tmp_path):
+    """[selfplay] full_games = true: the engine plays whole games (ids
+    g * 64 + r, every hand size of the schedule, the game context in the
+    observation) and the loop still stops at `rounds` rounds."""
+    text = tiny_loop_toml(references="", iterations=1)
+    text = text.replace(
+        "tables = [{ players = 4, cards = 2 }]",
+        "tables = [{ players = 3, cards = 3 }]\nfull_games = true",
+    )
+    cfg = tmp_path / "games.toml"
+    cfg.write_text(text)
+    summary = run_loop(tmp_path / "run", cfg)
+    assert summary.iterations_done == 1
+    import polars as pl
+
+    shards = list_shards(tmp_path / "run" / "iter-0001" / "shards")
+    df = pl.concat([pl.read_parquet(p) for p in shards])
+    rounds = df["round_id"].n_unique()
+    assert rounds >= 16 and summary.rows[0]["selfplay_rounds"] == rounds
+    assert set(df["cards"].unique().to_list()) <= {1, 2, 3}
+    assert 1 in df["cards"].to_list() and (df["round_id"] % 64 > 0).any()
+    full_game = df["state"].arr.get(252)  # FULL_GAME (docs/observation.md)
+    assert (full_game == 1.0).all()
 
 
 def test_gate_decision():
@@ -619,12 +689,12 @@ def test_report_and_loop_config_do_not_import_torch():
 
 
 @pytest.mark.slow
-def test_quick_preset_learns_in_one_iteration(tmp_path):
-    """The real loop_quick preset (about 70 s on 2 cores): training lowers
+def test_proof_preset_learns_in_one_iteration(tmp_path):
+    """The real loop_proof preset (about 70 s on 2 cores): training lowers
     the loss, and the first trained network does clearly better against the
     heuristic than the untrained one did (the preset has no gate; measured:
     -3.27 -> -1.19 points/round, intervals of about +-0.7)."""
-    summary = run_loop(tmp_path / "run", "loop_quick", iterations=1, device="cpu", torch_threads=1)
+    summary = run_loop(tmp_path / "run", "loop_proof", iterations=1, device="cpu", torch_threads=1)
     row = summary.rows[0]
     assert row["selfplay_rounds"] == 4000 and row["train_steps"] == 800
     assert row["promoted"] and row["promotion"] == "no gate"

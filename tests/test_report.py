@@ -42,6 +42,8 @@ deals = 2
 threshold = -100.0
 references = ["heuristic", "random"]
 reference_deals = 2
+reference_tables = ["3x1", "4x2"]
+reference_table_deals = 2
 """
 
 PNGS = ("losses.png", "strength.png", "throughput.png")
@@ -93,6 +95,33 @@ def test_report_default_folder_and_data(run):
     assert data.iterations == [1, 2] and sorted(data.steps) == [1, 2] and len(data.steps[1]) == 8
     assert data.references == [("heuristic", "heuristic"), ("random", "random")]
     assert data.baseline is not None and data.baseline["model"] == "init/model.pt"
+    # the per-table reference games: every (table, agent) pair, in config order,
+    # for the first network (its marker) and every iteration (metrics columns)
+    assert data.tables == [(t, a, a) for t in ("3x1", "4x2") for a in ("heuristic", "random")]
+    assert [(r["table"], r["slug"], r["deals"]) for r in data.baseline["tables"]] == [
+        (t, a, 2) for t in ("3x1", "4x2") for a in ("heuristic", "random")
+    ]
+    for row in data.rows:
+        for table, _, slug in data.tables:
+            mine, theirs = (
+                float(row[f"table_{table}_{slug}_{k}"])
+                for k in ("candidate_mean", "reference_mean")
+            )
+            assert float(row[f"table_{table}_{slug}_diff"]) == pytest.approx(mine - theirs)
+
+
+def test_report_shows_the_reference_games_by_table(run, tmp_path):
+    md = write_report(run, tmp_path / "out").summary.read_text()
+    section = md.split("## Reference games by table", 1)[1].split("## Plots", 1)[0]
+    rows = [
+        line
+        for line in section.splitlines()
+        if line.startswith("| 3x1") or line.startswith("| 4x2")
+    ]
+    assert len(rows) == 4 and rows[0].startswith("| 3x1 | heuristic | ")
+    # 4 panels in strength.png: taller than the 3-panel throughput.png
+    strength = _check_png(tmp_path / "out" / "strength.png")
+    assert strength.shape[0] > _check_png(tmp_path / "out" / "throughput.png").shape[0]
 
 
 def test_report_without_metrics_csv_uses_the_markers(run, tmp_path):

@@ -7,8 +7,11 @@ Five kinds, all built through :class:`Agent`:
 * ``Agent.rollout_mcts(search, seed)``: determinized MCTS whose leaves are
   valued by random playouts (no network).
 * ``Agent.load(model, search=..., device=..., seed=...)``: determinized MCTS
-  guided by a BlobNet (the built-in default network when ``model`` is None,
-  else a TorchScript file written by :func:`blobmaster.model.save_model`).
+  guided by a BlobNet: with ``model`` None the built-in default network (the
+  trained one shipped in ``blobmaster/models/``, or the untrained seed-0
+  network with a warning when none is shipped), ``"random"`` for the
+  untrained seed-0 network, else a TorchScript file written by
+  :func:`blobmaster.model.save_model`.
 * ``Agent.ismcts(iterations, seed)``: single-observer information set MCTS
   with random playouts (no network), the reference player.
 
@@ -48,6 +51,7 @@ import numpy as np
 from blobmaster._core import IllegalActionError, Round, heuristic_action
 from blobmaster._core import ismcts as _ismcts
 from blobmaster._core import search as _search
+from blobmaster.packaged import RANDOM_MODEL
 
 if TYPE_CHECKING:  # torch is imported only by model agents
     pass
@@ -181,10 +185,25 @@ class Agent(abc.ABC):
         seed: int | None = None,
     ) -> ModelAgent:
         """A network-guided MCTS agent. ``model``: None for the built-in
-        default network (``blobmaster.model.default_model(seed=0)``), a path
-        to a TorchScript model file, or a torch module. ``search``: a preset
-        name, a TOML file, a dict of ``[search]`` keys or a SearchConfig.
-        ``device``: auto, cpu, cuda or cuda:N."""
+        default network: the trained network shipped in the package
+        (``blobmaster/models/blobnet.pt``), or, when the package has none,
+        the untrained seed-0 network with a one-line warning on stderr;
+        ``"random"`` for the untrained seed-0 network
+        (``blobmaster.model.default_model(seed=0)``, the benchmarks'
+        network); a path to a TorchScript model file; or a torch module.
+        ``search``: a preset name, a TOML file, a dict of ``[search]`` keys
+        or a SearchConfig. ``device``: auto, cpu, cuda or cuda:N."""
+        if model is None:
+            from blobmaster.packaged import default_model_path, warn_no_packaged_model
+
+            shipped = default_model_path()
+            if shipped is None:
+                warn_no_packaged_model()
+                model = RANDOM_MODEL
+            return ModelAgent(
+                model if shipped is None else shipped, search=search, device=device, seed=seed,
+                label="default",
+            )  # fmt: skip
         return ModelAgent(model, search=search, device=device, seed=seed)
 
     @staticmethod
@@ -370,7 +389,12 @@ class ModelAgent(SearchAgent):
         search: Any = "medium",
         device: Any = "auto",
         seed: int | None = None,
+        label: str | None = None,
     ) -> None:
+        """``model``: None or ``"random"`` for the untrained seed-0 network,
+        a TorchScript file or a torch module (:meth:`Agent.load` resolves
+        its own None to the shipped network first). ``label``: the name's
+        model part instead of the one derived from ``model``."""
         super().__init__(search, seed)
         import torch
 
@@ -390,9 +414,9 @@ class ModelAgent(SearchAgent):
         except (TypeError, RuntimeError) as e:
             raise AgentError(f"bad device {device!r}: {e}") from None
         try:
-            if model is None:
+            if model is None or (isinstance(model, str) and model == RANDOM_MODEL):
                 self.net: torch.nn.Module = script_model(default_model(seed=0)).to(self.device)
-                self.model_label = "default"
+                self.model_label = "default" if model is None else "random-net"
             elif isinstance(model, (str, os.PathLike)):
                 path = Path(model)
                 self.net = load_model(path, self.device)
@@ -411,8 +435,12 @@ class ModelAgent(SearchAgent):
         except ModelError as e:
             raise AgentError(str(e)) from None
         self.model_source = (
-            None if model is None or not isinstance(model, (str, os.PathLike)) else str(model)
+            None
+            if model is None or model == RANDOM_MODEL or not isinstance(model, (str, os.PathLike))
+            else str(model)
         )
+        if label is not None:
+            self.model_label = label
         self.name = f"{self.model_label}:{self.search_label}"
         self.evaluations = 0
         """Positions sent to the network so far (for throughput reports)."""
@@ -576,8 +604,9 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         heuristic              the rule-based player
         random                 uniformly random legal moves
         rollout[:SEARCH]       MCTS with random-playout leaves
-        default[:SEARCH]       MCTS with the built-in default BlobNet
+        default[:SEARCH]       MCTS with the built-in default BlobNet (Agent.load())
         model:PATH[:SEARCH]    MCTS with the BlobNet in the TorchScript file PATH
+                               (model:random: the untrained seed-0 BlobNet)
         ismcts:N[:C]           single-observer ISMCTS, N iterations, UCT constant C
 
     SEARCH is light, medium (the default) or heavy, or a preset .toml file.
@@ -599,7 +628,7 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         if kind == "rollout":
             return RolloutAgent(search=rest or "medium", seed=seed)
         if kind == "default":
-            return ModelAgent(None, search=rest or "medium", device=device, seed=seed)
+            return Agent.load(None, search=rest or "medium", device=device, seed=seed)
         if kind == "ismcts":
             return _ismcts_from_spec(rest, seed)
         if kind == "model":

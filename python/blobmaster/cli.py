@@ -316,7 +316,10 @@ def selfplay(
     rounds: Annotated[int, typer.Option(help="Rounds to play (games with --full-games).")] = 100,
     model: Annotated[
         Path | None,
-        typer.Option(help="TorchScript BlobNet file [default: a fresh BlobNet, seed 0]"),
+        typer.Option(
+            help="TorchScript BlobNet file [default: the untrained seed-0 BlobNet, as in the "
+            "benchmarks; not the trained network that play and serve use]"
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Folder for the replay shards (created if missing).")
@@ -440,10 +443,27 @@ def eval_agents(
             "model:PATH[:SEARCH] or ismcts:N[:C], SEARCH = light, medium (default) or heavy. See docs/evaluation.md.",
         ),
     ] = None,
-    players: Annotated[int, typer.Option(help="Seats at the table, 3..8.")] = 4,
-    cards: Annotated[int, typer.Option(help="Cards per player, 1..13, players x cards <= 52.")] = 5,
+    players: Annotated[
+        int | None, typer.Option(help="Seats at the table, 3..8 [default: 4]")
+    ] = None,
+    cards: Annotated[
+        int | None,
+        typer.Option(help="Cards per player, 1..13, players x cards <= 52 [default: 5]"),
+    ] = None,
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PxC,...",
+            help="Several tables instead of --players/--cards, e.g. 3x5,4x5,5x10,7x7: "
+            "the match on each, reported by table (points per round and the paired "
+            "difference against the first agent, with 95% intervals).",
+        ),
+    ] = None,
     deals: Annotated[
-        int, typer.Option(help="Deals; each is played once per distinct rotation of the seats.")
+        int,
+        typer.Option(
+            help="Deals (per table with --tables); each is played once per distinct rotation of the seats."
+        ),
     ] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the deals and of every agent.")] = 0,
     out: Annotated[
@@ -457,6 +477,10 @@ def eval_agents(
     json_out: Json = False,
 ) -> None:
     """Play agents against each other on seat-rotated duplicate deals; print scores, head-to-head and ratings."""
+    if tables is not None and (players is not None or cards is not None):
+        _fail("give either --tables or --players/--cards, not both")
+    players = 4 if players is None else players
+    cards = 5 if cards is None else cards
     _check_range("--players", players, 3, 8)
     _check_range("--cards", cards, 1, 13)
     _check_range("--deals", deals, 1)
@@ -469,18 +493,32 @@ def eval_agents(
         )
     from blobmaster.agents import AgentError
     from blobmaster.arena import ArenaError, evaluate_specs
+    from blobmaster.table_specs import TableSpecError, parse_tables
 
+    if tables is not None:
+        try:
+            parse_tables(tables)  # before any network is loaded
+        except TableSpecError as e:
+            _fail(f"--tables: {e}")
     _set_torch_threads(torch_threads)
+    report: Any
     with _exits_on(AgentError, ArenaError):
-        report = evaluate_specs(
-            agent or [],
-            num_players=players,
-            cards=cards,
-            deals=deals,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
+        if tables is not None:
+            from blobmaster.table_eval import evaluate_tables
+
+            report = evaluate_tables(
+                agent or [], tables, deals=deals, seed=seed, device=device, progress=progress
+            )
+        else:
+            report = evaluate_specs(
+                agent or [],
+                num_players=players,
+                cards=cards,
+                deals=deals,
+                seed=seed,
+                device=device,
+                progress=progress,
+            )
     if out is not None:
         try:
             report.save(out)
@@ -594,7 +632,7 @@ def loop_command(
     config: Annotated[
         str | None,
         typer.Option(
-            help="loop_quick, loop_gpu or a TOML file (see configs/loop_quick.toml) "
+            help="loop_quick, loop_gpu, loop_proof or a TOML file (see configs/loop_quick.toml) "
             "[default: the run's saved config; loop_quick for a new run]"
         ),
     ] = None,
@@ -675,7 +713,11 @@ def report_command(
 # ---- play / serve: a person against the agents (bodies in blobmaster.play and blobmaster.serve)
 
 _SEARCH_HELP = "Agents' search: light (fast), medium, heavy, or a preset TOML file."
-_MODEL_HELP = "TorchScript BlobNet file for the agents [default: the built-in network]"
+_MODEL_HELP = (
+    "TorchScript BlobNet file for the agents, or 'random' for the untrained seed-0 network "
+    "[default: the trained network shipped in the package; the seed-0 one, with a warning, "
+    "if it has none]"
+)
 _AGENT_HELP = "Another agent instead of the network, e.g. heuristic (see blobmaster eval)."
 
 

@@ -11,10 +11,12 @@ reference games of the first network in ``init/eval.json``) and writes to
 * ``strength.png``: the gate (the new network's paired score difference
   against the best one, with its 95% interval, promoted or not) and the
   reference games (the difference against each reference agent and the
-  mean round scores) by iteration, the first network as iteration 0;
+  mean round scores) by iteration, the first network as iteration 0; with
+  ``[gate] reference_tables``, a fourth panel: the difference on each table;
 * ``throughput.png``: self-play rounds/min and network evaluations/s,
   training examples/s, and the wall time of each phase by iteration;
-* ``report.md``: a short summary with a table of the iterations.
+* ``report.md``: a short summary with a table of the iterations (and, with
+  reference tables, a table of the first and the last network by table).
 
 The plots use matplotlib's Agg renderer only (no display, no pyplot state).
 Every file is written atomically. A run folder with no finished iteration
@@ -27,6 +29,7 @@ import csv
 import io
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +38,7 @@ from typing import Any
 from blobmaster.atomic import atomic_write_bytes, read_json
 from blobmaster.loop.folder import LoopFolder
 from blobmaster.loop.manifest import MANIFEST_FORMAT
-from blobmaster.loop.metrics import reference_slugs
+from blobmaster.loop.metrics import reference_slugs, table_column
 from blobmaster.metrics_csv import read_csv_rows
 
 __all__ = ["ReportError", "ReportResult", "RunData", "load_run", "write_report"]
@@ -83,6 +86,8 @@ class RunData:
     """init/eval.json: the first network's reference games."""
     references: list[tuple[str, str]] = field(default_factory=list)
     """(spec, slug) of the reference agents, from the metrics columns."""
+    tables: list[tuple[str, str, str]] = field(default_factory=list)
+    """(table, spec, slug) of the per-table reference games (``table_<PxC>_<slug>_*`` columns)."""
 
     def column(self, name: str) -> list[float | None]:
         return [_number(r.get(name)) for r in self.rows]
@@ -136,8 +141,22 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
                 refs.append((slug, slug))
                 known.add(slug)
     return RunData(
-        root=root, manifest=manifest, rows=rows, steps=steps, baseline=baseline, references=refs
-    )
+        root=root, manifest=manifest, rows=rows, steps=steps, baseline=baseline, references=refs,
+        tables=_table_columns(rows, refs),
+    )  # fmt: skip
+
+
+def _table_columns(
+    rows: list[dict[str, str]], refs: list[tuple[str, str]]
+) -> list[tuple[str, str, str]]:
+    """(table, spec, slug) of every per-table column group, in column order."""
+    specs = {slug: spec for spec, slug in refs}
+    out: list[tuple[str, str, str]] = []
+    for key in rows[0] if rows else {}:
+        m = re.fullmatch(r"table_(\d+x\d+)_(.+)_diff", key)
+        if m and (m.group(1), m.group(2)) not in {(t, s) for t, _, s in out}:
+            out.append((m.group(1), specs.get(m.group(2), m.group(2)), m.group(2)))
+    return out
 
 
 # ---- plots ---------------------------------------------------------------------------------
@@ -259,10 +278,56 @@ def _baseline_ref(data: RunData, slug: str) -> dict[str, Any] | None:
 
 
 def plot_strength(data: RunData, path: Path) -> Path:
-    fig, (ax_gate, ax_ref, ax_mean) = _figure(3)
-    _plot_gate(data, ax_gate)
-    _plot_references(data, ax_ref, ax_mean)
+    fig, axes = _figure(4 if data.tables else 3)
+    _plot_gate(data, axes[0])
+    _plot_references(data, axes[1], axes[2])
+    if data.tables:
+        _plot_tables(data, axes[3])
     return _save(fig, path)
+
+
+def _baseline_table(data: RunData, table: str, slug: str) -> dict[str, Any] | None:
+    for res in (data.baseline or {}).get("tables", []):
+        if res.get("table") == table and res.get("slug") == slug:
+            return dict(res)
+    return None
+
+
+def _table_series(data: RunData, table: str, slug: str) -> list[tuple[int, float, float | None]]:
+    """(iteration, diff, ci95) of one per-table match, the first network as 0."""
+    xs = list(data.iterations)
+    d = data.column(table_column(table, slug, "diff"))
+    ci = data.column(table_column(table, slug, "ci95"))
+    base = _baseline_table(data, table, slug)
+    if base is not None:
+        xs, d, ci = [0, *xs], [_number(base.get("diff")), *d], [_number(base.get("ci95")), *ci]
+    return [(x, y, c) for x, y, c in zip(xs, d, ci) if y is not None]
+
+
+def _plot_tables(data: RunData, ax: Any) -> None:
+    """The per-table reference games by iteration, one line per (table, agent)."""
+    plotted = False
+    for n, (table, spec, slug) in enumerate(data.tables):
+        pts = _table_series(data, table, slug)
+        if not pts:
+            continue
+        plotted = True
+        ax.errorbar(
+            [p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] or 0.0 for p in pts],
+            fmt="o-", color=f"C{n % 10}", capsize=2, markersize=3, label=f"{table} vs {spec}",
+        )  # fmt: skip
+    if plotted:
+        ax.axhline(0.0, color="0.5", linewidth=0.8)
+        ax.set_xlabel("iteration (0: the first network)")
+        ax.set_ylabel("points / round")
+        ax.legend(loc="best", fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        _int_ticks(ax)
+    else:
+        _empty(ax, "no per-table reference games yet")
+    ax.set_title(
+        "Reference games by table (players x cards): network minus reference (95% interval)"
+    )
 
 
 def _plot_gate(data: RunData, ax_gate: Any) -> None:
@@ -500,9 +565,42 @@ def summary_markdown(data: RunData, images: Sequence[str]) -> str:
         )
     else:
         lines.append("No finished iteration yet.")
+    lines += _tables_markdown(data)
     lines += ["", "## Plots", ""]
     lines += [f"![{Path(name).stem}]({name})" for name in images]
     return "\n".join(lines) + "\n"
+
+
+def _tables_markdown(data: RunData) -> list[str]:
+    """The per-table reference games of the first and the last network."""
+    if not data.tables or not data.rows:
+        return []
+    last = data.rows[-1]
+    deals = (data.manifest.get("config") or {}).get("gate", {}).get("reference_table_deals", "?")
+    lines = [
+        "",
+        "## Reference games by table",
+        "",
+        f"The network against each reference agent on each `[gate] reference_tables` table "
+        f"({deals} duplicate deals each, the same deals every iteration): points per round, "
+        "network minus reference, with the 95% interval of the paired difference.",
+        "",
+        f"| table | vs | first network | iteration {last.get('iteration', '?')} "
+        "| network | reference |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for table, spec, slug in data.tables:
+        base = _baseline_table(data, table, slug) or {}
+
+        def col(name: str, table: str = table, slug: str = slug) -> float | None:
+            return _number(last.get(table_column(table, slug, name)))
+
+        lines.append(
+            f"| {table} | {spec} | {_pm(_number(base.get('diff')), _number(base.get('ci95')))} "
+            f"| {_pm(col('diff'), col('ci95'))} | {_fmt(col('candidate_mean'), '.2f')} "
+            f"| {_fmt(col('reference_mean'), '.2f')} |"
+        )
+    return lines
 
 
 @dataclass

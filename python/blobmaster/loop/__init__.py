@@ -16,7 +16,8 @@ iterations k = 1, 2, ... until ``[loop] iterations`` are done. Iteration k:
    (or, after ``force_after`` gates in a row without a promotion, when the
    mean difference alone is above 0).
 4. **reference games** (when ``[gate] references`` lists agents): the new
-   network plays each of them on the same deals every iteration.
+   network plays each of them on the same deals every iteration, on the
+   gate's table and on every ``[gate] reference_tables`` table.
 
 Everything lives in the run folder::
 

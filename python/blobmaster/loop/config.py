@@ -29,9 +29,10 @@ from blobmaster.config import (
     validate_table,
 )
 from blobmaster.settings import parse_toml, read_settings_text, settings, validate_settings
+from blobmaster.table_specs import TableSpecError, parse_tables, table_label
 from blobmaster.train_config import TrainConfig
 
-LOOP_PRESETS = ("loop_quick", "loop_gpu")
+LOOP_PRESETS = ("loop_quick", "loop_gpu", "loop_proof")
 """Names accepted by :func:`load_loop_config` without a path."""
 DEFAULT_PRESET = "loop_quick"
 """The config of a new run folder when none is given."""
@@ -77,6 +78,21 @@ class GateConfig:
     force_after: StrictInt = Field(0, ge=0, le=10**6)
     references: tuple[StrictStr, ...] = ()
     reference_deals: StrictInt = Field(100, ge=1, le=10**7)
+    reference_tables: tuple[StrictStr, ...] = ()
+    """Tables (``PxC``) of the per-table reference games, normalized to ``4x5``."""
+    reference_table_deals: StrictInt = Field(20, ge=1, le=10**7)
+
+    @field_validator("reference_tables", mode="before")
+    @classmethod
+    def _tables(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f'expected an array of tables like "4x5", got {value!r}')
+        if not value:
+            return ()
+        try:
+            return tuple(table_label(p, c) for p, c in parse_tables(value))
+        except TableSpecError as e:
+            raise ValueError(str(e)) from None
 
     @field_validator("references", mode="before")
     @classmethod
@@ -97,17 +113,16 @@ class GateConfig:
 
 @settings(LoopConfigError, "selfplay settings")
 class LoopSelfPlayConfig(SelfPlayConfig):
-    """The loop's ``[selfplay]``: a self-play preset's keys plus ``rounds``."""
+    """The loop's ``[selfplay]``: a self-play preset's keys plus ``rounds``.
+
+    With ``full_games = true`` the engine's count means games, but the loop
+    still counts rounds: it asks the engine for ``rounds`` games (always
+    more rounds than needed, a game has at least 3) and stops when
+    ``rounds`` rounds are finished; the games still in flight then are cut
+    short (docs/loop.md, "Tables")."""
 
     rounds: StrictInt = Field(1000, ge=1, le=10**9)
     """Self-play rounds per iteration."""
-
-    @field_validator("full_games")
-    @classmethod
-    def _single_rounds(cls, value: bool) -> bool:
-        if value:
-            raise ValueError("the loop plays single rounds; set it to false")
-        return value
 
 
 @settings(LoopConfigError, "loop config")
@@ -176,6 +191,11 @@ class LoopConfig:
         return (self.gate.players or first.players, self.gate.cards or first.cards)
 
     @property
+    def reference_tables(self) -> list[tuple[int, int]]:
+        """(players, cards) of the per-table reference games."""
+        return parse_tables(self.gate.reference_tables) if self.gate.reference_tables else []
+
+    @property
     def model_size(self) -> str:
         return "default" if self.train.model == "auto" else self.train.model
 
@@ -186,6 +206,7 @@ class LoopConfig:
         selfplay["rounds"] = self.rounds
         gate = dataclasses.asdict(self.gate)
         gate["references"] = list(self.gate.references)
+        gate["reference_tables"] = list(self.gate.reference_tables)
         return {
             "loop": dataclasses.asdict(self.loop),
             "search": dataclasses.asdict(self.search),

@@ -15,6 +15,7 @@ from blobmaster.atomic import read_json, utc_now, write_json
 from blobmaster.loop.config import LoopConfigError
 from blobmaster.loop.context import LoopContext
 from blobmaster.loop.metrics import reference_slugs
+from blobmaster.loop.reference_tables import reference_table_games
 
 __all__ = ["build_references", "gate_decision", "gate_phase", "reference_games"]
 
@@ -207,6 +208,7 @@ def reference_games(ctx: LoopContext, model: Path, marker: Path, label: str) -> 
         "players": players,
         "cards": cards,
         "references": results,
+        "tables": reference_table_games(ctx, model, label),
         "elapsed_s": time.perf_counter() - started,
         "finished": utc_now(),
     }

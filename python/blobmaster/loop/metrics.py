@@ -17,10 +17,12 @@ from blobmaster.metrics_csv import read_csv_rows, write_csv_table
 __all__ = [
     "BASE_COLUMNS",
     "REF_FIELDS",
+    "TABLE_FIELDS",
     "iteration_row",
     "loss_summary",
     "reference_slug",
     "reference_slugs",
+    "table_column",
     "write_metrics",
 ]
 
@@ -64,8 +66,17 @@ BASE_COLUMNS = (
     "best_iteration",
     "eval_s",
 )
-"""The first columns of metrics.csv; then ``ref_<name>_<field>`` for every reference agent."""
+"""The first columns of metrics.csv; then ``ref_<name>_<field>`` for every
+reference agent and ``table_<PxC>_<name>_<field>`` for every reference
+table and agent."""
 REF_FIELDS = ("candidate_mean", "reference_mean", "diff", "ci95", "candidate_elo")
+TABLE_FIELDS = ("candidate_mean", "reference_mean", "diff", "ci95")
+"""The columns of one per-table reference match (``[gate] reference_tables``)."""
+
+
+def table_column(table: str, slug: str, field: str) -> str:
+    """``table_4x5_heuristic_diff``: a per-table reference column."""
+    return f"table_{table}_{slug}_{field}"
 
 
 def reference_slug(spec: str) -> str:
@@ -168,4 +179,7 @@ def iteration_row(
     for ref in ev.get("references", []):
         for key in REF_FIELDS:
             row[f"ref_{ref['slug']}_{key}"] = ref.get(key)
+    for res in ev.get("tables", []):
+        for key in TABLE_FIELDS:
+            row[table_column(res["table"], res["slug"], key)] = res.get(key)
     return row
