@@ -370,9 +370,9 @@ def test_ctrl_c_during_the_final_writes_keeps_whole_shards(tmp_path, tiny, monke
         if state["first"] and not state["second"]:
             state["second"] = True
             _thread.interrupt_main()
-            time.sleep(
-                2.0
-            )  # the main thread gets the Ctrl-C while this shard is being written (0.3 s was too short on a loaded machine)
+            # The main thread takes the Ctrl-C while this shard is being
+            # written (0.3 s was too short on a loaded machine).
+            time.sleep(2.0)
         return real_write(*args, **kwargs)
 
     def first_ctrl_c(snap: Progress) -> None:
