@@ -292,6 +292,21 @@ class _Tally:
         return pairs
 
 
+def _use_engine(agents: Sequence[Any], engine: bool | None) -> bool:
+    """Whether to play in the Rust engine (see :func:`play_duplicate`)."""
+    if engine is False:
+        return False
+    from blobmaster.arena_engine import engine_specs
+
+    playable = engine_specs(agents) is not None
+    if engine and not playable:
+        raise ArenaError(
+            "engine=True needs engine-playable agents (network, heuristic, random, rollout, "
+            "ismcts agents of those exact classes)"
+        )
+    return playable
+
+
 def play_duplicate(
     agents: Sequence[Any],
     num_players: int,
@@ -302,6 +317,8 @@ def play_duplicate(
     progress: bool = True,
     console: Any | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    engine: bool | None = None,
+    threads: int | None = None,
 ) -> ArenaReport:
     """Seat-rotated duplicate play of ``deals`` deals of ``cards`` cards at a
     table of ``num_players`` (3..8) seats, for two or more ``agents``
@@ -313,6 +330,13 @@ def play_duplicate(
 
     ``progress`` shows a progress bar with rounds/s on stderr (only on a
     terminal); ``on_round(done, total)`` is called after every round.
+
+    ``engine``: play the rounds many at a time in the Rust engine
+    (:mod:`blobmaster.arena_engine`, ``threads`` worker threads) instead of
+    one decision at a time through ``act``. None (the default) uses the
+    engine whenever every agent is engine-playable; True requires it. The
+    agents decide alike either way, so the report is the same (up to float
+    rounding of batched network answers).
     Raises ArenaError for bad input or an illegal action.
     """
     agents = list(agents)
@@ -322,15 +346,33 @@ def play_duplicate(
     total = deals * len(seatings)
     tally = _Tally(n)
     started = time.perf_counter()
+    use_engine = _use_engine(agents, engine)
     with _Progress(total, progress, console) as bar:
-        for d in range(deals):
-            start = arena_deal(num_players, cards, d, seed)
-            for seating in seatings:
-                tally.add_round(seating, _play_round(agents, seating, start.clone()))
-                bar.update(tally.played)
+        if use_engine:
+            from blobmaster.arena_engine import DEFAULT_ARENA_THREADS, play_rounds
+
+            def tick(done: int) -> None:
+                bar.update(done)
                 if on_round is not None:
-                    on_round(tally.played, total)
-            tally.end_deal()
+                    on_round(done, total)
+
+            starts = [arena_deal(num_players, cards, d, seed) for d in range(deals)]
+            ends = play_rounds(
+                agents, starts, seatings, threads=threads or DEFAULT_ARENA_THREADS, on_round=tick
+            )
+            for d in range(deals):
+                for s, seating in enumerate(seatings):
+                    tally.add_round(seating, ends[d * len(seatings) + s])
+                tally.end_deal()
+        else:
+            for d in range(deals):
+                start = arena_deal(num_players, cards, d, seed)
+                for seating in seatings:
+                    tally.add_round(seating, _play_round(agents, seating, start.clone()))
+                    bar.update(tally.played)
+                    if on_round is not None:
+                        on_round(tally.played, total)
+                tally.end_deal()
     rot = rotations(num_players, n)
     return ArenaReport(
         num_players=num_players,
