@@ -406,10 +406,11 @@ def evaluate_specs(
     device: Any = "auto",
     progress: bool = True,
     console: Any | None = None,
+    engine: bool | None = None,
 ) -> ArenaReport:
     """Builds one agent per spec (:func:`blobmaster.agents.parse_agent_spec`;
     agent k is seeded with :func:`agent_seed` ``(seed, k)``) and plays
-    :func:`play_duplicate`. What ``blobmaster eval`` runs. Raises AgentError
+    :func:`play_duplicate` (``engine`` as there). What ``blobmaster eval`` runs. Raises AgentError
     or ArenaError (both ValueErrors) for bad input, before any round is played."""
     from blobmaster.agents import parse_agent_spec
 
@@ -432,7 +433,7 @@ def evaluate_specs(
         for k, spec in enumerate(specs)
     ]
     report = play_duplicate(
-        agents, num_players, cards, deals, seed, progress=progress, console=console
+        agents, num_players, cards, deals, seed, progress=progress, console=console, engine=engine
     )
     for result, spec in zip(report.agents, specs):
         result.info["spec"] = spec
