@@ -39,7 +39,13 @@ mean round score is their mean, with a 95% interval of 1.96 standard errors
 (sample standard deviation, n - 1); undefined (None) below two deals. The
 head-to-head of a pair counts wins, ties and losses over the rounds both
 sat in, and gives the mean paired difference of their per-deal scores with
-its 95% interval. Ratings: :mod:`blobmaster.ratings`. The report types
+its 95% interval. Ratings: :mod:`blobmaster.ratings`.
+
+**Where the rounds are played.** When every agent is engine-playable
+(network, heuristic, random, rollout and ISMCTS agents), the rounds are
+played many at a time in the Rust engine (:mod:`blobmaster.arena_engine`),
+with the same decisions as ``act`` would make; otherwise one decision at a
+time through ``act``. Either way the rounds are tallied here, in order. The report types
 (:class:`ArenaReport` and its parts) live in :mod:`blobmaster.arena_report`
 and are re-exported here.
 """
