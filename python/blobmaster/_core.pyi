@@ -305,6 +305,67 @@ class SelfPlayEngine:
     def __enter__(self) -> SelfPlayEngine: ...
     def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...
 
+@final
+class ArenaEngine:
+    """Duplicate-arena rounds played many at a time by Rust worker threads:
+    every deal of ``deals`` in every seating of ``seatings`` (the agent index
+    at each seat). ``agents`` are dicts with a ``kind``: ``network`` (keys
+    net, seed and the search keys determinizations, simulations, c_puct,
+    fpu_reduction, virtual_loss, max_pending_per_tree), ``heuristic``,
+    ``random`` (seed), ``rollout`` (seed, the search keys, rollouts) or
+    ``ismcts`` (seed, iterations, exploration, rollout). Network ``net``'s
+    leaves are answered through ``next_batch(net)`` / ``submit(net, ...)``.
+    Bad input raises InvalidArgumentError and starts nothing.
+    """
+
+    def __init__(
+        self,
+        deals: Sequence[Round],
+        seatings: Sequence[Sequence[int]],
+        agents: Sequence[dict[str, Any]],
+        *,
+        networks: int = 0,
+        threads: int = 2,
+        games_per_thread: int = 64,
+        max_batch: int = 512,
+        pipeline_depth: int = 3,
+        cache_entries: int = 65536,
+    ) -> None: ...
+    def next_batch(
+        self, net: int, max_size: int | None = None, timeout_ms: int = 10
+    ) -> tuple[int, npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """Wait (GIL released) for a batch of network ``net``: (ticket, states
+        [B, 256], masks [B, 66]), views valid until the ticket is submitted;
+        ticket -1 and empty arrays when nothing came."""
+    def submit(
+        self,
+        net: int,
+        ticket: int,
+        policy_logits: npt.NDArray[np.float32],
+        values: npt.NDArray[np.float32],
+    ) -> None:
+        """Answer a batch of network ``net`` (as ``SelfPlayEngine.submit``)."""
+    def take_results(self) -> list[tuple[int, Round]]:
+        """Rounds finished since the last call: (schedule index, final round),
+        index = deal * len(seatings) + seating, in no set order. Raises if a
+        worker failed."""
+    def stats(self) -> dict[str, float]:
+        """Counters: rounds, decisions, simulations, leaves_evaluated, batches, ..."""
+    @property
+    def rounds(self) -> int:
+        """Rounds in the schedule (deals x seatings)."""
+    @property
+    def networks(self) -> int: ...
+    @property
+    def max_batch(self) -> int: ...
+    @property
+    def finished(self) -> bool:
+        """True once every round is played and the workers exited."""
+    def close(self) -> None:
+        """Stop the workers promptly (idempotent)."""
+    def __enter__(self) -> ArenaEngine: ...
+    def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...
+
 def heuristic_action(round: Round) -> int:
     """The rule-based player's action for the player to move (uses only what
     that seat may know)."""

@@ -39,7 +39,13 @@ mean round score is their mean, with a 95% interval of 1.96 standard errors
 (sample standard deviation, n - 1); undefined (None) below two deals. The
 head-to-head of a pair counts wins, ties and losses over the rounds both
 sat in, and gives the mean paired difference of their per-deal scores with
-its 95% interval. Ratings: :mod:`blobmaster.ratings`. The report types
+its 95% interval. Ratings: :mod:`blobmaster.ratings`.
+
+**Where the rounds are played.** When every agent is engine-playable
+(network, heuristic, random, rollout and ISMCTS agents), the rounds are
+played many at a time in the Rust engine (:mod:`blobmaster.arena_engine`),
+with the same decisions as ``act`` would make; otherwise one decision at a
+time through ``act``. Either way the rounds are tallied here, in order. The report types
 (:class:`ArenaReport` and its parts) live in :mod:`blobmaster.arena_report`
 and are re-exported here.
 """
@@ -275,6 +281,21 @@ class _Tally:
         return pairs
 
 
+def _use_engine(agents: Sequence[Any], engine: bool | None) -> bool:
+    """Whether to play in the Rust engine (see :func:`play_duplicate`)."""
+    if engine is False:
+        return False
+    from blobmaster.arena_engine import engine_specs
+
+    playable = engine_specs(agents) is not None
+    if engine and not playable:
+        raise ArenaError(
+            "engine=True needs engine-playable agents (network, heuristic, random, rollout, "
+            "ismcts agents of those exact classes)"
+        )
+    return playable
+
+
 def play_duplicate(
     agents: Sequence[Any],
     num_players: int,
@@ -285,6 +306,8 @@ def play_duplicate(
     progress: bool = True,
     console: Any | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    engine: bool | None = None,
+    threads: int | None = None,
 ) -> ArenaReport:
     """Seat-rotated duplicate play of ``deals`` deals of ``cards`` cards at a
     table of ``num_players`` (3..8) seats, for two or more ``agents``
@@ -296,6 +319,13 @@ def play_duplicate(
 
     ``progress`` shows a progress bar with rounds/s on stderr (only on a
     terminal); ``on_round(done, total)`` is called after every round.
+
+    ``engine``: play the rounds many at a time in the Rust engine
+    (:mod:`blobmaster.arena_engine`, ``threads`` worker threads) instead of
+    one decision at a time through ``act``. None (the default) uses the
+    engine whenever every agent is engine-playable; True requires it. The
+    agents decide alike either way, so the report is the same (up to float
+    rounding of batched network answers).
     Raises ArenaError for bad input or an illegal action.
     """
     agents = list(agents)
@@ -305,15 +335,33 @@ def play_duplicate(
     total = deals * len(seatings)
     tally = _Tally(n)
     started = time.perf_counter()
+    use_engine = _use_engine(agents, engine)
     with _Progress(total, progress, console) as bar:
-        for d in range(deals):
-            start = arena_deal(num_players, cards, d, seed)
-            for seating in seatings:
-                tally.add_round(seating, _play_round(agents, seating, start.clone()))
-                bar.update(tally.played)
+        if use_engine:
+            from blobmaster.arena_engine import DEFAULT_ARENA_THREADS, play_rounds
+
+            def tick(done: int) -> None:
+                bar.update(done)
                 if on_round is not None:
-                    on_round(tally.played, total)
-            tally.end_deal()
+                    on_round(done, total)
+
+            starts = [arena_deal(num_players, cards, d, seed) for d in range(deals)]
+            ends = play_rounds(
+                agents, starts, seatings, threads=threads or DEFAULT_ARENA_THREADS, on_round=tick
+            )
+            for d in range(deals):
+                for s, seating in enumerate(seatings):
+                    tally.add_round(seating, ends[d * len(seatings) + s])
+                tally.end_deal()
+        else:
+            for d in range(deals):
+                start = arena_deal(num_players, cards, d, seed)
+                for seating in seatings:
+                    tally.add_round(seating, _play_round(agents, seating, start.clone()))
+                    bar.update(tally.played)
+                    if on_round is not None:
+                        on_round(tally.played, total)
+                tally.end_deal()
     rot = rotations(num_players, n)
     return ArenaReport(
         num_players=num_players,
@@ -347,10 +395,11 @@ def evaluate_specs(
     device: Any = "auto",
     progress: bool = True,
     console: Any | None = None,
+    engine: bool | None = None,
 ) -> ArenaReport:
     """Builds one agent per spec (:func:`blobmaster.agents.parse_agent_spec`;
     agent k is seeded with :func:`agent_seed` ``(seed, k)``) and plays
-    :func:`play_duplicate`. What ``blobmaster eval`` runs. Raises AgentError
+    :func:`play_duplicate` (``engine`` as there). What ``blobmaster eval`` runs. Raises AgentError
     or ArenaError (both ValueErrors) for bad input, before any round is played."""
     from blobmaster.agents import parse_agent_spec
 
@@ -365,7 +414,7 @@ def evaluate_specs(
         for k, spec in enumerate(specs)
     ]
     report = play_duplicate(
-        agents, num_players, cards, deals, seed, progress=progress, console=console
+        agents, num_players, cards, deals, seed, progress=progress, console=console, engine=engine
     )
     for result, spec in zip(report.agents, specs):
         result.info["spec"] = spec

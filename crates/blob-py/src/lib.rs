@@ -4,6 +4,7 @@
 //! Python code imports the public names from `blobmaster`, which re-exports
 //! this module.
 
+mod arena_engine;
 mod cards;
 mod convert;
 mod engine;
@@ -20,6 +21,8 @@ pub use round::PyRound;
 
 #[pyo3::pymodule]
 pub mod _core {
+    #[pymodule_export]
+    use crate::arena_engine::PyArenaEngine;
     #[pymodule_export]
     use crate::cards::{card_index, card_name};
     #[pymodule_export]

@@ -4,7 +4,8 @@
 //! - [`config`]: what the engine deals and how it searches;
 //! - `worker`: a worker's event loop and the rounds it plays;
 //! - `requests`: a worker's evaluation requests (cache, sharing, outbox);
-//! - [`counters`]: the counters, declared once.
+//! - [`counters`]: the counters, declared once;
+//! - [`arena`]: the same machinery playing duplicate-arena rounds.
 //!
 //! Answers from the network, from the cache, or shared with another tree's
 //! identical request all land at the same point, so a tree's course depends
@@ -12,6 +13,7 @@
 //! `id` is drawn from `(seed, id)`, so with a deterministic evaluator a
 //! round's examples are the same on every run, whatever the thread count.
 
+pub mod arena;
 pub mod config;
 pub mod counters;
 mod requests;

@@ -1,0 +1,442 @@
+//! The arena engine: duplicate-arena rounds played many at a time, with the
+//! self-play engine's machinery (rayon workers, rounds in flight, one
+//! [`LeafQueue`] per network, answer cache and request sharing).
+//!
+//! Each in-flight game is one round of the arena's schedule: a deal (a
+//! given start position) played in one seating (the agent at each seat).
+//! A seat's agent is a [`SeatAgent`]: a network agent searches with the
+//! engine's trees and sends its leaves to the queue of its network; the Rust
+//! agents (heuristic, random, rollout MCTS, ISMCTS) decide in the worker.
+//!
+//! Every agent decides exactly as its Python counterpart in
+//! `blobmaster.agents`: the decision's randomness is seeded by
+//! [`pyseed::decision_seed`] (the agent's seed and the mover's observation),
+//! searches play the most visited action (ties to the lowest id) with no
+//! root noise, forced moves are played without search. So a round's course
+//! depends only on the agents and the network answers, never on timing or
+//! threads, and deterministic agents give the Python arena's results.
+
+mod pyseed;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use blob_core::Round;
+use crossbeam_channel::{Receiver, unbounded};
+
+pub use pyseed::{blake2b_64_keyed, decision_seed, python_choice};
+
+use super::counters::{SharedCounts, WorkerCounts};
+use crate::error::{SearchError, SearchResult};
+use crate::ismcts::IsmctsParams;
+use crate::params::SearchParams;
+use crate::queue::{AnswerMsg, LeafQueue, Ticket};
+use worker::ArenaWorker;
+
+/// Who plays a seat, and how it decides.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SeatAgent {
+    /// Determinized MCTS whose leaves are evaluated by network `net` (its
+    /// own queue); `params` as for play (no noise, greedy).
+    Network {
+        net: usize,
+        params: SearchParams,
+        seed: u64,
+    },
+    /// The rule-based player.
+    Heuristic,
+    /// A uniformly random legal action (`agents.RandomAgent`).
+    Random { seed: u64 },
+    /// Determinized MCTS with random-playout leaves (`agents.RolloutAgent`).
+    Rollout {
+        params: SearchParams,
+        rollouts: u32,
+        seed: u64,
+    },
+    /// Single-observer ISMCTS (`agents.IsmctsAgent`).
+    Ismcts { params: IsmctsParams, seed: u64 },
+}
+
+/// Everything the arena engine needs to start.
+#[derive(Clone, Debug)]
+pub struct ArenaConfig {
+    pub threads: usize,
+    /// Rounds each worker keeps in flight.
+    pub games_per_thread: usize,
+    pub max_batch: usize,
+    pub pipeline_depth: usize,
+    /// Answers cached per worker and network; 0 disables the cache.
+    pub cache_entries: usize,
+    /// Networks (leaf queues): a network agent's `net` is below this.
+    pub networks: usize,
+    /// The start positions, all at the same table.
+    pub deals: Vec<Round>,
+    /// The agent index at each seat, one entry per seating of every deal.
+    pub seatings: Vec<Vec<usize>>,
+    pub agents: Vec<SeatAgent>,
+}
+
+impl ArenaConfig {
+    /// Rounds in the schedule: every deal in every seating. Round `i` is
+    /// deal `i / seatings` in seating `i % seatings`.
+    pub fn rounds(&self) -> u64 {
+        self.deals.len() as u64 * self.seatings.len() as u64
+    }
+
+    pub fn validate(&self) -> SearchResult<()> {
+        let bad = |m: String| Err(SearchError::InvalidConfig(m));
+        if !(1..=1024).contains(&self.threads) {
+            return bad(format!("threads must be in 1..=1024, got {}", self.threads));
+        }
+        if !(1..=100_000).contains(&self.games_per_thread) {
+            return bad(format!(
+                "games per thread must be in 1..=100000, got {}",
+                self.games_per_thread
+            ));
+        }
+        if self.max_batch == 0 || self.max_batch > crate::queue::MAX_BATCH {
+            return bad(format!(
+                "max batch must be in 1..={}, got {}",
+                crate::queue::MAX_BATCH,
+                self.max_batch
+            ));
+        }
+        if !(2..=64).contains(&self.pipeline_depth) {
+            return bad(format!(
+                "pipeline depth must be in 2..=64, got {}",
+                self.pipeline_depth
+            ));
+        }
+        if self.networks > 64 {
+            return bad(format!("at most 64 networks, got {}", self.networks));
+        }
+        let Some(first) = self.deals.first() else {
+            return bad("at least one deal is needed".into());
+        };
+        let players = first.num_players();
+        for (d, deal) in self.deals.iter().enumerate() {
+            if deal.num_players() != players || deal.cards() != first.cards() {
+                return bad(format!("deal {d} is not at the table of deal 0"));
+            }
+            if deal.is_over() {
+                return bad(format!("deal {d} is already over"));
+            }
+        }
+        if self.agents.is_empty() {
+            return bad("at least one agent is needed".into());
+        }
+        if self.seatings.is_empty() {
+            return bad("at least one seating is needed".into());
+        }
+        for (s, seating) in self.seatings.iter().enumerate() {
+            if seating.len() != players {
+                return bad(format!(
+                    "seating {s} has {} seats, the table has {players}",
+                    seating.len()
+                ));
+            }
+            if let Some(&k) = seating.iter().find(|&&k| k >= self.agents.len()) {
+                return bad(format!(
+                    "seating {s} names agent {k}, there are {}",
+                    self.agents.len()
+                ));
+            }
+        }
+        for (k, agent) in self.agents.iter().enumerate() {
+            match agent {
+                SeatAgent::Network { net, params, .. } => {
+                    if *net >= self.networks {
+                        return bad(format!(
+                            "agent {k} uses network {net}, there are {}",
+                            self.networks
+                        ));
+                    }
+                    params.validate()?;
+                }
+                SeatAgent::Rollout { params, .. } => params.validate()?,
+                SeatAgent::Ismcts { params, .. } => params.validate()?,
+                SeatAgent::Heuristic | SeatAgent::Random { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One finished round of the schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArenaRound {
+    /// Its index in the schedule (deal * seatings + seating).
+    pub index: u64,
+    /// The round played to the end.
+    pub end: Round,
+}
+
+struct ArenaShared {
+    config: ArenaConfig,
+    queues: Vec<LeafQueue>,
+    stop: AtomicBool,
+    next_round: AtomicU64,
+    results: Mutex<Vec<ArenaRound>>,
+    counts: SharedCounts,
+    workers_running: AtomicUsize,
+    failure: Mutex<Option<String>>,
+}
+
+impl ArenaShared {
+    fn fail(&self, worker: usize, why: &str) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_none() {
+            *failure = Some(format!("arena worker {worker} failed: {why}"));
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    fn worker_exited(&self) {
+        self.workers_running.fetch_sub(1, Ordering::AcqRel);
+        for q in &self.queues {
+            q.worker_exited();
+            q.wake_consumer();
+        }
+    }
+}
+
+/// Counters of a running arena engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ArenaStats {
+    pub counts: WorkerCounts,
+    /// Leaves handed to the networks, all queues.
+    pub leaves_evaluated: u64,
+    pub batches: u64,
+    pub workers_running: u64,
+}
+
+/// The arena engine. Dropping it stops the workers.
+pub struct ArenaEngine {
+    shared: Arc<ArenaShared>,
+    pool: Mutex<Option<rayon::ThreadPool>>,
+    done: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl ArenaEngine {
+    /// Validates the configuration and starts the workers.
+    pub fn start(config: ArenaConfig) -> SearchResult<ArenaEngine> {
+        config.validate()?;
+        let threads = config.threads;
+        let mut receivers: Vec<Vec<Receiver<AnswerMsg>>> = (0..threads).map(|_| vec![]).collect();
+        let mut queues = Vec::with_capacity(config.networks);
+        for _ in 0..config.networks {
+            let (senders, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| unbounded()).unzip();
+            for (w, rx) in rxs.into_iter().enumerate() {
+                receivers[w].push(rx);
+            }
+            queues.push(LeafQueue::new(
+                config.max_batch,
+                config.pipeline_depth,
+                senders,
+            )?);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("blob-arena-{i}"))
+            .build()
+            .map_err(|e| {
+                SearchError::InvalidConfig(format!("cannot start the thread pool: {e}"))
+            })?;
+        let shared = Arc::new(ArenaShared {
+            queues,
+            stop: AtomicBool::new(false),
+            next_round: AtomicU64::new(0),
+            results: Mutex::new(Vec::new()),
+            counts: SharedCounts::default(),
+            workers_running: AtomicUsize::new(threads),
+            failure: Mutex::new(None),
+            config,
+        });
+        let done = Arc::new((Mutex::new(0usize), Condvar::new()));
+        for (id, rxs) in receivers.into_iter().enumerate() {
+            let shared = Arc::clone(&shared);
+            let done = Arc::clone(&done);
+            pool.spawn(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    ArenaWorker::new(id, Arc::clone(&shared), rxs).run()
+                }));
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => shared.fail(id, &error.to_string()),
+                    Err(panic) => {
+                        let msg = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        shared.fail(id, &msg);
+                    }
+                }
+                shared.worker_exited();
+                let (count, cv) = &*done;
+                *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                cv.notify_all();
+            });
+        }
+        Ok(ArenaEngine {
+            shared,
+            pool: Mutex::new(Some(pool)),
+            done,
+        })
+    }
+
+    pub fn config(&self) -> &ArenaConfig {
+        &self.shared.config
+    }
+
+    /// The leaf queue of network `net`.
+    pub fn queue(&self, net: usize) -> SearchResult<&LeafQueue> {
+        self.shared.queues.get(net).ok_or_else(|| {
+            SearchError::InvalidConfig(format!(
+                "no network {net}: the arena has {}",
+                self.shared.queues.len()
+            ))
+        })
+    }
+
+    fn check_failure(&self) -> SearchResult<()> {
+        match &*self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Some(msg) => Err(SearchError::WorkerFailed(msg.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// True once every round is played (or the engine stopped) and every
+    /// worker has exited. A worker failure is an error.
+    pub fn is_finished(&self) -> bool {
+        self.shared.workers_running.load(Ordering::Acquire) == 0
+    }
+
+    /// Waits up to `timeout` for a batch of network `net`. None when nothing
+    /// came (or the engine finished).
+    pub fn next_batch(
+        &self,
+        net: usize,
+        max_rows: usize,
+        timeout: Duration,
+    ) -> SearchResult<Option<Ticket>> {
+        self.check_failure()?;
+        let queue = self.queue(net)?;
+        if queue.is_closed() {
+            return Err(SearchError::Closed);
+        }
+        if self.is_finished() {
+            return Ok(None);
+        }
+        queue.next_batch(max_rows, timeout)
+    }
+
+    /// Answers a batch of network `net`.
+    pub fn submit(
+        &self,
+        net: usize,
+        ticket: &mut Ticket,
+        policy: &[f32],
+        values: &[f32],
+    ) -> SearchResult<()> {
+        self.queue(net)?.submit(ticket, policy, values)
+    }
+
+    /// Takes the rounds finished since the last call (in no set order), or
+    /// the failure of a worker.
+    pub fn take_results(&self) -> SearchResult<Vec<ArenaRound>> {
+        self.check_failure()?;
+        Ok(std::mem::take(
+            &mut *self
+                .shared
+                .results
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        ))
+    }
+
+    pub fn stats(&self) -> ArenaStats {
+        let (mut rows, mut batches) = (0, 0);
+        for q in &self.shared.queues {
+            let s = q.stats();
+            rows += s.rows;
+            batches += s.batches;
+        }
+        ArenaStats {
+            counts: self.shared.counts.snapshot(),
+            leaves_evaluated: rows,
+            batches,
+            workers_running: self.shared.workers_running.load(Ordering::Relaxed) as u64,
+        }
+    }
+
+    /// Stops the workers and waits for them.
+    pub fn close(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for q in &self.shared.queues {
+            q.close();
+        }
+        let (count, cv) = &*self.done;
+        let mut finished = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *finished < self.shared.config.threads {
+            finished = cv
+                .wait_timeout(finished, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(finished);
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+}
+
+impl Drop for ArenaEngine {
+    fn drop(&mut self) {
+        if !self.is_closed() {
+            self.close();
+        }
+    }
+}
+
+/// Serves every network's batches with Rust evaluators (`evaluators[net]`)
+/// until the engine finishes: the test stand-in for the Python server.
+pub fn serve_arena(
+    engine: &ArenaEngine,
+    evaluators: &mut [&mut dyn crate::evaluator::Evaluator],
+    max_rows: usize,
+) -> SearchResult<u64> {
+    let mut batches = 0;
+    while !engine.is_finished() {
+        if evaluators.is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for (net, evaluator) in evaluators.iter_mut().enumerate() {
+            let Some(mut ticket) = engine.next_batch(net, max_rows, Duration::from_millis(1))?
+            else {
+                continue;
+            };
+            engine
+                .queue(net)?
+                .answer_with(&mut ticket, |batch, policy, values| {
+                    evaluator.evaluate(batch, policy, values);
+                    Ok(())
+                })?;
+            batches += 1;
+        }
+    }
+    engine.check_failure()?;
+    Ok(batches)
+}

@@ -1,0 +1,429 @@
+//! One arena worker: its event loop and the rounds it keeps in flight. The
+//! loop is the self-play worker's (answers, cache hits, outbox, then step
+//! every round as far as it goes), with one request book per network.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use blob_core::determinize::determinize;
+use blob_core::rng::mix_seed;
+use blob_core::{NUM_ACTIONS, Rng, Round};
+use crossbeam_channel::{Receiver, Select};
+
+use super::pyseed::{decision_seed, python_choice};
+use super::{ArenaRound, ArenaShared, SeatAgent};
+use crate::cache::CachedAnswer;
+use crate::driver::counters::WorkerCounts;
+use crate::driver::requests::{Requests, Waiter};
+use crate::error::SearchResult;
+use crate::evaluator::RolloutEvaluator;
+use crate::heuristic::heuristic_action;
+use crate::ismcts::Ismcts;
+use crate::queue::AnswerMsg;
+use crate::search::{Information, Searcher};
+use crate::tree::{Selection, Tree};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    Idle,
+    Playing,
+    Retired,
+}
+
+/// One round of the schedule in flight, and the network search of its
+/// current decision.
+struct Slot {
+    state: SlotState,
+    round: Round,
+    index: u64,
+    seating: usize,
+    trees: Vec<Tree>,
+    /// The network agent searching now, if any.
+    searching: Option<usize>,
+}
+
+pub(super) struct ArenaWorker {
+    shared: Arc<ArenaShared>,
+    rxs: Vec<Receiver<AnswerMsg>>,
+    slots: Vec<Slot>,
+    /// One request book (and cache) per network.
+    requests: Vec<Requests>,
+    counts: WorkerCounts,
+    finished: Vec<ArenaRound>,
+    searcher: Searcher,
+    ismcts: Ismcts,
+}
+
+/// The most visited legal action, ties to the lowest id; None when no
+/// legal action has a visit (the agents then fall back to the heuristic).
+fn most_visited(round: &Round, visits: &[f32; NUM_ACTIONS]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for a in round.legal_actions().iter() {
+        if best.is_none_or(|b| visits[a] > visits[b]) {
+            best = Some(a);
+        }
+    }
+    best.filter(|&b| visits[b] > 0.0)
+}
+
+impl ArenaWorker {
+    pub(super) fn new(
+        id: usize,
+        shared: Arc<ArenaShared>,
+        rxs: Vec<Receiver<AnswerMsg>>,
+    ) -> ArenaWorker {
+        let blank = shared.config.deals[0];
+        let slots = (0..shared.config.games_per_thread)
+            .map(|_| Slot {
+                state: SlotState::Idle,
+                round: blank,
+                index: 0,
+                seating: 0,
+                trees: Vec::new(),
+                searching: None,
+            })
+            .collect();
+        let requests = (0..shared.config.networks)
+            .map(|_| Requests::new(id, shared.config.cache_entries))
+            .collect();
+        ArenaWorker {
+            rxs,
+            slots,
+            requests,
+            counts: WorkerCounts::default(),
+            finished: Vec::new(),
+            searcher: Searcher::new(),
+            ismcts: Ismcts::new(),
+            shared,
+        }
+    }
+
+    pub(super) fn run(&mut self) -> SearchResult<()> {
+        let result = self.event_loop();
+        self.publish();
+        result
+    }
+
+    fn outboxes_empty(&self) -> bool {
+        self.requests.iter().all(Requests::outbox_is_empty)
+    }
+
+    fn live(&self) -> usize {
+        self.requests.iter().map(Requests::live).sum()
+    }
+
+    fn event_loop(&mut self) -> SearchResult<()> {
+        loop {
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let mut progressed = false;
+            for net in 0..self.rxs.len() {
+                while let Ok(msg) = self.rxs[net].try_recv() {
+                    self.on_answers(net, msg);
+                    progressed = true;
+                }
+            }
+            progressed |= self.apply_ready();
+            for (net, requests) in self.requests.iter_mut().enumerate() {
+                progressed |= requests.flush_outbox(&self.shared.queues[net]);
+            }
+            if self.outboxes_empty() {
+                for g in 0..self.slots.len() {
+                    progressed |= self.step(g)?;
+                    if !self.outboxes_empty() {
+                        break;
+                    }
+                }
+                progressed |= self.apply_ready();
+            }
+            self.publish();
+            if self.live() == 0 && self.slots.iter().all(|s| s.state == SlotState::Retired) {
+                return Ok(());
+            }
+            if !progressed && !self.wait_for_answers() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits a little for answers from any network (as idle when nothing is
+    /// held back, so partial batches go out). False when a channel closed.
+    fn wait_for_answers(&mut self) -> bool {
+        if self.rxs.is_empty() {
+            return true;
+        }
+        let holding_back = !self.outboxes_empty();
+        let idle = !holding_back && self.live() > 0;
+        let wait = if holding_back {
+            Duration::from_micros(200)
+        } else {
+            Duration::from_millis(2)
+        };
+        if idle {
+            self.shared.queues.iter().for_each(|q| q.set_idle(true));
+        }
+        let mut select = Select::new();
+        for rx in &self.rxs {
+            select.recv(rx);
+        }
+        let received = match select.select_timeout(wait) {
+            Ok(op) => {
+                let net = op.index();
+                Some(op.recv(&self.rxs[net]).map(|msg| (net, msg)))
+            }
+            Err(_) => None,
+        };
+        if idle {
+            self.shared.queues.iter().for_each(|q| q.set_idle(false));
+        }
+        match received {
+            Some(Ok((net, msg))) => self.on_answers(net, msg),
+            Some(Err(_)) => return false,
+            None => {}
+        }
+        true
+    }
+
+    fn publish(&mut self) {
+        for requests in &mut self.requests {
+            requests.count_cache(&mut self.counts);
+        }
+        if !self.finished.is_empty() {
+            let mut out = self
+                .shared
+                .results
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            out.append(&mut self.finished);
+        }
+        self.shared.counts.publish(&mut self.counts);
+    }
+
+    fn on_answers(&mut self, net: usize, msg: AnswerMsg) {
+        let (slots, counts) = (&mut self.slots, &mut self.counts);
+        let stray = self.requests[net].on_answers(&self.shared.queues[net], msg, |w, answer| {
+            resolve(slots, counts, w, answer)
+        });
+        self.counts.stray_answers += stray;
+    }
+
+    fn apply_ready(&mut self) -> bool {
+        let (slots, counts) = (&mut self.slots, &mut self.counts);
+        let mut progressed = false;
+        for requests in &mut self.requests {
+            progressed |= requests.apply_ready(|w, answer| resolve(slots, counts, w, answer));
+        }
+        progressed
+    }
+
+    // ---- rounds and decisions -------------------------------------------
+
+    fn start_round(&mut self, g: usize) {
+        let cfg = &self.shared.config;
+        let index = self.shared.next_round.fetch_add(1, Ordering::Relaxed);
+        let slot = &mut self.slots[g];
+        if index >= cfg.rounds() {
+            slot.state = SlotState::Retired;
+            return;
+        }
+        let per_deal = cfg.seatings.len() as u64;
+        slot.state = SlotState::Playing;
+        slot.index = index;
+        slot.round = cfg.deals[(index / per_deal) as usize];
+        slot.seating = (index % per_deal) as usize;
+        slot.searching = None;
+    }
+
+    /// Advances round `g` as far as it goes without waiting.
+    fn step(&mut self, g: usize) -> SearchResult<bool> {
+        let mut progressed = false;
+        loop {
+            match self.slots[g].state {
+                SlotState::Retired => return Ok(progressed),
+                SlotState::Idle => {
+                    self.start_round(g);
+                    progressed = true;
+                    continue;
+                }
+                SlotState::Playing => {}
+            }
+            if self.slots[g].searching.is_none() {
+                let slot = &mut self.slots[g];
+                let Some(seat) = slot.round.current_player() else {
+                    self.finished.push(ArenaRound {
+                        index: slot.index,
+                        end: slot.round,
+                    });
+                    slot.state = SlotState::Idle;
+                    self.counts.rounds += 1;
+                    progressed = true;
+                    continue;
+                };
+                let legal = slot.round.legal_actions();
+                if legal.len() == 1 {
+                    slot.round.apply_legal(legal.0.trailing_zeros() as usize);
+                    self.counts.forced_moves += 1;
+                    progressed = true;
+                    continue;
+                }
+                let agent = self.shared.config.seatings[slot.seating][seat];
+                progressed = true;
+                if let Some(action) = self.decide_here(g, agent, seat)? {
+                    self.slots[g].round.apply_legal(action);
+                    self.counts.decisions += 1;
+                    continue;
+                }
+            }
+            progressed |= self.select_leaves(g);
+            if !self.search_done(g) {
+                return Ok(progressed);
+            }
+            self.finish_search(g);
+            progressed = true;
+        }
+    }
+
+    /// A Rust agent's action, decided now; for a network agent, starts its
+    /// search (determinizations seeded as `SearchAgent` seeds them) and
+    /// returns None.
+    fn decide_here(&mut self, g: usize, agent: usize, seat: usize) -> SearchResult<Option<usize>> {
+        let round = self.slots[g].round;
+        let action = match &self.shared.config.agents[agent] {
+            SeatAgent::Heuristic => heuristic_action(&round),
+            SeatAgent::Random { seed } => {
+                let legal = round.legal_actions();
+                let pick = python_choice(decision_seed(*seed, &round), legal.len());
+                legal.iter().nth(pick as usize).expect("pick < legal.len()")
+            }
+            SeatAgent::Rollout {
+                params,
+                rollouts,
+                seed,
+            } => {
+                let seed = decision_seed(*seed, &round);
+                let mut evaluator =
+                    RolloutEvaluator::with_rollouts(mix_seed(&[seed, 1]), *rollouts);
+                let outcome = self.searcher.search(
+                    &round,
+                    params,
+                    Information::Imperfect,
+                    None,
+                    &mut evaluator,
+                    &mut Rng::new(seed),
+                );
+                most_visited(&round, &outcome.visits).unwrap_or_else(|| heuristic_action(&round))
+            }
+            SeatAgent::Ismcts { params, seed } => {
+                let mut rng = Rng::new(decision_seed(*seed, &round));
+                let outcome = self.ismcts.search(&round, seat, params, &mut rng)?;
+                most_visited(&round, &outcome.visits).unwrap_or_else(|| heuristic_action(&round))
+            }
+            SeatAgent::Network { params, seed, .. } => {
+                let d = params.determinizations as usize;
+                let mut rng = Rng::new(decision_seed(*seed, &round));
+                let slot = &mut self.slots[g];
+                slot.trees.truncate(d);
+                for t in 0..d {
+                    let root = determinize(&round, seat, &mut rng)?;
+                    match slot.trees.get_mut(t) {
+                        Some(tree) => tree.reset(root),
+                        None => slot.trees.push(Tree::new(root)),
+                    }
+                }
+                slot.searching = Some(agent);
+                return Ok(None);
+            }
+        };
+        Ok(Some(action))
+    }
+
+    fn network(&self, agent: usize) -> (usize, &crate::params::SearchParams) {
+        match &self.shared.config.agents[agent] {
+            SeatAgent::Network { net, params, .. } => (*net, params),
+            _ => unreachable!("only network agents search in the engine's trees"),
+        }
+    }
+
+    fn search_done(&self, g: usize) -> bool {
+        let Some(agent) = self.slots[g].searching else {
+            return true;
+        };
+        let s = self.network(agent).1.simulations;
+        self.slots[g]
+            .trees
+            .iter()
+            .all(|t| t.pending() == 0 && t.root_visits() >= s)
+    }
+
+    /// Starts a wave on every tree of round `g` with no leaf outstanding.
+    fn select_leaves(&mut self, g: usize) -> bool {
+        let Some(agent) = self.slots[g].searching else {
+            return false;
+        };
+        let shared = Arc::clone(&self.shared);
+        let (net, params) = match &shared.config.agents[agent] {
+            SeatAgent::Network { net, params, .. } => (*net, params),
+            _ => return false,
+        };
+        let (s, max_pending) = (params.simulations, params.max_pending_per_tree);
+        let mut progressed = false;
+        for t in 0..self.slots[g].trees.len() {
+            let tree = &mut self.slots[g].trees[t];
+            if tree.pending() > 0 || tree.root_visits() >= s {
+                continue;
+            }
+            while tree.pending() < max_pending && tree.root_visits() + tree.pending() < s {
+                let observer = tree.observer();
+                match tree.select(params) {
+                    Selection::Leaf { node, state } => {
+                        let waiter = Waiter {
+                            game: g as u32,
+                            tree: t as u32,
+                            node,
+                        };
+                        self.requests[net].request(
+                            &shared.queues[net],
+                            waiter,
+                            state,
+                            observer,
+                            (None, 0),
+                            &mut self.counts,
+                        );
+                    }
+                    Selection::Terminal => {
+                        self.counts.terminal_leaves += 1;
+                        self.counts.simulations += 1;
+                    }
+                    Selection::Collision => break,
+                }
+                progressed = true;
+            }
+        }
+        progressed
+    }
+
+    /// Plays the most visited action of the finished search (the heuristic's
+    /// when nothing was visited, as `SearchAgent` does).
+    fn finish_search(&mut self, g: usize) {
+        let slot = &mut self.slots[g];
+        let mut visits = [0.0f32; NUM_ACTIONS];
+        for tree in &slot.trees {
+            tree.add_root_visits(&mut visits);
+        }
+        let action =
+            most_visited(&slot.round, &visits).unwrap_or_else(|| heuristic_action(&slot.round));
+        slot.round.apply_legal(action);
+        slot.searching = None;
+        self.counts.decisions += 1;
+    }
+}
+
+/// Expands the leaf `w` waited on with `answer` (no root noise: agents play
+/// without it).
+fn resolve(slots: &mut [Slot], counts: &mut WorkerCounts, w: Waiter, answer: &CachedAnswer) {
+    let tree = &mut slots[w.game as usize].trees[w.tree as usize];
+    tree.expand_with_priors(w.node, &answer.priors, &answer.values);
+    counts.simulations += 1;
+}
