@@ -38,10 +38,14 @@ class LoopContext:
 
     @property
     def train_threads(self) -> int:
-        """Torch threads of the training phase: every core when training runs
-        alone, the cores the self-play workers leave free (at least one)
-        when it overlaps self-play. (``[loop] torch_threads`` is for the
-        other phases, whose cores the Rust workers need.)"""
+        """Torch threads of the training phase: ``[loop] torch_threads`` when
+        set; else (0) every core when training runs alone and the cores the
+        self-play workers leave free (at least one) when it overlaps
+        self-play. Why not every core regardless: on the shared 2-core
+        machine two torch threads trained 8x slower than one
+        (benchmarks/RESULTS.md, "Using the whole machine")."""
+        if self.cfg.loop.torch_threads:
+            return self.cfg.loop.torch_threads
         cores = available_cores()
         if self.cfg.loop.pipeline == "overlap" and self.ray_pool is None:
             return max(1, cores - self.cfg.selfplay.resolved_threads())
