@@ -42,7 +42,12 @@ def _previous_optimizer(ctx: LoopContext, k: int) -> Path | None:
 
 
 def _train(
-    ctx: LoopContext, k: int, tcfg: TrainConfig, data: list[Path], init: Path
+    ctx: LoopContext,
+    k: int,
+    tcfg: TrainConfig,
+    data: list[Path],
+    init: Path,
+    init_optimizer: Path | None,
 ) -> TrainSummary:
     """Trains (resuming an interrupted training when it can, or starting it
     again under --force when it cannot)."""
@@ -63,7 +68,7 @@ def _train(
                 data,
                 train_dir,
                 init_model=None if resume else init,
-                init_optimizer=None if resume else _previous_optimizer(ctx, k),
+                init_optimizer=None if resume else init_optimizer,
                 resume=resume,
                 device=ctx.device,
                 progress=bar,
@@ -114,8 +119,9 @@ def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
         seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & SEED_MAX,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
+    optimizer_from = _previous_optimizer(ctx, k)
     with torch_threads(ctx.train_threads):
-        summary = _train(ctx, k, tcfg, data, init)
+        summary = _train(ctx, k, tcfg, data, init, optimizer_from)
     cpu_s = time.process_time() - cpu_started
     if summary.interrupted:
         raise LoopInterrupted(
