@@ -111,8 +111,8 @@ def run_iteration(ctx: LoopContext, k: int, best: Path, rejections: int) -> dict
             "selfplay_busy_cores": sp.get("busy_cores"),
             "train_busy_cores": tr.get("busy_cores"),
             "train_torch_threads": tr.get("torch_threads"),
-            "gate_busy_cores": gate_busy,
-            "eval_busy_cores": eval_busy,
+            "gate_busy_cores": gate_busy if gt.get("deals") else None,  # no gate: nothing ran
+            "eval_busy_cores": eval_busy if ev.get("references") else None,
         }
     )
     write_json(it / "DONE", row)
