@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import blobmaster as bm
@@ -702,3 +703,179 @@ def test_proof_preset_learns_in_one_iteration(tmp_path):
     baseline = json.loads((tmp_path / "run" / "init" / "eval.json").read_text())["references"][0]
     # the same 100 reference deals before and after: a gain of 2 points measured
     assert row["ref_heuristic_diff"] > baseline["diff"] + 1.0
+
+
+# ---- busy cores, the overlap pipeline, the optimizer across iterations (issue #10, 5-6) ------
+
+
+def _metrics_rows(run: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _marker(run: Path, k: int, name: str) -> dict:
+    return json.loads((run / f"iter-{k:04d}" / name).read_text())
+
+
+def test_busy_cores_per_phase_in_markers_metrics_and_report(finished, tmp_path):
+    from blobmaster.loop.context import available_cores
+
+    cores = available_cores()
+    rows = _metrics_rows(finished)
+    assert len(rows) == 2
+    for k, row in enumerate(rows, 1):
+        assert row["pipeline"] == "sequential"
+        for phase in ("selfplay", "train", "gate", "eval", "iteration"):
+            busy = float(row[f"{phase}_busy_cores"])
+            # process CPU time over wall time: some work, never more than every core
+            assert 0.0 < busy <= cores + 0.2, (k, phase, busy)
+        sp, tr = _marker(finished, k, "selfplay.json"), _marker(finished, k, "train.json")
+        assert float(row["selfplay_busy_cores"]) == pytest.approx(sp["busy_cores"])
+        assert sp["cpu_s"] > 0 and not sp["overlapped"] and not tr["overlapped"]
+        assert tr["busy_cores"] == pytest.approx(tr["cpu_s"] / tr["elapsed_s"])
+        assert tr["torch_threads"] == int(row["train_torch_threads"]) == 1  # [loop] torch_threads
+        # one after the other: the iteration's wall time covers its phases
+        phases = sum(float(row[c]) for c in ("selfplay_s", "train_s", "gate_s", "eval_s"))
+        assert float(row["iteration_wall_s"]) >= 0.99 * phases
+    summary = bm.write_report(finished, tmp_path / "report").summary.read_text()
+    line = next(x for x in summary.splitlines() if x.startswith("- Busy cores"))
+    mean_train = sum(float(r["train_busy_cores"]) for r in rows) / len(rows)
+    assert f"train {mean_train:.2f}" in line and "self-play" in line and "whole iteration" in line
+
+
+def test_optimizer_state_carries_over_iterations(finished):
+    """Iteration 2 continues iteration 1's AdamW moments (the step counts go
+    on: 6 + 6) and restarts the learning-rate schedule (warmup again)."""
+    from blobmaster.checkpoint import RunFolder
+
+    last_1 = RunFolder(finished / "iter-0001" / "train").latest_checkpoint()
+    last_2 = RunFolder(finished / "iter-0002" / "train").latest_checkpoint()
+    assert last_1 is not None and last_2 is not None and last_1.name == "ckpt-00000006.pt"
+    assert _marker(finished, 1, "train.json")["optimizer_from"] is None
+    assert _marker(finished, 2, "train.json")["optimizer_from"] == (
+        f"iter-0001/train/checkpoints/{last_1.name}"
+    )
+    old = torch.load(last_1, weights_only=True)["optimizer_state"]["state"]
+    new = torch.load(last_2, weights_only=True)["optimizer_state"]["state"]
+    assert {float(s["step"]) for s in old.values()} == {6.0}
+    assert {float(s["step"]) for s in new.values()} == {12.0}
+    first_lr = [
+        float(_csv_first(finished / f"iter-000{k}" / "train" / "metrics.csv")["lr"]) for k in (1, 2)
+    ]
+    assert first_lr[0] == first_lr[1]
+
+
+def _csv_first(path: Path) -> dict[str, str]:
+    import csv
+
+    with open(path, newline="") as f:
+        return next(csv.DictReader(f))
+
+
+def overlap_config(tmp_path: Path) -> Path:
+    path = tiny_config(tmp_path)
+    text = path.read_text().replace(
+        "window_iterations = 2\n", 'window_iterations = 2\npipeline = "overlap"\n'
+    )
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def overlapped(tmp_path_factory) -> Path:
+    """An uninterrupted three-iteration run of the overlap pipeline."""
+    base = tmp_path_factory.mktemp("overlap")
+    run = base / "run"
+    lines: list[str] = []
+    summary = run_loop(run, overlap_config(base), iterations=3, log=lines.append)
+    assert summary.ran == [1, 2, 3]
+    assert sum("self-play and training overlap" in line for line in lines) == 2  # not iteration 1
+    return run
+
+
+def test_overlap_trains_on_the_complete_shards_of_earlier_iterations(overlapped):
+    # (first, last) iteration of the window, with window_iterations = 2
+    windows = {1: (1, 1), 2: (1, 1), 3: (1, 2)}
+    for k, (first, last) in windows.items():
+        tr, sp = _marker(overlapped, k, "train.json"), _marker(overlapped, k, "selfplay.json")
+        assert (tr["window_first_iteration"], tr["window_last_iteration"]) == (first, last)
+        assert tr["overlapped"] == sp["overlapped"] == (k > 1)
+        # exactly the shards of those iterations, none of iteration k's own (being written)
+        train_dir = overlapped / f"iter-{k:04d}" / "train"
+        ckpt = torch.load(train_dir / "checkpoints" / "ckpt-00000006.pt", weights_only=True)
+        used = sorted(Path(s["path"]).resolve() for s in ckpt["window"]["shards"])
+        want = sorted(
+            p.resolve()
+            for j in range(first, last + 1)
+            for p in list_shards(overlapped / f"iter-{j:04d}" / "shards")
+        )
+        assert used == want, k
+        assert tr["torch_threads"] == 1  # [loop] torch_threads
+        # self-play of k used the best network after k-1, as in the sequential pipeline
+        best = "init/model.pt" if k == 1 else f"iter-{k - 1:04d}/model.pt"
+        assert sp["model"] == best
+    rows = _metrics_rows(overlapped)
+    assert [r["pipeline"] for r in rows] == ["overlap"] * 3
+    assert all(0.0 < float(r["iteration_busy_cores"]) for r in rows)
+
+
+OVERLAP_POINTS = {
+    "train-exception": (lambda mp: _train_crash(mp, "raise"), Boom),
+    "train-sigint": (lambda mp: _train_crash(mp, "sigint"), KeyboardInterrupt),
+    "selfplay-exception": (lambda mp: _selfplay_crash(mp, Boom), Boom),
+    "selfplay-ctrl-c": (lambda mp: _selfplay_crash(mp, KeyboardInterrupt), KeyboardInterrupt),
+}
+
+
+@pytest.mark.parametrize("point", list(OVERLAP_POINTS))
+def test_overlap_resumes_after_interruption(point, tmp_path, overlapped, monkeypatch):
+    """A crash or Ctrl-C in either half of an overlapped iteration stops the
+    other half with its finished work on disk; running again finishes the
+    iteration like an uninterrupted run."""
+    setup, exc = OVERLAP_POINTS[point]
+    cfg = overlap_config(tmp_path)
+    run = tmp_path / "run"
+    run_loop(run, cfg, iterations=1)
+    with monkeypatch.context() as mp:
+        setup(mp)
+        with pytest.raises(exc):
+            run_loop(run, cfg, iterations=2)
+    it = run / "iter-0002"
+    before = _snapshot(it)
+    shards_before = {p.name: p.read_bytes() for p in list_shards(it / "shards")}
+    if point.startswith("train"):
+        assert not (it / "train.json").exists()
+        assert (it / "train" / "checkpoints" / "ckpt-00000003.pt").exists()
+        assert not (it / "selfplay.json").exists() or len(shards_before) == 3
+    else:  # the training finished before the self-play's failure was raised
+        assert (it / "train.json").exists() and not (it / "selfplay.json").exists()
+        assert shards_before
+    summary = run_loop(run, iterations=2)
+    assert summary.ran == [2]
+    after = _snapshot(it)
+    for name, data in before.items():  # finished work is never redone
+        assert after[name] == data, f"{name} changed on resume"
+    assert structure(run, 2) == {
+        **structure(overlapped, 2),
+        "metrics": (structure(overlapped, 2)["metrics"][0], 2),
+    }
+    assert _marker(run, 2, "train.json")["window_last_iteration"] == 1
+    assert not [p for p in run.rglob(".*.tmp")]
+
+
+def test_training_refuses_a_window_with_unfinished_selfplay(tmp_path):
+    """The guard behind the overlap's shard window: an iteration whose
+    self-play has no marker yet is never training data."""
+    from blobmaster.loop.context import LoopContext
+
+    cfg = load_loop_config(overlap_config(tmp_path))
+    run = LoopFolder(tmp_path / "run")
+    (run.iter_dir(1) / "shards").mkdir(parents=True)
+    ctx = LoopContext(run, cfg, torch.device("cpu"), force=False, progress=False, log=print)
+    assert training.window_iterations(ctx, 2) == (1, 1)
+    assert training.window_iterations(ctx, 4) == (2, 3)
+    with pytest.raises(LoopError, match="the self-play of iteration 1 is not finished"):
+        training.train_phase(ctx, 2)
+    assert not (run.iter_dir(2) / "train").exists()

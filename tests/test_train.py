@@ -776,3 +776,76 @@ def test_docs_describe_every_column_and_checkpoint_key(tmp_path, shards):
     summary = train(TrainConfig(**{**TINY, "steps": 1}), shards, tmp_path / "r")
     for key in torch.load(summary.checkpoint_path, weights_only=True):
         assert f"`{key}`" in text, key
+
+
+# ---- the optimizer carried into a new run (the loop's iterations) ---------------------------
+
+
+def _adam_steps(checkpoint: Path) -> set[float]:
+    return {
+        float(s["step"]) for s in load_checkpoint(checkpoint)["optimizer_state"]["state"].values()
+    }
+
+
+def test_init_optimizer_carries_adamw_state_with_the_new_settings(tmp_path, shards):
+    from blobmaster.trainer import Trainer
+
+    first = train(
+        TrainConfig(**{**TINY, "steps": 3, "weight_decay": 0.05}), shards, tmp_path / "one"
+    )
+    saved = load_checkpoint(first.checkpoint_path)["optimizer_state"]
+    config = TrainConfig(**{**TINY, "steps": 2, "weight_decay": 0.02})
+    trainer = Trainer(
+        config,
+        shards,
+        tmp_path / "two",
+        init_model=first.checkpoint_path,
+        init_optimizer=first.checkpoint_path,
+    )
+    trainer.load_data()
+    trainer.run_folder.prepare()
+    trainer.build()
+    state = trainer.optimizer.state_dict()
+    assert len(saved["state"]) == len(trainer.params) == len(state["state"])
+    for i, old in saved["state"].items():
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(state["state"][i][key], old[key]), (i, key)
+    assert _adam_steps(first.checkpoint_path) == {3.0}
+    # the hyperparameters are the new run's, not the old run's
+    assert [g["weight_decay"] for g in state["param_groups"]] == [0.02, 0.0]
+
+    carried = train(
+        config,
+        shards,
+        tmp_path / "three",
+        init_model=first.checkpoint_path,
+        init_optimizer=first.checkpoint_path,
+    )
+    fresh = train(config, shards, tmp_path / "four", init_model=first.checkpoint_path)
+    assert _adam_steps(carried.checkpoint_path) == {5.0}  # the counts go on: 3 + 2
+    assert _adam_steps(fresh.checkpoint_path) == {2.0}
+    # the learning-rate schedule starts again at step 0 (warmup) in both
+    lrs = [float(r["lr"]) for r in _metric_rows(tmp_path / "three")]
+    assert lrs == [float(r["lr"]) for r in _metric_rows(tmp_path / "four")]
+    assert lrs[0] == pytest.approx(config.lr_at(0))
+    # same seed, data and schedule: only the carried moments make the weights differ
+    a = load_checkpoint(carried.checkpoint_path)["model_state"]
+    b = load_checkpoint(fresh.checkpoint_path)["model_state"]
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_init_optimizer_errors(tmp_path, shards):
+    from blobmaster.checkpoint import carry_optimizer_state
+    from blobmaster.train_support import make_optimizer
+
+    first = train(TrainConfig(**{**TINY, "steps": 1}), shards, tmp_path / "one")
+    config = TrainConfig(**{**TINY, "steps": 1})
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        train(config, shards, tmp_path / "two", init_optimizer=tmp_path / "missing.pt")
+    with pytest.raises(TrainConfigError, match="init_optimizer cannot be combined with resume"):
+        train(config, shards, tmp_path / "one", resume=True, init_optimizer=first.checkpoint_path)
+    other = make_optimizer(
+        default_model(seed=0, config=model_config_for("small")), config, torch.device("cpu")
+    )
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        carry_optimizer_state(other, first.checkpoint_path)

@@ -58,6 +58,7 @@ __all__ = [
     "RUNS_COLUMNS",
     "CsvLog",
     "RunFolder",
+    "carry_optimizer_state",
     "load_checkpoint",
     "model_config_for",
     "read_init_weights",
@@ -274,6 +275,35 @@ def read_init_weights(
             f"{path}: weights do not fit a BlobNet {_describe(config)} ({first[:200]})"
         ) from e
     return config, state, kind
+
+
+def carry_optimizer_state(optimizer: torch.optim.Optimizer, path: str | os.PathLike[str]) -> int:
+    """Loads the per-parameter state (AdamW's step count and moments) of the
+    checkpoint at ``path`` into a fresh ``optimizer`` of the same network,
+    keeping the optimizer's own hyperparameters (lr, betas, weight decay:
+    the new run's settings, not the old run's). Returns the checkpoint's
+    step. Raises CheckpointError when the state does not fit the parameters."""
+    ckpt = load_checkpoint(path)
+    saved = ckpt["optimizer_state"]
+    fresh = optimizer.state_dict()
+    sizes_new = [len(g["params"]) for g in fresh["param_groups"]]
+    sizes_old = [len(g["params"]) for g in saved.get("param_groups", [])]
+    if sizes_new != sizes_old:
+        raise CheckpointError(
+            f"{path}: optimizer state does not fit the model (groups {sizes_old} vs {sizes_new})"
+        )
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, state in saved["state"].items():
+        moment = state.get("exp_avg") if isinstance(state, Mapping) else None
+        if not isinstance(index, int) or not 0 <= index < len(params):
+            raise CheckpointError(f"{path}: optimizer state for an unknown parameter {index!r}")
+        if moment is not None and tuple(moment.shape) != tuple(params[index].shape):
+            raise CheckpointError(
+                f"{path}: optimizer state does not fit the model (parameter {index}: "
+                f"{tuple(moment.shape)} vs {tuple(params[index].shape)})"
+            )
+    optimizer.load_state_dict({"state": saved["state"], "param_groups": fresh["param_groups"]})
+    return int(ckpt["step"])
 
 
 # ---- the run folder ------------------------------------------------------------------------

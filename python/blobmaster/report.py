@@ -505,7 +505,11 @@ def summary_markdown(data: RunData, images: Sequence[str]) -> str:
     ]
     if rows:
         promoted = sum(1 for v in data.column("promoted") if v)
-        total_s = sum(v or 0.0 for v in data.column("iteration_s"))
+        total_s = sum(  # overlapped phases: the wall time, not the sum of the phases
+            _number(r.get("iteration_wall_s" if r.get("pipeline") == "overlap" else "iteration_s"))
+            or 0.0
+            for r in rows
+        )
         rpm = [v for v in data.column("rounds_per_min") if v is not None]
         lines += [
             f"- Promotions: {promoted} of {len(rows)} gates",
@@ -514,6 +518,12 @@ def summary_markdown(data: RunData, images: Sequence[str]) -> str:
         ]
         if rpm:
             lines.append(f"- Self-play: {sum(rpm) / len(rpm):,.0f} rounds/min on average")
+        busy = [(name, [v for v in data.column(f"{key}_busy_cores") if v is not None])
+                for key, name in (("selfplay", "self-play"), ("train", "train"), ("gate", "gate"),
+                                  ("eval", "reference games"), ("iteration", "whole iteration"))]  # fmt: skip
+        if any(values for _, values in busy):  # runs from before the busy-cores columns have none
+            lines.append("- Busy cores (CPU time / wall time, mean over iterations): " + ", ".join(
+                f"{name} {sum(values) / len(values):.2f}" for name, values in busy if values))  # fmt: skip
         last = rows[-1]
         lines.append(
             f"- Last iteration: loss {_fmt(_number(last.get('loss')))} "

@@ -115,6 +115,7 @@ def train(
     progress: Callable[[TrainProgress], None] | None = None,
     warn: Callable[[str], None] | None = None,
     log: Callable[[str], None] | None = None,
+    init_optimizer: PathLike | None = None,
 ) -> TrainSummary:
     """Trains a BlobNet and returns a :class:`TrainSummary`.
 
@@ -140,6 +141,11 @@ def train(
       (default: ``warnings.warn`` with SkippedShardWarning).
     * ``log``: receives one line describing the run (window, network,
       device, steps) once the data is loaded, before the first step.
+    * ``init_optimizer``: a training checkpoint whose optimizer state
+      (AdamW's step counts and moments) the new run starts from, with this
+      run's hyperparameters and learning-rate schedule (from step 0); used
+      by the loop to carry the optimizer across iterations together with
+      ``init_model``. Not with ``resume``.
 
     The first Ctrl-C stops after the current step, writes a checkpoint and
     returns with ``interrupted=True``.
@@ -155,6 +161,7 @@ def train(
         progress=progress,
         warn=warn,
         log=log,
+        init_optimizer=init_optimizer,
     ).run()
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from blobmaster.atomic import utc_now
 from blobmaster.checkpoint import (
     RunFolder,
+    carry_optimizer_state,
     load_checkpoint,
     model_config_for,
     read_init_weights,
@@ -259,6 +260,7 @@ class Trainer:
         progress: Callable[[TrainProgress], None] | None = None,
         warn: Callable[[str], None] | None = None,
         log: Callable[[str], None] | None = None,
+        init_optimizer: PathLike | None = None,
     ) -> None:
         self.run_folder = RunFolder(run_dir)
         self.dev = resolve_device(device)
@@ -268,10 +270,17 @@ class Trainer:
         self.progress = progress
         self.warn = warn
         self.log = log
+        self.init_optimizer = None if init_optimizer is None else Path(init_optimizer)
+        if self.init_optimizer is not None and not self.init_optimizer.is_file():
+            raise CheckpointError(f"init_optimizer: checkpoint not found: {self.init_optimizer}")
         if resume:
             if init_model is not None:
                 raise TrainConfigError(
                     "init_model cannot be combined with resume (the checkpoint holds the model)"
+                )
+            if init_optimizer is not None:
+                raise TrainConfigError(
+                    "init_optimizer cannot be combined with resume (the checkpoint holds the optimizer)"
                 )
             self.start = _resume_start(self.run_folder, config)
         else:
@@ -338,6 +347,10 @@ class Trainer:
                 raise CheckpointError(
                     f"{self.run_folder.latest_checkpoint()}: optimizer state does not fit the model ({e})"
                 ) from e
+        elif self.init_optimizer is not None:
+            # AdamW's moments of the run the weights continue (the loop's previous
+            # iteration); the learning-rate schedule still starts at step 0.
+            carry_optimizer_state(self.optimizer, self.init_optimizer)
         self.bf16 = bool(config.bf16 and dev.type == "cuda" and torch.cuda.is_bf16_supported())
         self.sampler = BatchSampler(len(self.train_ex), config.batch_size, config.seed)
         self.tensors = Tensors(self.train_ex, dev)

@@ -7,7 +7,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -65,6 +65,7 @@ class LoopSettings:
     device: StrictStr = "auto"
     torch_threads: StrictInt = Field(0, ge=0, le=4096)
     bf16: StrictBool = False
+    pipeline: Literal["sequential", "overlap"] = "sequential"
 
 
 @settings(LoopConfigError, "gate settings")

@@ -17,7 +17,7 @@ from blobmaster.arena import derive_seed
 from blobmaster.atomic import atomic_write_bytes, remove_temporary_files, utc_now, write_json
 from blobmaster.checkpoint import model_config_for, read_init_weights, size_name
 from blobmaster.config import ConfigError
-from blobmaster.loop import gate, selfplay, training
+from blobmaster.loop import gate
 from blobmaster.loop.config import (
     DEFAULT_PRESET,
     SEED_MAX,
@@ -31,6 +31,7 @@ from blobmaster.loop.context import LoopContext
 from blobmaster.loop.folder import LoopFolder, locked
 from blobmaster.loop.manifest import best_state, read_manifest, write_manifest
 from blobmaster.loop.metrics import iteration_row, write_metrics
+from blobmaster.loop.pipeline import PhaseTimer, first_phases, timed_phase
 from blobmaster.model import BlobNet, default_model, resolve_device, save_model
 from blobmaster.train import TrainError
 
@@ -92,11 +93,28 @@ def run_iteration(ctx: LoopContext, k: int, best: Path, rejections: int) -> dict
     it = ctx.folder.iter_dir(k)
     it.mkdir(parents=True, exist_ok=True)
     remove_temporary_files(it)
-    sp = selfplay.selfplay_phase(ctx, k, best)
-    tr = training.train_phase(ctx, k)
-    gt = gate.gate_phase(ctx, k, best, rejections)
-    ev = gate.reference_games(ctx, it / "model.pt", it / "eval.json", f"iteration {k}")
+    with PhaseTimer() as whole:
+        sp, tr = first_phases(ctx, k, best)
+        gt, gate_busy = timed_phase(
+            it / "gate.json", lambda: gate.gate_phase(ctx, k, best, rejections)
+        )
+        ev, eval_busy = timed_phase(
+            it / "eval.json",
+            lambda: gate.reference_games(ctx, it / "model.pt", it / "eval.json", f"iteration {k}"),
+        )
     row = iteration_row(k, sp, tr, gt, ev)
+    row.update(
+        {  # after the columns of metrics.py (a resumed iteration: this call's wall time)
+            "pipeline": ctx.cfg.loop.pipeline,
+            "iteration_wall_s": whole.wall_s,
+            "iteration_busy_cores": whole.busy_cores,
+            "selfplay_busy_cores": sp.get("busy_cores"),
+            "train_busy_cores": tr.get("busy_cores"),
+            "train_torch_threads": tr.get("torch_threads"),
+            "gate_busy_cores": gate_busy if gt.get("deals") else None,  # no gate: nothing ran
+            "eval_busy_cores": eval_busy if ev.get("references") else None,
+        }
+    )
     write_json(it / "DONE", row)
     write_metrics(ctx.folder)
     return row
@@ -258,10 +276,12 @@ def run_loop(
                 "device": str(dev),
                 "threads": cfg.selfplay.resolved_threads(),
                 "torch_threads": torch.get_num_threads(),
+                "pipeline": cfg.loop.pipeline,
             }
             if ray is not None:
                 ctx.ray_pool = _ray_pool(ray, ray_actors, dev, say)
                 run_info["ray"] = ray
+            run_info["train_torch_threads"] = ctx.train_threads
             write_manifest(folder, cfg, history=history, extra=run_info)
             ran = _iterate(ctx, history, run_info)
         finally:

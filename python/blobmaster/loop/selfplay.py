@@ -8,6 +8,8 @@ the throughput of every call, ``selfplay.json`` marks the phase done.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,24 @@ def shard_stats(shards_dir: Path) -> tuple[int, int, int]:
     return rounds, examples, len(files)
 
 
-def _play(ctx: LoopContext, k: int, best: Path, have: int, model_id: str) -> dict[str, Any]:
+def _stoppable(bar: Any, stop: threading.Event | None) -> Any:
+    """The progress callback, raising KeyboardInterrupt once ``stop`` is set:
+    run_selfplay then writes the finished rounds and returns interrupted
+    (how the overlap pipeline stops a self-play thread, which gets no Ctrl-C)."""
+    if stop is None:
+        return bar
+
+    def progress(snapshot: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        bar(snapshot)
+
+    return progress
+
+
+def _play(
+    ctx: LoopContext, k: int, best: Path, have: int, model_id: str, stop: threading.Event | None
+) -> dict[str, Any]:
     """Plays the rounds still missing in ``iter-k/shards``; returns the call's part record."""
     from blobmaster import SelfPlayEngine
     from blobmaster.progress import RichProgress
@@ -63,7 +82,10 @@ def _play(ctx: LoopContext, k: int, best: Path, have: int, model_id: str) -> dic
     out = ctx.folder.iter_dir(k) / "shards"
     metadata = ShardMetadata(model=model_id, search=cfg.search.to_json())
     threads = kwargs["threads"]
-    with RichProgress(missing, enabled=ctx.progress) as bar:
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    # Two live progress bars would fight over the terminal: the overlapped training keeps its own.
+    with RichProgress(missing, enabled=ctx.progress and stop is None) as rich_bar:
+        bar = _stoppable(rich_bar, stop)
         if ctx.ray_pool is not None:  # the same rounds on Ray actors, shards into `out`
             summary: Any = ctx.ray_pool.selfplay(
                 best, out, preset=cfg.preset, rounds=missing, seed=seed,
@@ -78,12 +100,16 @@ def _play(ctx: LoopContext, k: int, best: Path, have: int, model_id: str) -> dic
                 batch=kwargs["max_batch"], timeout_ms=cfg.selfplay.timeout_ms, bf16=bf16,
                 progress=bar, metadata=metadata,
             )  # fmt: skip
+    cpu_s, wall_s = time.process_time() - cpu_started, time.perf_counter() - wall_started
     ctx.log(f"iteration {k} self-play: {summary.one_line()}")
     return {
         "seed": seed,
         "rounds": summary.rounds,
         "examples": summary.examples,
         "elapsed_s": summary.elapsed_s,
+        "cpu_s": cpu_s,
+        "wall_s": wall_s,
+        "overlapped": stop is not None,
         "evaluations": summary.evaluations,
         "batches": summary.batches,
         "interrupted": summary.interrupted,
@@ -100,6 +126,10 @@ def _summary(parts: list[dict[str, Any]], stats: tuple[int, int, int]) -> dict[s
     elapsed = sum(p["elapsed_s"] for p in parts)
     evaluations = sum(p["evaluations"] for p in parts)
     batches = sum(p["batches"] for p in parts)
+    timed = [
+        p for p in parts if "cpu_s" in p
+    ]  # parts written before busy cores were measured have none
+    timed_wall = sum(p["wall_s"] for p in timed)
     return {
         "rounds": rounds,
         "examples": examples,
@@ -109,12 +139,20 @@ def _summary(parts: list[dict[str, Any]], stats: tuple[int, int, int]) -> dict[s
         "rounds_per_min": 60.0 * timed_rounds / elapsed if elapsed > 0 else None,
         "evals_per_s": evaluations / elapsed if elapsed > 0 else None,
         "mean_batch": evaluations / batches if batches else None,
+        "cpu_s": sum(p["cpu_s"] for p in timed) if timed else None,
+        "busy_cores": (
+            sum(p["cpu_s"] for p in timed) / timed_wall if timed and timed_wall > 0 else None
+        ),
+        "overlapped": any(p.get("overlapped") for p in parts),
     }
 
 
-def selfplay_phase(ctx: LoopContext, k: int, best: Path) -> dict[str, Any]:
+def selfplay_phase(
+    ctx: LoopContext, k: int, best: Path, stop: threading.Event | None = None
+) -> dict[str, Any]:
     """Runs (or finishes) the self-play of iteration ``k`` with network ``best``;
-    returns the contents of its ``selfplay.json`` marker."""
+    returns the contents of its ``selfplay.json`` marker. ``stop``: set by
+    the overlap pipeline (self-play on a thread) to stop it like a Ctrl-C."""
     it = ctx.folder.iter_dir(k)
     marker = it / "selfplay.json"
     done = read_json(marker)
@@ -128,7 +166,7 @@ def selfplay_phase(ctx: LoopContext, k: int, best: Path) -> dict[str, Any]:
     have, _, _ = shard_stats(shards)
     info = load_model_info(best)
     if have < ctx.cfg.rounds:
-        part = _play(ctx, k, best, have, info.id)
+        part = _play(ctx, k, best, have, info.id, stop)
         parts.append(part)
         write_json(parts_file, parts)
         if part["interrupted"]:

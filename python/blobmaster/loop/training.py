@@ -13,8 +13,8 @@ from typing import Any
 from blobmaster.arena import derive_seed
 from blobmaster.atomic import atomic_write_bytes, read_json, utc_now, write_json
 from blobmaster.checkpoint import RunFolder
-from blobmaster.loop.config import SEED_MAX, LoopInterrupted
-from blobmaster.loop.context import LoopContext
+from blobmaster.loop.config import SEED_MAX, LoopError, LoopInterrupted
+from blobmaster.loop.context import LoopContext, torch_threads
 from blobmaster.loop.metrics import loss_summary
 from blobmaster.train import (
     IncompatibleModelError,
@@ -29,8 +29,25 @@ from blobmaster.trainer import SUMMARY_STEPS  # the trainer's own window: both s
 __all__ = ["train_phase"]
 
 
+def _previous_optimizer(ctx: LoopContext, k: int) -> Path | None:
+    """The final checkpoint of iteration k-1's training, whose AdamW state
+    iteration k continues; None for k = 1 or when the checkpoint is gone
+    (then a fresh optimizer)."""
+    if k == 1:
+        return None
+    latest = RunFolder(ctx.folder.iter_dir(k - 1) / "train").latest_checkpoint()
+    if latest is None:
+        ctx.log(f"iteration {k} train: no checkpoint of iteration {k - 1}: a fresh optimizer")
+    return latest
+
+
 def _train(
-    ctx: LoopContext, k: int, tcfg: TrainConfig, data: list[Path], init: Path
+    ctx: LoopContext,
+    k: int,
+    tcfg: TrainConfig,
+    data: list[Path],
+    init: Path,
+    init_optimizer: Path | None,
 ) -> TrainSummary:
     """Trains (resuming an interrupted training when it can, or starting it
     again under --force when it cannot)."""
@@ -51,6 +68,7 @@ def _train(
                 data,
                 train_dir,
                 init_model=None if resume else init,
+                init_optimizer=None if resume else init_optimizer,
                 resume=resume,
                 device=ctx.device,
                 progress=bar,
@@ -68,6 +86,15 @@ def _train(
         return call(False)
 
 
+def window_iterations(ctx: LoopContext, k: int) -> tuple[int, int]:
+    """(first, last) iteration whose shards iteration ``k`` trains on: the
+    newest ``[loop] window_iterations`` iterations up to k, or, in the
+    overlap pipeline (k > 1), up to k-1 (iteration k's own shards are being
+    written while it trains)."""
+    last = k - 1 if ctx.cfg.loop.pipeline == "overlap" and k > 1 else k
+    return max(1, last - ctx.cfg.loop.window_iterations + 1), last
+
+
 def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
     """Runs (or finishes) the training of iteration ``k``; returns the
     contents of its ``train.json`` marker."""
@@ -77,15 +104,25 @@ def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
     done = read_json(marker)
     if done is not None:
         return done
-    first = max(1, k - cfg.loop.window_iterations + 1)
-    data = [folder.iter_dir(j) / "shards" for j in range(first, k + 1)]
+    first, last = window_iterations(ctx, k)
+    unfinished = [
+        j for j in range(first, last + 1) if read_json(folder.iter_dir(j) / "selfplay.json") is None
+    ]
+    if unfinished:  # only complete self-play is training data (never half an iteration)
+        raise LoopError(
+            f"iteration {k}: the self-play of iteration {unfinished[0]} is not finished"
+        )
+    data = [folder.iter_dir(j) / "shards" for j in range(first, last + 1)]
     init = folder.init_model if k == 1 else folder.iter_dir(k - 1) / "model.pt"
     tcfg = cfg.train.replace(
         model=cfg.model_size,
         seed=derive_seed("blobmaster-loop-train", cfg.loop.seed, k) & SEED_MAX,
     )
-    started = time.perf_counter()
-    summary = _train(ctx, k, tcfg, data, init)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    optimizer_from = _previous_optimizer(ctx, k)
+    with torch_threads(ctx.train_threads):
+        summary = _train(ctx, k, tcfg, data, init, optimizer_from)
+    cpu_s = time.process_time() - cpu_started
     if summary.interrupted:
         raise LoopInterrupted(
             f"interrupted during the training of iteration {k} (step {summary.step})"
@@ -96,10 +133,20 @@ def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
     result = {
         "steps": summary.step,
         "resumed": summary.resumed,
-        "elapsed_s": time.perf_counter() - started,
+        "elapsed_s": (elapsed := time.perf_counter() - started),
+        "cpu_s": cpu_s,
+        "busy_cores": cpu_s / elapsed if elapsed > 0 else None,
+        "torch_threads": ctx.train_threads,
+        "overlapped": ctx.cfg.loop.pipeline == "overlap" and last < k,
+        "optimizer_from": (
+            folder.rel(opt)
+            if not summary.resumed and (opt := _previous_optimizer(ctx, k))
+            else None
+        ),
         "train_s": summary.elapsed_s,
         "examples_per_s": summary.examples_per_s if summary.steps else None,
         "window_first_iteration": first,
+        "window_last_iteration": last,
         "window_shards": len(summary.window.shards),
         "window_examples": summary.window.examples,
         "train_examples": summary.train_examples,
