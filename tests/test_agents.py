@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import blobmaster as bm
+from blobmaster.agent_specs import parse_agent_spec
 from blobmaster.agents import (
     Agent,
     AgentError,
     ModelAgent,
     RolloutAgent,
     decision_seed,
-    parse_agent_spec,
 )
 from blobmaster.config import SearchConfig, load_config
 from blobmaster.model import ModelConfig, default_model, save_model

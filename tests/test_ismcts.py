@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 import blobmaster as bm
 from blobmaster import _core
-from blobmaster.agents import Agent, AgentError, IsmctsAgent, parse_agent_spec
+from blobmaster.agent_specs import parse_agent_spec
+from blobmaster.agents import Agent, AgentError, IsmctsAgent
 from blobmaster.arena import ArenaReport, play_duplicate
 from blobmaster.cli import app
 from blobmaster.loop import LoopConfigError, run_loop

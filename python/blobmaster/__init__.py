@@ -68,7 +68,7 @@ _LAZY = {
     "run_selfplay": "blobmaster.inference",
     "Agent": "blobmaster.agents",
     "AgentError": "blobmaster.agents",
-    "parse_agent_spec": "blobmaster.agents",
+    "parse_agent_spec": "blobmaster.agent_specs",
     "ArenaError": "blobmaster.arena",
     "ArenaReport": "blobmaster.arena",
     "play_duplicate": "blobmaster.arena",

@@ -397,11 +397,11 @@ def evaluate_specs(
     console: Any | None = None,
     engine: bool | None = None,
 ) -> ArenaReport:
-    """Builds one agent per spec (:func:`blobmaster.agents.parse_agent_spec`;
+    """Builds one agent per spec (:func:`blobmaster.agent_specs.parse_agent_spec`;
     agent k is seeded with :func:`agent_seed` ``(seed, k)``) and plays
     :func:`play_duplicate` (``engine`` as there). What ``blobmaster eval`` runs. Raises AgentError
     or ArenaError (both ValueErrors) for bad input, before any round is played."""
-    from blobmaster.agents import parse_agent_spec
+    from blobmaster.agent_specs import parse_agent_spec
 
     specs = list(specs)
     if len(specs) < 2:

@@ -498,7 +498,7 @@ def make_agent(
     seed: int | None = None,
 ) -> Any:
     """The agents' player for a table: ``agent`` (a spec such as
-    ``heuristic``, see :func:`blobmaster.agents.parse_agent_spec`) when
+    ``heuristic``, see :func:`blobmaster.agent_specs.parse_agent_spec`) when
     given, else the network in ``model`` (None: the built-in one, whatever
     :meth:`Agent.load` returns) with the ``search`` preset. Raises
     :class:`blobmaster.AgentError`."""

@@ -145,7 +145,7 @@ def evaluate_tables(
     a list of such strings or of (players, cards)), ``deals`` duplicate deals
     each, deals seeded with ``seed``. Raises ArenaError (bad tables or
     agents count), AgentError (a bad spec) before any round is played."""
-    from blobmaster.agents import parse_agent_spec
+    from blobmaster.agent_specs import parse_agent_spec
 
     specs = list(specs)
     if len(specs) < 2:

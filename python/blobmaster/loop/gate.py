@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from blobmaster.agents import Agent, AgentError, parse_agent_spec
+from blobmaster.agent_specs import parse_agent_spec
+from blobmaster.agents import Agent, AgentError
 from blobmaster.arena import ArenaReport, agent_seed, derive_seed, play_duplicate
 from blobmaster.atomic import read_json, utc_now, write_json
 from blobmaster.loop.config import LoopConfigError
