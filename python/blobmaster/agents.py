@@ -196,13 +196,13 @@ class Agent(abc.ABC):
             from blobmaster.packaged import default_model_path, warn_no_packaged_model
 
             shipped = default_model_path()
-            if shipped is None:
-                warn_no_packaged_model()
-                model = RANDOM_MODEL
-            return ModelAgent(
-                model if shipped is None else shipped, search=search, device=device, seed=seed,
-                label="default",
+            agent = ModelAgent(
+                RANDOM_MODEL if shipped is None else shipped, search=search, device=device,
+                seed=seed, label="default",
             )  # fmt: skip
+            if shipped is None:  # only once the agent exists: bad input stays one error line
+                warn_no_packaged_model()
+            return agent
         return ModelAgent(model, search=search, device=device, seed=seed)
 
     @staticmethod
