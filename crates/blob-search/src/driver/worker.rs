@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use blob_core::game::{Game, GameContext};
 use blob_core::rng::mix_seed;
@@ -18,7 +17,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::Shared;
 use super::counters::WorkerCounts;
-use super::requests::{Requests, Waiter};
+use super::requests::{Requests, Waiter, wait_for_answers};
 use super::waves::{deal_trees, start_waves, waves_done};
 use crate::cache::CachedAnswer;
 use crate::error::SearchResult;
@@ -136,20 +135,12 @@ impl Worker {
     /// as idle, so a partial batch goes out now. False when the engine has
     /// dropped the answer channel.
     fn wait_for_answers(&mut self) -> bool {
-        let holding_back = !self.requests.outbox_is_empty();
-        let idle = !holding_back && self.requests.live() > 0;
-        let wait = if holding_back {
-            Duration::from_micros(200)
-        } else {
-            Duration::from_millis(2)
-        };
-        if idle {
-            self.shared.queue.set_idle(true);
-        }
-        let received = self.rx.recv_timeout(wait);
-        if idle {
-            self.shared.queue.set_idle(false);
-        }
+        let received = wait_for_answers(
+            std::slice::from_ref(&self.shared.queue),
+            !self.requests.outbox_is_empty(),
+            self.requests.live(),
+            |wait| self.rx.recv_timeout(wait),
+        );
         match received {
             Ok(msg) => self.on_answers(msg),
             Err(RecvTimeoutError::Timeout) => {}

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use blob_core::rng::mix_seed;
 use blob_core::{NUM_ACTIONS, Rng, Round};
@@ -14,7 +13,7 @@ use super::pyseed::{decision_seed, python_choice};
 use super::{ArenaRound, ArenaShared, SeatAgent};
 use crate::cache::CachedAnswer;
 use crate::driver::counters::WorkerCounts;
-use crate::driver::requests::{Requests, Waiter};
+use crate::driver::requests::{Requests, Waiter, wait_for_answers};
 use crate::driver::waves::{deal_trees, start_waves, waves_done};
 use crate::error::SearchResult;
 use crate::evaluator::RolloutEvaluator;
@@ -154,30 +153,24 @@ impl ArenaWorker {
         if self.rxs.is_empty() {
             return true;
         }
-        let holding_back = !self.outboxes_empty();
-        let idle = !holding_back && self.live() > 0;
-        let wait = if holding_back {
-            Duration::from_micros(200)
-        } else {
-            Duration::from_millis(2)
-        };
-        if idle {
-            self.shared.queues.iter().for_each(|q| q.set_idle(true));
-        }
-        let mut select = Select::new();
-        for rx in &self.rxs {
-            select.recv(rx);
-        }
-        let received = match select.select_timeout(wait) {
-            Ok(op) => {
-                let net = op.index();
-                Some(op.recv(&self.rxs[net]).map(|msg| (net, msg)))
-            }
-            Err(_) => None,
-        };
-        if idle {
-            self.shared.queues.iter().for_each(|q| q.set_idle(false));
-        }
+        let received = wait_for_answers(
+            &self.shared.queues,
+            !self.outboxes_empty(),
+            self.live(),
+            |wait| {
+                let mut select = Select::new();
+                for rx in &self.rxs {
+                    select.recv(rx);
+                }
+                match select.select_timeout(wait) {
+                    Ok(op) => {
+                        let net = op.index();
+                        Some(op.recv(&self.rxs[net]).map(|msg| (net, msg)))
+                    }
+                    Err(_) => None,
+                }
+            },
+        );
         match received {
             Some(Ok((net, msg))) => self.on_answers(net, msg),
             Some(Err(_)) => return false,
