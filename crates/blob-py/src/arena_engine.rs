@@ -2,22 +2,15 @@
 //! Batches are handed over as numpy views, as by `SelfPlayEngine` (see
 //! `engine.rs`); each network has its own queue, named by its index.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use blob_core::observation::OBS_SIZE;
-use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
 use blob_search::driver::arena::{ArenaConfig, ArenaEngine, SeatAgent};
-use blob_search::queue::Ticket;
-use blob_search::{IsmctsParams, Rollout, SearchError, SearchParams};
-use numpy::PyArray2;
-use numpy::ndarray::ArrayView2;
+use blob_search::{IsmctsParams, Rollout, SearchParams};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::batches::{PyBatch, TicketBook, batch_request, batch_stats, no_batch};
 use crate::convert;
-use crate::engine::matrix_f32;
 use crate::errors::{BindingError, BindingResult};
 use crate::round::PyRound;
 
@@ -32,7 +25,7 @@ struct ArenaBatchOwner {
 #[pyclass(module = "blobmaster._core", name = "ArenaEngine", frozen)]
 pub struct PyArenaEngine {
     engine: Arc<ArenaEngine>,
-    tickets: Mutex<HashMap<(usize, u64), Ticket>>,
+    tickets: TicketBook<(usize, u64)>,
 }
 
 fn field<'py, T: FromPyObjectOwned<'py>>(
@@ -122,21 +115,6 @@ fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
     })
 }
 
-fn positive(value: i128, what: &str) -> BindingResult<usize> {
-    match usize::try_from(value) {
-        Ok(v) if v > 0 => Ok(v),
-        _ => Err(BindingError::Argument(format!(
-            "{what} must be a positive integer, got {value}"
-        ))),
-    }
-}
-
-impl PyArenaEngine {
-    fn tickets(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, u64), Ticket>> {
-        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 #[pymethods]
 impl PyArenaEngine {
     /// Starts the workers on the schedule: every deal in every seating.
@@ -173,10 +151,10 @@ impl PyArenaEngine {
             .map(|(k, spec)| seat_agent(spec, k))
             .collect::<BindingResult<Vec<_>>>()?;
         let config = ArenaConfig {
-            threads: positive(threads, "threads")?,
-            games_per_thread: positive(games_per_thread, "games_per_thread")?,
-            max_batch: positive(max_batch, "max_batch")?,
-            pipeline_depth: positive(pipeline_depth, "pipeline_depth")?,
+            threads: convert::positive(threads, "threads")?,
+            games_per_thread: convert::positive(games_per_thread, "games_per_thread")?,
+            max_batch: convert::positive(max_batch, "max_batch")?,
+            pipeline_depth: convert::positive(pipeline_depth, "pipeline_depth")?,
             cache_entries: convert::non_negative(cache_entries, "cache_entries")?,
             networks: convert::non_negative(networks, "networks")?,
             deals: deals.iter().map(|r| r.inner).collect(),
@@ -185,7 +163,7 @@ impl PyArenaEngine {
         };
         Ok(PyArenaEngine {
             engine: Arc::new(ArenaEngine::start(config)?),
-            tickets: Mutex::new(HashMap::new()),
+            tickets: TicketBook::new(),
         })
     }
 
@@ -199,60 +177,25 @@ impl PyArenaEngine {
         net: i128,
         max_size: Option<i128>,
         timeout_ms: i128,
-    ) -> PyResult<(i64, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    ) -> PyResult<PyBatch<'py>> {
         let net = convert::non_negative(net, "net")?;
-        let capacity = self.engine.config().max_batch;
-        let max = match max_size {
-            None => capacity,
-            Some(m) => match usize::try_from(m) {
-                Ok(v) if (1..=capacity).contains(&v) => v,
-                _ => {
-                    return Err(BindingError::Argument(format!(
-                        "max_size must be in 1..={capacity} (the engine's max_batch), got {m}"
-                    ))
-                    .into());
-                }
-            },
-        };
-        let timeout = u64::try_from(timeout_ms).map_err(|_| {
-            BindingError::Argument(format!("timeout_ms must not be negative, got {timeout_ms}"))
-        })?;
-        let timeout = Duration::from_millis(timeout.min(3_600_000));
+        let (max, timeout) = batch_request(max_size, self.engine.config().max_batch, timeout_ms)?;
         let engine = Arc::clone(&self.engine);
         let ticket = py
             .detach(move || engine.next_batch(net, max, timeout))
             .map_err(BindingError::from)?;
         let Some(ticket) = ticket else {
-            let states = PyArray2::<f32>::zeros(py, [0, OBS_SIZE], false).into_any();
-            let masks = PyArray2::<bool>::zeros(py, [0, NUM_ACTIONS], false).into_any();
-            return Ok((-1, states, masks));
+            return Ok(no_batch(py));
         };
-        let (obs_ptr, mask_ptr) = self
-            .engine
-            .queue(net)
-            .and_then(|q| q.batch_pointers(&ticket))
-            .map_err(BindingError::from)?;
-        let (id, rows) = (ticket.id(), ticket.rows());
-        self.tickets().insert((net, id), ticket);
-        let owner = Bound::new(
-            py,
-            ArenaBatchOwner {
+        let queue = self.engine.queue(net).map_err(BindingError::from)?;
+        let owner = || {
+            let owner = ArenaBatchOwner {
                 _engine: Arc::clone(&self.engine),
-            },
-        )?
-        .into_any();
-        // SAFETY: as in `SelfPlayEngine.next_batch`: the buffers live as long
-        // as the engine, which `owner` keeps alive, and are never
-        // reallocated; their contents are this batch's until it is submitted.
-        let (states, masks) = unsafe {
-            let obs = ArrayView2::from_shape_ptr((rows, OBS_SIZE), obs_ptr);
-            let mask = ArrayView2::from_shape_ptr((rows, NUM_ACTIONS), mask_ptr);
-            (
-                PyArray2::borrow_from_array(&obs, owner.clone()).into_any(),
-                PyArray2::borrow_from_array(&mask, owner).into_any(),
-            )
+            };
+            Ok(Bound::new(py, owner)?.into_any())
         };
-        Ok((id as i64, states, masks))
+        // SAFETY: `owner` keeps the engine, and so its queues, alive.
+        unsafe { self.tickets.hand_out(queue, |id| (net, id), ticket, owner) }
     }
 
     /// Answers a batch of network `net` (as `SelfPlayEngine.submit`).
@@ -267,15 +210,13 @@ impl PyArenaEngine {
         let id = u64::try_from(ticket).map_err(|_| {
             BindingError::Argument(format!("ticket {ticket} is not a batch ticket"))
         })?;
-        let unknown = || BindingError::from(SearchError::UnknownTicket(id));
-        let rows = self.tickets().get(&(net, id)).ok_or_else(unknown)?.rows();
-        let policy = matrix_f32(policy_logits, "policy_logits", rows, NUM_ACTIONS)?;
-        let values = matrix_f32(values, "values", rows, MAX_PLAYERS)?;
-        let mut tickets = self.tickets();
-        let ticket = tickets.get_mut(&(net, id)).ok_or_else(unknown)?;
-        self.engine.submit(net, ticket, &policy, &values)?;
-        tickets.remove(&(net, id));
-        Ok(())
+        self.tickets.answer(
+            (net, id),
+            id,
+            policy_logits,
+            values,
+            |ticket, policy, values| self.engine.submit(net, ticket, policy, values),
+        )
     }
 
     /// Rounds finished since the last call: (schedule index, final round),
@@ -292,16 +233,7 @@ impl PyArenaEngine {
     /// Counters: rounds, decisions, simulations, leaves_evaluated, batches, ...
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.engine.stats();
-        let d = PyDict::new(py);
-        for (name, value) in s.counts.named() {
-            d.set_item(name, value)?;
-        }
-        d.set_item("leaves_evaluated", s.leaves_evaluated)?;
-        d.set_item("batches", s.batches)?;
-        d.set_item(
-            "mean_batch",
-            s.leaves_evaluated as f64 / s.batches.max(1) as f64,
-        )?;
+        let d = batch_stats(py, &s.counts, s.leaves_evaluated, s.batches)?;
         d.set_item("workers_running", s.workers_running)?;
         Ok(d)
     }

@@ -21,6 +21,16 @@ pub fn non_negative(value: i128, what: &str) -> BindingResult<usize> {
         .map_err(|_| BindingError::Argument(format!("{what} must not be negative, got {value}")))
 }
 
+/// A count that must be at least 1 (threads, batch sizes).
+pub fn positive(value: i128, what: &str) -> BindingResult<usize> {
+    match usize::try_from(value) {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(BindingError::Argument(format!(
+            "{what} must be a positive integer, got {value}"
+        ))),
+    }
+}
+
 /// A seat of a table of `players`.
 pub fn seat(value: i128, players: usize) -> BindingResult<usize> {
     match usize::try_from(value) {

@@ -9,19 +9,17 @@
 //! Python names a batch by its ticket's id; the engine's [`Ticket`] itself
 //! stays here, in `tickets`, until the batch is answered.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
-use blob_search::queue::Ticket;
-use blob_search::{Engine, EngineConfig, ExampleColumns, SearchError, SearchParams, TableSpec};
-use numpy::ndarray::{Array1, Array2, ArrayView2};
+use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec};
+use numpy::ndarray::{Array1, Array2};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::batches::{PyBatch, TicketBook, batch_request, batch_stats, no_batch};
 use crate::convert;
 use crate::errors::{BindingError, BindingResult};
 
@@ -37,22 +35,7 @@ struct BatchOwner {
 pub struct PyEngine {
     engine: Arc<Engine>,
     /// Handed-out batches not answered yet, by ticket id.
-    tickets: Mutex<HashMap<u64, Ticket>>,
-}
-
-impl PyEngine {
-    fn tickets(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Ticket>> {
-        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-fn positive(value: i128, what: &str) -> BindingResult<usize> {
-    match usize::try_from(value) {
-        Ok(v) if v > 0 => Ok(v),
-        _ => Err(BindingError::Argument(format!(
-            "{what} must be a positive integer, got {value}"
-        ))),
-    }
+    tickets: TicketBook<u64>,
 }
 
 fn count_u32(value: i128, what: &str) -> BindingResult<u32> {
@@ -179,13 +162,13 @@ impl PyEngine {
                 .collect::<BindingResult<_>>()?,
         };
         let config = EngineConfig {
-            threads: positive(threads, "threads")?,
-            games_per_thread: positive(games_per_thread, "games_per_thread")?,
+            threads: convert::positive(threads, "threads")?,
+            games_per_thread: convert::positive(games_per_thread, "games_per_thread")?,
             params,
             tables,
             seed: convert::seed(Some(seed))?,
-            max_batch: positive(max_batch, "max_batch")?,
-            pipeline_depth: positive(pipeline_depth, "pipeline_depth")?,
+            max_batch: convert::positive(max_batch, "max_batch")?,
+            pipeline_depth: convert::positive(pipeline_depth, "pipeline_depth")?,
             rounds: rounds
                 .map(|r| convert::non_negative(r, "rounds"))
                 .transpose()?
@@ -195,7 +178,7 @@ impl PyEngine {
         };
         Ok(PyEngine {
             engine: Arc::new(Engine::start(config)?),
-            tickets: Mutex::new(HashMap::new()),
+            tickets: TicketBook::new(),
         })
     }
 
@@ -210,61 +193,26 @@ impl PyEngine {
         py: Python<'py>,
         max_size: Option<i128>,
         timeout_ms: i128,
-    ) -> PyResult<(i64, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let capacity = self.engine.config().max_batch;
-        let max = match max_size {
-            None => capacity,
-            Some(m) => match usize::try_from(m) {
-                Ok(v) if (1..=capacity).contains(&v) => v,
-                _ => {
-                    return Err(BindingError::Argument(format!(
-                        "max_size must be in 1..={capacity} (the engine's max_batch), got {m}"
-                    ))
-                    .into());
-                }
-            },
-        };
-        let timeout = u64::try_from(timeout_ms).map_err(|_| {
-            BindingError::Argument(format!("timeout_ms must not be negative, got {timeout_ms}"))
-        })?;
-        let timeout = Duration::from_millis(timeout.min(3_600_000));
+    ) -> PyResult<PyBatch<'py>> {
+        let (max, timeout) = batch_request(max_size, self.engine.config().max_batch, timeout_ms)?;
         let engine = Arc::clone(&self.engine);
         let ticket = py
             .detach(move || engine.next_batch(max, timeout))
             .map_err(BindingError::from)?;
         let Some(ticket) = ticket else {
-            let states = PyArray2::<f32>::zeros(py, [0, OBS_SIZE], false).into_any();
-            let masks = PyArray2::<bool>::zeros(py, [0, NUM_ACTIONS], false).into_any();
-            return Ok((-1, states, masks));
+            return Ok(no_batch(py));
         };
-        let (obs_ptr, mask_ptr) = self
-            .engine
-            .queue()
-            .batch_pointers(&ticket)
-            .map_err(BindingError::from)?;
-        let (id, rows) = (ticket.id(), ticket.rows());
-        self.tickets().insert(id, ticket);
-        let owner = Bound::new(
-            py,
-            BatchOwner {
+        let owner = || {
+            let owner = BatchOwner {
                 _engine: Arc::clone(&self.engine),
-            },
-        )?
-        .into_any();
-        // SAFETY: the pointers address `rows` full rows of buffers that live
-        // as long as the engine, which `owner` keeps alive; the buffers are
-        // never reallocated. Their contents are this batch's until it is
-        // submitted: the documented contract of the arrays (see
-        // `LeafQueue::batch_pointers`), which Python code must keep.
-        let (states, masks) = unsafe {
-            let obs = ArrayView2::from_shape_ptr((rows, OBS_SIZE), obs_ptr);
-            let mask = ArrayView2::from_shape_ptr((rows, NUM_ACTIONS), mask_ptr);
-            (
-                PyArray2::borrow_from_array(&obs, owner.clone()).into_any(),
-                PyArray2::borrow_from_array(&mask, owner).into_any(),
-            )
+            };
+            Ok(Bound::new(py, owner)?.into_any())
         };
-        Ok((id as i64, states, masks))
+        // SAFETY: `owner` keeps the engine, and so its queue, alive.
+        unsafe {
+            self.tickets
+                .hand_out(self.engine.queue(), |id| id, ticket, owner)
+        }
     }
 
     /// Answers a batch: policy logits float32 [B, 66] (illegal entries are
@@ -289,17 +237,10 @@ impl PyEngine {
                 "ticket {ticket} is not a batch ticket (-1 marks an empty batch: submit it with empty arrays or not at all)"
             ))
         })?;
-        let unknown = || BindingError::from(SearchError::UnknownTicket(id));
-        let rows = self.tickets().get(&id).ok_or_else(unknown)?.rows();
-        // Converted without holding the lock: reading a Python object can run
-        // Python code, which may let another thread in.
-        let policy = matrix_f32(policy_logits, "policy_logits", rows, NUM_ACTIONS)?;
-        let values = matrix_f32(values, "values", rows, MAX_PLAYERS)?;
-        let mut tickets = self.tickets();
-        let ticket = tickets.get_mut(&id).ok_or_else(unknown)?;
-        self.engine.submit(ticket, &policy, &values)?;
-        tickets.remove(&id);
-        Ok(())
+        self.tickets
+            .answer(id, id, policy_logits, values, |ticket, policy, values| {
+                self.engine.submit(ticket, policy, values)
+            })
     }
 
     /// Every example finished since the last call, as numpy columns.
@@ -332,16 +273,7 @@ impl PyEngine {
     /// evaluated, batches, mean batch size, cache hits, queue depth, ...
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.engine.stats();
-        let d = PyDict::new(py);
-        for (name, value) in s.counts.named() {
-            d.set_item(name, value)?;
-        }
-        d.set_item("leaves_evaluated", s.leaves_evaluated)?;
-        d.set_item("batches", s.batches)?;
-        d.set_item(
-            "mean_batch",
-            s.leaves_evaluated as f64 / s.batches.max(1) as f64,
-        )?;
+        let d = batch_stats(py, &s.counts, s.leaves_evaluated, s.batches)?;
         let (hits, misses) = (s.counts.cache_hits, s.counts.cache_misses);
         d.set_item(
             "cache_hit_rate",

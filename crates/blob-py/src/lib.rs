@@ -5,6 +5,7 @@
 //! this module.
 
 mod arena_engine;
+mod batches;
 mod cards;
 mod convert;
 mod engine;

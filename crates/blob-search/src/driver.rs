@@ -4,6 +4,8 @@
 //! - [`config`]: what the engine deals and how it searches;
 //! - `worker`: a worker's event loop and the rounds it plays;
 //! - `requests`: a worker's evaluation requests (cache, sharing, outbox);
+//! - `waves`: a decision's trees, dealt and searched in waves of leaves;
+//! - `pool`: the workers' threads, failure and shutdown, for both engines;
 //! - [`counters`]: the counters, declared once;
 //! - [`arena`]: the same machinery playing duplicate-arena rounds.
 //!
@@ -16,10 +18,12 @@
 pub mod arena;
 pub mod config;
 pub mod counters;
+mod pool;
 mod requests;
+mod waves;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,41 +32,36 @@ use crossbeam_channel::unbounded;
 pub use config::{EngineConfig, TableSpec};
 pub use counters::{EngineStats, WorkerCounts};
 
-use crate::error::{SearchError, SearchResult};
+use crate::error::SearchResult;
 use crate::examples::ExampleColumns;
 use crate::queue::{LeafQueue, QueueStats, Ticket};
 use counters::SharedCounts;
+use pool::{Crew, Host, WorkerPool, answer_batch};
 use worker::Worker;
 
 /// What the engine and its workers share.
 struct Shared {
     config: EngineConfig,
     queue: LeafQueue,
-    stop: AtomicBool,
+    crew: Crew,
     next_round: AtomicU64,
     examples: Mutex<ExampleColumns>,
     counts: SharedCounts,
-    workers_running: AtomicUsize,
-    failure: Mutex<Option<String>>,
 }
 
-impl Shared {
-    /// Records why a worker stopped early (the first reason wins) and stops
-    /// the others.
-    fn fail(&self, worker: usize, why: &str) {
-        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-        if failure.is_none() {
-            *failure = Some(format!("self-play worker {worker} failed: {why}"));
-        }
-        self.stop.store(true, Ordering::Relaxed);
+impl Host for Shared {
+    fn crew(&self) -> &Crew {
+        &self.crew
+    }
+    fn queues(&self) -> &[LeafQueue] {
+        std::slice::from_ref(&self.queue)
     }
 }
 
 /// The self-play engine. Dropping it stops the workers.
 pub struct Engine {
     shared: Arc<Shared>,
-    pool: Mutex<Option<rayon::ThreadPool>>,
-    done: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    workers: WorkerPool,
 }
 
 impl Engine {
@@ -72,58 +71,18 @@ impl Engine {
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..config.threads).map(|_| unbounded()).unzip();
         let queue = LeafQueue::new(config.max_batch, config.pipeline_depth, senders)?;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads)
-            .thread_name(|i| format!("blob-selfplay-{i}"))
-            .build()
-            .map_err(|e| {
-                SearchError::InvalidConfig(format!("cannot start the thread pool: {e}"))
-            })?;
         let shared = Arc::new(Shared {
             queue,
-            stop: AtomicBool::new(false),
+            crew: Crew::new("self-play", config.threads),
             next_round: AtomicU64::new(0),
             examples: Mutex::new(ExampleColumns::default()),
             counts: SharedCounts::default(),
-            workers_running: AtomicUsize::new(config.threads),
-            failure: Mutex::new(None),
             config,
         });
-        let done = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-        for (id, rx) in receivers.into_iter().enumerate() {
-            let shared = Arc::clone(&shared);
-            let done = Arc::clone(&done);
-            pool.spawn(move || {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Worker::new(id, Arc::clone(&shared), rx).run()
-                }));
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => shared.fail(id, &error.to_string()),
-                    Err(panic) => {
-                        let msg = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        shared.fail(id, &msg);
-                    }
-                }
-                shared.workers_running.fetch_sub(1, Ordering::AcqRel);
-                // It will write no more rows: the consumer must not wait
-                // for them.
-                shared.queue.worker_exited();
-                shared.queue.wake_consumer();
-                let (count, cv) = &*done;
-                *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                cv.notify_all();
-            });
-        }
-        Ok(Engine {
-            shared,
-            pool: Mutex::new(Some(pool)),
-            done,
-        })
+        let workers = WorkerPool::start("blob-selfplay", &shared, receivers, |id, shared, rx| {
+            Worker::new(id, shared, rx).run()
+        })?;
+        Ok(Engine { shared, workers })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -133,35 +92,19 @@ impl Engine {
         &self.shared.queue
     }
 
-    fn check_failure(&self) -> SearchResult<()> {
-        match &*self
-            .shared
-            .failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Some(msg) => Err(SearchError::WorkerFailed(msg.clone())),
-            None => Ok(()),
-        }
-    }
-
     /// True once every requested round is played (or the engine stopped)
     /// and every worker has exited.
     pub fn is_finished(&self) -> bool {
-        self.shared.workers_running.load(Ordering::Acquire) == 0
+        self.shared.crew.is_finished()
     }
 
     /// Waits up to `timeout` for a batch of at most `max_rows` leaves. None
     /// when nothing came (or the engine finished).
     pub fn next_batch(&self, max_rows: usize, timeout: Duration) -> SearchResult<Option<Ticket>> {
-        self.check_failure()?;
-        if self.shared.queue.is_closed() {
-            return Err(SearchError::Closed);
-        }
-        if self.is_finished() {
-            return Ok(None);
-        }
-        self.shared.queue.next_batch(max_rows, timeout)
+        self.shared.crew.check_failure()?;
+        self.shared
+            .crew
+            .next_batch(&self.shared.queue, max_rows, timeout)
     }
 
     /// Answers a batch (see [`LeafQueue::submit`]).
@@ -188,40 +131,18 @@ impl Engine {
             batches: q.batches,
             queue_depth: q.rows_in_filling,
             tickets_outstanding: q.tickets_outstanding,
-            workers_running: self.shared.workers_running.load(Ordering::Relaxed) as u64,
+            workers_running: self.shared.crew.running(),
         }
     }
 
     /// Stops the workers and waits for them (at most a few milliseconds:
     /// they never block for long).
     pub fn close(&self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.queue.close();
-        let (count, cv) = &*self.done;
-        let mut finished = count.lock().unwrap_or_else(|e| e.into_inner());
-        while *finished < self.shared.config.threads {
-            finished = cv
-                .wait_timeout(finished, Duration::from_millis(50))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        drop(finished);
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.workers.close();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if !self.is_closed() {
-            self.close();
-        }
+        self.workers.is_closed()
     }
 }
 
@@ -239,12 +160,7 @@ pub fn serve(
         let Some(mut ticket) = engine.next_batch(max_rows, Duration::from_millis(2))? else {
             continue;
         };
-        engine
-            .queue()
-            .answer_with(&mut ticket, |batch, policy, values| {
-                evaluator.evaluate(batch, policy, values);
-                Ok(())
-            })?;
+        answer_batch(engine.queue(), &mut ticket, evaluator)?;
         batches += 1;
     }
     Ok(batches)

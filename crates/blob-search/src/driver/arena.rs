@@ -19,8 +19,8 @@
 mod pyseed;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blob_core::Round;
@@ -28,7 +28,9 @@ use crossbeam_channel::{Receiver, unbounded};
 
 pub use pyseed::{blake2b_64_keyed, decision_seed, python_choice};
 
+use super::config::{check_batches, check_workers};
 use super::counters::{SharedCounts, WorkerCounts};
+use super::pool::{Crew, Host, WorkerPool, answer_batch};
 use crate::error::{SearchError, SearchResult};
 use crate::ismcts::IsmctsParams;
 use crate::params::SearchParams;
@@ -87,28 +89,8 @@ impl ArenaConfig {
 
     pub fn validate(&self) -> SearchResult<()> {
         let bad = |m: String| Err(SearchError::InvalidConfig(m));
-        if !(1..=1024).contains(&self.threads) {
-            return bad(format!("threads must be in 1..=1024, got {}", self.threads));
-        }
-        if !(1..=100_000).contains(&self.games_per_thread) {
-            return bad(format!(
-                "games per thread must be in 1..=100000, got {}",
-                self.games_per_thread
-            ));
-        }
-        if self.max_batch == 0 || self.max_batch > crate::queue::MAX_BATCH {
-            return bad(format!(
-                "max batch must be in 1..={}, got {}",
-                crate::queue::MAX_BATCH,
-                self.max_batch
-            ));
-        }
-        if !(2..=64).contains(&self.pipeline_depth) {
-            return bad(format!(
-                "pipeline depth must be in 2..=64, got {}",
-                self.pipeline_depth
-            ));
-        }
+        check_workers(self.threads, self.games_per_thread)?;
+        check_batches(self.max_batch, self.pipeline_depth)?;
         if self.networks > 64 {
             return bad(format!("at most 64 networks, got {}", self.networks));
         }
@@ -176,29 +158,18 @@ pub struct ArenaRound {
 struct ArenaShared {
     config: ArenaConfig,
     queues: Vec<LeafQueue>,
-    stop: AtomicBool,
+    crew: Crew,
     next_round: AtomicU64,
     results: Mutex<Vec<ArenaRound>>,
     counts: SharedCounts,
-    workers_running: AtomicUsize,
-    failure: Mutex<Option<String>>,
 }
 
-impl ArenaShared {
-    fn fail(&self, worker: usize, why: &str) {
-        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-        if failure.is_none() {
-            *failure = Some(format!("arena worker {worker} failed: {why}"));
-        }
-        self.stop.store(true, Ordering::Relaxed);
+impl Host for ArenaShared {
+    fn crew(&self) -> &Crew {
+        &self.crew
     }
-
-    fn worker_exited(&self) {
-        self.workers_running.fetch_sub(1, Ordering::AcqRel);
-        for q in &self.queues {
-            q.worker_exited();
-            q.wake_consumer();
-        }
+    fn queues(&self) -> &[LeafQueue] {
+        &self.queues
     }
 }
 
@@ -215,8 +186,7 @@ pub struct ArenaStats {
 /// The arena engine. Dropping it stops the workers.
 pub struct ArenaEngine {
     shared: Arc<ArenaShared>,
-    pool: Mutex<Option<rayon::ThreadPool>>,
-    done: Arc<(Mutex<usize>, Condvar)>,
+    workers: WorkerPool,
 }
 
 impl ArenaEngine {
@@ -237,54 +207,18 @@ impl ArenaEngine {
                 senders,
             )?);
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("blob-arena-{i}"))
-            .build()
-            .map_err(|e| {
-                SearchError::InvalidConfig(format!("cannot start the thread pool: {e}"))
-            })?;
         let shared = Arc::new(ArenaShared {
             queues,
-            stop: AtomicBool::new(false),
+            crew: Crew::new("arena", threads),
             next_round: AtomicU64::new(0),
             results: Mutex::new(Vec::new()),
             counts: SharedCounts::default(),
-            workers_running: AtomicUsize::new(threads),
-            failure: Mutex::new(None),
             config,
         });
-        let done = Arc::new((Mutex::new(0usize), Condvar::new()));
-        for (id, rxs) in receivers.into_iter().enumerate() {
-            let shared = Arc::clone(&shared);
-            let done = Arc::clone(&done);
-            pool.spawn(move || {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    ArenaWorker::new(id, Arc::clone(&shared), rxs).run()
-                }));
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => shared.fail(id, &error.to_string()),
-                    Err(panic) => {
-                        let msg = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        shared.fail(id, &msg);
-                    }
-                }
-                shared.worker_exited();
-                let (count, cv) = &*done;
-                *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                cv.notify_all();
-            });
-        }
-        Ok(ArenaEngine {
-            shared,
-            pool: Mutex::new(Some(pool)),
-            done,
-        })
+        let workers = WorkerPool::start("blob-arena", &shared, receivers, |id, shared, rxs| {
+            ArenaWorker::new(id, shared, rxs).run()
+        })?;
+        Ok(ArenaEngine { shared, workers })
     }
 
     pub fn config(&self) -> &ArenaConfig {
@@ -301,22 +235,10 @@ impl ArenaEngine {
         })
     }
 
-    fn check_failure(&self) -> SearchResult<()> {
-        match &*self
-            .shared
-            .failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Some(msg) => Err(SearchError::WorkerFailed(msg.clone())),
-            None => Ok(()),
-        }
-    }
-
     /// True once every round is played (or the engine stopped) and every
     /// worker has exited. A worker failure is an error.
     pub fn is_finished(&self) -> bool {
-        self.shared.workers_running.load(Ordering::Acquire) == 0
+        self.shared.crew.is_finished()
     }
 
     /// Waits up to `timeout` for a batch of network `net`. None when nothing
@@ -327,15 +249,9 @@ impl ArenaEngine {
         max_rows: usize,
         timeout: Duration,
     ) -> SearchResult<Option<Ticket>> {
-        self.check_failure()?;
+        self.shared.crew.check_failure()?;
         let queue = self.queue(net)?;
-        if queue.is_closed() {
-            return Err(SearchError::Closed);
-        }
-        if self.is_finished() {
-            return Ok(None);
-        }
-        queue.next_batch(max_rows, timeout)
+        self.shared.crew.next_batch(queue, max_rows, timeout)
     }
 
     /// Answers a batch of network `net`.
@@ -352,7 +268,7 @@ impl ArenaEngine {
     /// Takes the rounds finished since the last call (in no set order), or
     /// the failure of a worker.
     pub fn take_results(&self) -> SearchResult<Vec<ArenaRound>> {
-        self.check_failure()?;
+        self.shared.crew.check_failure()?;
         Ok(std::mem::take(
             &mut *self
                 .shared
@@ -373,41 +289,17 @@ impl ArenaEngine {
             counts: self.shared.counts.snapshot(),
             leaves_evaluated: rows,
             batches,
-            workers_running: self.shared.workers_running.load(Ordering::Relaxed) as u64,
+            workers_running: self.shared.crew.running(),
         }
     }
 
     /// Stops the workers and waits for them.
     pub fn close(&self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        for q in &self.shared.queues {
-            q.close();
-        }
-        let (count, cv) = &*self.done;
-        let mut finished = count.lock().unwrap_or_else(|e| e.into_inner());
-        while *finished < self.shared.config.threads {
-            finished = cv
-                .wait_timeout(finished, Duration::from_millis(50))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        drop(finished);
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.workers.close();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
-    }
-}
-
-impl Drop for ArenaEngine {
-    fn drop(&mut self) {
-        if !self.is_closed() {
-            self.close();
-        }
+        self.workers.is_closed()
     }
 }
 
@@ -428,15 +320,10 @@ pub fn serve_arena(
             else {
                 continue;
             };
-            engine
-                .queue(net)?
-                .answer_with(&mut ticket, |batch, policy, values| {
-                    evaluator.evaluate(batch, policy, values);
-                    Ok(())
-                })?;
+            answer_batch(engine.queue(net)?, &mut ticket, &mut **evaluator)?;
             batches += 1;
         }
     }
-    engine.check_failure()?;
+    engine.shared.crew.check_failure()?;
     Ok(batches)
 }

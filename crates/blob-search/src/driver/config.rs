@@ -66,15 +66,7 @@ impl Default for EngineConfig {
 impl EngineConfig {
     pub fn validate(&self) -> SearchResult<()> {
         let bad = |m: String| Err(SearchError::InvalidConfig(m));
-        if !(1..=1024).contains(&self.threads) {
-            return bad(format!("threads must be in 1..=1024, got {}", self.threads));
-        }
-        if !(1..=100_000).contains(&self.games_per_thread) {
-            return bad(format!(
-                "games per thread must be in 1..=100000, got {}",
-                self.games_per_thread
-            ));
-        }
+        check_workers(self.threads, self.games_per_thread)?;
         self.params.validate()?;
         if self.params.simulations < 2 {
             return bad("self-play needs at least 2 simulations per tree".into());
@@ -88,19 +80,38 @@ impl EngineConfig {
                 return bad(format!("table weight must be positive, got {}", t.weight));
             }
         }
-        if self.max_batch == 0 || self.max_batch > crate::queue::MAX_BATCH {
-            return bad(format!(
-                "max batch must be in 1..={}, got {}",
-                crate::queue::MAX_BATCH,
-                self.max_batch
-            ));
-        }
-        if !(2..=64).contains(&self.pipeline_depth) {
-            return bad(format!(
-                "pipeline depth must be in 2..=64, got {}",
-                self.pipeline_depth
-            ));
-        }
+        check_batches(self.max_batch, self.pipeline_depth)?;
         Ok(())
     }
+}
+
+/// The worker fields both engines have: pool threads and rounds in flight.
+pub(super) fn check_workers(threads: usize, games_per_thread: usize) -> SearchResult<()> {
+    if !(1..=1024).contains(&threads) {
+        return Err(SearchError::InvalidConfig(format!(
+            "threads must be in 1..=1024, got {threads}"
+        )));
+    }
+    if !(1..=100_000).contains(&games_per_thread) {
+        return Err(SearchError::InvalidConfig(format!(
+            "games per thread must be in 1..=100000, got {games_per_thread}"
+        )));
+    }
+    Ok(())
+}
+
+/// The leaf-queue fields both engines have: batch rows and ring depth.
+pub(super) fn check_batches(max_batch: usize, pipeline_depth: usize) -> SearchResult<()> {
+    if max_batch == 0 || max_batch > crate::queue::MAX_BATCH {
+        return Err(SearchError::InvalidConfig(format!(
+            "max batch must be in 1..={}, got {max_batch}",
+            crate::queue::MAX_BATCH
+        )));
+    }
+    if !(2..=64).contains(&pipeline_depth) {
+        return Err(SearchError::InvalidConfig(format!(
+            "pipeline depth must be in 2..=64, got {pipeline_depth}"
+        )));
+    }
+    Ok(())
 }

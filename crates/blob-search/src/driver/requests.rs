@@ -5,6 +5,7 @@
 //! `resolve` callback, so a tree's course depends only on the answers.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use blob_core::game::GameContext;
 use blob_core::observation::encode_observation;
@@ -204,4 +205,30 @@ impl Requests {
         counts.cache_hits += std::mem::take(&mut self.cache.hits);
         counts.cache_misses += std::mem::take(&mut self.cache.misses);
     }
+}
+
+/// A worker with nothing to do waits a little for answers with `receive`:
+/// briefly while requests are held back by a full queue, longer otherwise.
+/// While it waits on answers alone (`live` requests out, none held back) it
+/// counts as idle on `queues`, so a partial batch goes out now.
+pub(super) fn wait_for_answers<T>(
+    queues: &[LeafQueue],
+    holding_back: bool,
+    live: usize,
+    receive: impl FnOnce(Duration) -> T,
+) -> T {
+    let idle = !holding_back && live > 0;
+    let wait = if holding_back {
+        Duration::from_micros(200)
+    } else {
+        Duration::from_millis(2)
+    };
+    if idle {
+        queues.iter().for_each(|q| q.set_idle(true));
+    }
+    let received = receive(wait);
+    if idle {
+        queues.iter().for_each(|q| q.set_idle(false));
+    }
+    received
 }

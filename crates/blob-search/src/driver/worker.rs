@@ -9,9 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use blob_core::determinize::determinize;
 use blob_core::game::{Game, GameContext};
 use blob_core::rng::mix_seed;
 use blob_core::{NUM_ACTIONS, Rng, Round, Suit};
@@ -19,14 +17,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::Shared;
 use super::counters::WorkerCounts;
-use super::requests::{Requests, Waiter};
+use super::requests::{Requests, Waiter, wait_for_answers};
+use super::waves::{deal_trees, start_waves, waves_done};
 use crate::cache::CachedAnswer;
 use crate::error::SearchResult;
 use crate::examples::{DecisionRecord, ExampleColumns};
-use crate::params::SearchParams;
 use crate::queue::AnswerMsg;
 use crate::search::{choose_action, normalized};
-use crate::tree::{ROOT, Selection, Tree};
+use crate::tree::{ROOT, Tree};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
@@ -102,7 +100,7 @@ impl Worker {
 
     fn event_loop(&mut self) -> SearchResult<()> {
         loop {
-            if self.shared.stop.load(Ordering::Relaxed) {
+            if self.shared.crew.stopping() {
                 return Ok(());
             }
             let mut progressed = false;
@@ -137,20 +135,12 @@ impl Worker {
     /// as idle, so a partial batch goes out now. False when the engine has
     /// dropped the answer channel.
     fn wait_for_answers(&mut self) -> bool {
-        let holding_back = !self.requests.outbox_is_empty();
-        let idle = !holding_back && self.requests.live() > 0;
-        let wait = if holding_back {
-            Duration::from_micros(200)
-        } else {
-            Duration::from_millis(2)
-        };
-        if idle {
-            self.shared.queue.set_idle(true);
-        }
-        let received = self.rx.recv_timeout(wait);
-        if idle {
-            self.shared.queue.set_idle(false);
-        }
+        let received = wait_for_answers(
+            std::slice::from_ref(&self.shared.queue),
+            !self.requests.outbox_is_empty(),
+            self.requests.live(),
+            |wait| self.rx.recv_timeout(wait),
+        );
         match received {
             Ok(msg) => self.on_answers(msg),
             Err(RecvTimeoutError::Timeout) => {}
@@ -295,65 +285,27 @@ impl Worker {
         let d = self.shared.config.params.determinizations as usize;
         let game = &mut self.games[g];
         let seat = game.round.current_player().unwrap_or(0);
-        game.trees.truncate(d);
-        for t in 0..d {
-            let root = determinize(&game.round, seat, &mut game.rng)?;
-            match game.trees.get_mut(t) {
-                Some(tree) => tree.reset(root),
-                None => game.trees.push(Tree::new(root)),
-            }
-        }
+        deal_trees(&mut game.trees, &game.round, seat, d, &mut game.rng)?;
         game.searching = true;
         Ok(())
     }
 
     fn search_done(&self, g: usize) -> bool {
-        let s = self.shared.config.params.simulations;
-        self.games[g]
-            .trees
-            .iter()
-            .all(|t| t.pending() == 0 && t.root_visits() >= s)
+        waves_done(&self.games[g].trees, self.shared.config.params.simulations)
     }
 
     /// Starts a wave on every tree of game `g` with no leaf outstanding.
     fn select_leaves(&mut self, g: usize) -> bool {
-        let params: &SearchParams = &self.shared.config.params;
-        let (s, max_pending) = (params.simulations, params.max_pending_per_tree);
-        let context = (self.games[g].context, self.games[g].context_key);
-        let mut progressed = false;
-        for t in 0..self.games[g].trees.len() {
-            let tree = &mut self.games[g].trees[t];
-            if tree.pending() > 0 || tree.root_visits() >= s {
-                continue;
-            }
-            while tree.pending() < max_pending && tree.root_visits() + tree.pending() < s {
-                let observer = tree.observer();
-                match tree.select(params) {
-                    Selection::Leaf { node, state } => {
-                        let waiter = Waiter {
-                            game: g as u32,
-                            tree: t as u32,
-                            node,
-                        };
-                        self.requests.request(
-                            &self.shared.queue,
-                            waiter,
-                            state,
-                            observer,
-                            context,
-                            &mut self.counts,
-                        );
-                    }
-                    Selection::Terminal => {
-                        self.counts.terminal_leaves += 1;
-                        self.counts.simulations += 1;
-                    }
-                    Selection::Collision => break,
-                }
-                progressed = true;
-            }
-        }
-        progressed
+        let game = &mut self.games[g];
+        start_waves(
+            &mut self.requests,
+            &self.shared.queue,
+            g,
+            &mut game.trees,
+            &self.shared.config.params,
+            (game.context, game.context_key),
+            &mut self.counts,
+        )
     }
 
     fn finish_decision(&mut self, g: usize) {

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use blob_core::determinize::determinize;
 use blob_core::rng::mix_seed;
 use blob_core::{NUM_ACTIONS, Rng, Round};
 use crossbeam_channel::{Receiver, Select};
@@ -15,14 +13,15 @@ use super::pyseed::{decision_seed, python_choice};
 use super::{ArenaRound, ArenaShared, SeatAgent};
 use crate::cache::CachedAnswer;
 use crate::driver::counters::WorkerCounts;
-use crate::driver::requests::{Requests, Waiter};
+use crate::driver::requests::{Requests, Waiter, wait_for_answers};
+use crate::driver::waves::{deal_trees, start_waves, waves_done};
 use crate::error::SearchResult;
 use crate::evaluator::RolloutEvaluator;
 use crate::heuristic::heuristic_action;
 use crate::ismcts::Ismcts;
 use crate::queue::AnswerMsg;
 use crate::search::{Information, Searcher};
-use crate::tree::{Selection, Tree};
+use crate::tree::Tree;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
@@ -115,7 +114,7 @@ impl ArenaWorker {
 
     fn event_loop(&mut self) -> SearchResult<()> {
         loop {
-            if self.shared.stop.load(Ordering::Relaxed) {
+            if self.shared.crew.stopping() {
                 return Ok(());
             }
             let mut progressed = false;
@@ -154,30 +153,24 @@ impl ArenaWorker {
         if self.rxs.is_empty() {
             return true;
         }
-        let holding_back = !self.outboxes_empty();
-        let idle = !holding_back && self.live() > 0;
-        let wait = if holding_back {
-            Duration::from_micros(200)
-        } else {
-            Duration::from_millis(2)
-        };
-        if idle {
-            self.shared.queues.iter().for_each(|q| q.set_idle(true));
-        }
-        let mut select = Select::new();
-        for rx in &self.rxs {
-            select.recv(rx);
-        }
-        let received = match select.select_timeout(wait) {
-            Ok(op) => {
-                let net = op.index();
-                Some(op.recv(&self.rxs[net]).map(|msg| (net, msg)))
-            }
-            Err(_) => None,
-        };
-        if idle {
-            self.shared.queues.iter().for_each(|q| q.set_idle(false));
-        }
+        let received = wait_for_answers(
+            &self.shared.queues,
+            !self.outboxes_empty(),
+            self.live(),
+            |wait| {
+                let mut select = Select::new();
+                for rx in &self.rxs {
+                    select.recv(rx);
+                }
+                match select.select_timeout(wait) {
+                    Ok(op) => {
+                        let net = op.index();
+                        Some(op.recv(&self.rxs[net]).map(|msg| (net, msg)))
+                    }
+                    Err(_) => None,
+                }
+            },
+        );
         match received {
             Some(Ok((net, msg))) => self.on_answers(net, msg),
             Some(Err(_)) => return false,
@@ -324,14 +317,7 @@ impl ArenaWorker {
                 let d = params.determinizations as usize;
                 let mut rng = Rng::new(decision_seed(*seed, &round));
                 let slot = &mut self.slots[g];
-                slot.trees.truncate(d);
-                for t in 0..d {
-                    let root = determinize(&round, seat, &mut rng)?;
-                    match slot.trees.get_mut(t) {
-                        Some(tree) => tree.reset(root),
-                        None => slot.trees.push(Tree::new(root)),
-                    }
-                }
+                deal_trees(&mut slot.trees, &round, seat, d, &mut rng)?;
                 slot.searching = Some(agent);
                 return Ok(None);
             }
@@ -350,11 +336,7 @@ impl ArenaWorker {
         let Some(agent) = self.slots[g].searching else {
             return true;
         };
-        let s = self.network(agent).1.simulations;
-        self.slots[g]
-            .trees
-            .iter()
-            .all(|t| t.pending() == 0 && t.root_visits() >= s)
+        waves_done(&self.slots[g].trees, self.network(agent).1.simulations)
     }
 
     /// Starts a wave on every tree of round `g` with no leaf outstanding.
@@ -362,46 +344,19 @@ impl ArenaWorker {
         let Some(agent) = self.slots[g].searching else {
             return false;
         };
-        let shared = Arc::clone(&self.shared);
-        let (net, params) = match &shared.config.agents[agent] {
+        let (net, params) = match &self.shared.config.agents[agent] {
             SeatAgent::Network { net, params, .. } => (*net, params),
             _ => return false,
         };
-        let (s, max_pending) = (params.simulations, params.max_pending_per_tree);
-        let mut progressed = false;
-        for t in 0..self.slots[g].trees.len() {
-            let tree = &mut self.slots[g].trees[t];
-            if tree.pending() > 0 || tree.root_visits() >= s {
-                continue;
-            }
-            while tree.pending() < max_pending && tree.root_visits() + tree.pending() < s {
-                let observer = tree.observer();
-                match tree.select(params) {
-                    Selection::Leaf { node, state } => {
-                        let waiter = Waiter {
-                            game: g as u32,
-                            tree: t as u32,
-                            node,
-                        };
-                        self.requests[net].request(
-                            &shared.queues[net],
-                            waiter,
-                            state,
-                            observer,
-                            (None, 0),
-                            &mut self.counts,
-                        );
-                    }
-                    Selection::Terminal => {
-                        self.counts.terminal_leaves += 1;
-                        self.counts.simulations += 1;
-                    }
-                    Selection::Collision => break,
-                }
-                progressed = true;
-            }
-        }
-        progressed
+        start_waves(
+            &mut self.requests[net],
+            &self.shared.queues[net],
+            g,
+            &mut self.slots[g].trees,
+            params,
+            (None, 0),
+            &mut self.counts,
+        )
     }
 
     /// Plays the most visited action of the finished search (the heuristic's
