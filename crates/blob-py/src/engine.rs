@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
+use blob_search::params::GumbelParams;
 use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
@@ -107,7 +108,8 @@ impl PyEngine {
         c_puct = 1.5, fpu_reduction = 0.1, virtual_loss = 1.0, max_pending_per_tree = 4,
         dirichlet_alpha = 0.5, dirichlet_fraction = 0.25, temperature_moves = 4, temperature = 1.0,
         tables = None, seed = 0, max_batch = 512, pipeline_depth = 3, rounds = None,
-        cache_entries = 65536, full_games = false
+        cache_entries = 65536, full_games = false, normalize_q = false, gumbel = false,
+        gumbel_m = 16, gumbel_c_visit = 50.0, gumbel_c_scale = 0.1
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -130,7 +132,24 @@ impl PyEngine {
         rounds: Option<i128>,
         cache_entries: i128,
         full_games: bool,
+        normalize_q: bool,
+        gumbel: bool,
+        gumbel_m: i128,
+        gumbel_c_visit: f32,
+        gumbel_c_scale: f32,
     ) -> BindingResult<Self> {
+        // Self-play samples the Gumbel noise (scale 1): it is the
+        // exploration that replaces Dirichlet noise and temperature.
+        let gumbel = if gumbel {
+            Some(GumbelParams {
+                considered_actions: count_u32(gumbel_m, "gumbel_m")?,
+                c_visit: gumbel_c_visit,
+                c_scale: gumbel_c_scale,
+                gumbel_scale: 1.0,
+            })
+        } else {
+            None
+        };
         let params = SearchParams {
             determinizations: count_u32(determinizations, "determinizations")?,
             simulations: count_u32(simulations, "simulations")?,
@@ -142,7 +161,8 @@ impl PyEngine {
             dirichlet_fraction,
             temperature_moves: count_u32(temperature_moves, "temperature_moves")?,
             temperature,
-            ..SearchParams::medium()
+            normalize_q,
+            gumbel,
         };
         let tables = match tables {
             None => vec![TableSpec {

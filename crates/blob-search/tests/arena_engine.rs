@@ -10,6 +10,7 @@ use blob_search::driver::arena::{
     ArenaConfig, ArenaEngine, ArenaRound, SeatAgent, decision_seed, serve_arena,
 };
 use blob_search::heuristic::heuristic_action;
+use blob_search::params::GumbelParams;
 use blob_search::{Evaluator, Information, SearchError, SearchParams, Searcher};
 
 /// A stand-in network: logits and values are a fixed hash of the
@@ -129,10 +130,24 @@ fn same_rounds_whatever_the_threads() {
 /// the decision seed, the heuristic's those of `heuristic_action`.
 #[test]
 fn network_agent_plays_as_a_single_search() {
+    replay_against_single_searches(light());
+}
+
+/// The same with Gumbel search (played without noise): the engine plays
+/// the Gumbel decision, as `SearchOutcome::gumbel_action` has it.
+#[test]
+fn gumbel_network_agent_plays_as_a_single_search() {
+    let mut params = SearchParams::preset(2, 12);
+    params.gumbel = Some(GumbelParams::default());
+    params.normalize_q = true;
+    replay_against_single_searches(params.for_play());
+}
+
+fn replay_against_single_searches(params: SearchParams) {
     let agents = vec![
         SeatAgent::Network {
             net: 0,
-            params: light(),
+            params: params.clone(),
             seed: 21,
         },
         SeatAgent::Heuristic,
@@ -156,20 +171,24 @@ fn network_agent_plays_as_a_single_search() {
                 searched += 1;
                 let outcome = Searcher::new().search(
                     &round,
-                    &light(),
+                    &params,
                     Information::Imperfect,
                     None,
                     &mut ObservationNet,
                     &mut Rng::new(decision_seed(21, &round)),
                 );
-                round
-                    .legal_actions()
-                    .iter()
-                    .fold(None, |best: Option<usize>, a| match best {
-                        Some(b) if outcome.visits[b] >= outcome.visits[a] => Some(b),
-                        _ => Some(a),
-                    })
-                    .unwrap()
+                if params.gumbel.is_some() {
+                    outcome.gumbel_action.expect("a Gumbel decision")
+                } else {
+                    round
+                        .legal_actions()
+                        .iter()
+                        .fold(None, |best: Option<usize>, a| match best {
+                            Some(b) if outcome.visits[b] >= outcome.visits[a] => Some(b),
+                            _ => Some(a),
+                        })
+                        .unwrap()
+                }
             };
             let played = if round.phase() == Phase::Bid {
                 BID_OFFSET + end.bid(seat).unwrap()

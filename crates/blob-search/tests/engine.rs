@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng};
 use blob_search::evaluator::{Evaluator, LeafBatch};
+use blob_search::params::GumbelParams;
 use blob_search::{
     Engine, EngineConfig, ExampleColumns, SearchError, SearchParams, TableSpec, UniformEvaluator,
     serve,
@@ -192,6 +193,111 @@ fn rounds_do_not_depend_on_thread_count_or_cache() {
     assert_eq!(sorted_rows(&a), sorted_rows(&b));
 }
 
+/// A 64-bit fingerprint of every example of a run, order-independent.
+fn fingerprint(ex: &ExampleColumns) -> u64 {
+    sorted_rows(ex)
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, (id, m, bits)| {
+            let words = [*id, *m as u64]
+                .into_iter()
+                .chain(bits.iter().map(|&b| b as u64));
+            words.fold(h, |h, w| (h ^ w).wrapping_mul(0x100_0000_01b3))
+        })
+}
+
+/// With normalised Q and Gumbel search off, self-play is bit for bit what it
+/// was before those options existed: the fingerprint was measured on the
+/// engine before they were wired in (commit 8e75f8c). Regenerate it only for
+/// a deliberate change of the default search, never to make this pass.
+#[test]
+fn default_search_examples_are_unchanged() {
+    let cfg = config(1, 16, 12, 7);
+    assert!(!cfg.params.normalize_q && cfg.params.gumbel.is_none());
+    let (ex, _) = run_to_end(cfg, HashEvaluator);
+    let print = fingerprint(&ex);
+    println!(
+        "default search fingerprint {print:#018x} over {} rows",
+        ex.len()
+    );
+    assert_eq!(print, GOLDEN_DEFAULT_FINGERPRINT);
+}
+
+const GOLDEN_DEFAULT_FINGERPRINT: u64 = 0xa699_ac5b_2246_bdb8;
+
+fn gumbel_config(seed: u64) -> EngineConfig {
+    let mut cfg = config(1, 16, 12, seed);
+    cfg.params.gumbel = Some(GumbelParams::default());
+    cfg
+}
+
+/// Gumbel self-play records the improved policy: a distribution over the
+/// legal actions that, unlike normalised visit counts, is not a multiple of
+/// 1 / (root visits), and puts weight on every legal action the network
+/// gives a prior (the visit targets leave unvisited actions at 0).
+#[test]
+fn gumbel_targets_are_improved_policies() {
+    let cfg = gumbel_config(7);
+    let (d, s) = (cfg.params.determinizations, cfg.params.simulations);
+    let (ex, stats) = run_to_end(cfg, HashEvaluator);
+    assert_eq!(stats.counts.rounds, 12);
+    assert_eq!(ex.len() as u64, 4 * stats.counts.decisions);
+    // Each tree's root children hold S - 1 visits (the root's own
+    // evaluation is the first simulation).
+    let visit_unit = 1.0 / (d * (s - 1)) as f32;
+    let (mut off_grid, mut full_support) = (0, 0);
+    for i in 0..ex.len() {
+        let (_, mask, policy, _) = ex.row(i);
+        let sum: f32 = policy.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "policy sums to {sum}");
+        for a in 0..NUM_ACTIONS {
+            assert!(policy[a].is_finite() && policy[a] >= 0.0);
+            assert!(mask[a] || policy[a] == 0.0, "policy on an illegal action");
+        }
+        let on_grid = |p: f32| ((p / visit_unit).round() * visit_unit - p).abs() < 1e-5;
+        off_grid += usize::from(policy.iter().any(|&p| !on_grid(p)));
+        let legal = (0..NUM_ACTIONS).filter(|&a| mask[a]);
+        full_support += usize::from(legal.clone().all(|a| policy[a] > 0.0));
+    }
+    assert!(
+        off_grid * 10 >= ex.len() * 9,
+        "{off_grid} of {} rows",
+        ex.len()
+    );
+    assert!(
+        full_support * 10 >= ex.len() * 9,
+        "{full_support} of {}",
+        ex.len()
+    );
+    // And the run is a different one from the PUCT run of the same seed.
+    let (puct, _) = run_to_end(config(1, 16, 12, 7), HashEvaluator);
+    assert_ne!(fingerprint(&ex), fingerprint(&puct));
+}
+
+#[test]
+fn gumbel_self_play_is_reproducible() {
+    let (a, _) = run_to_end(gumbel_config(5), HashEvaluator);
+    let (b, _) = run_to_end(gumbel_config(5), HashEvaluator);
+    let (c, _) = run_to_end(gumbel_config(6), HashEvaluator);
+    assert_eq!(sorted_rows(&a), sorted_rows(&b));
+    assert_ne!(sorted_rows(&a), sorted_rows(&c));
+}
+
+/// Normalised Q alone changes the search (so the option reaches the trees)
+/// but keeps visit-count targets.
+#[test]
+fn normalized_q_reaches_self_play() {
+    let mut cfg = config(1, 16, 12, 7);
+    cfg.params.normalize_q = true;
+    let (ex, _) = run_to_end(cfg, HashEvaluator);
+    assert_ne!(fingerprint(&ex), GOLDEN_DEFAULT_FINGERPRINT);
+    let unit = 1.0 / (2 * 19) as f32;
+    for i in 0..ex.len() {
+        for &p in ex.row(i).2 {
+            assert!(((p / unit).round() * unit - p).abs() < 1e-5, "{p}");
+        }
+    }
+}
+
 #[test]
 fn bad_configurations_are_errors() {
     let mut cfg = config(1, 1, 1, 0);
@@ -205,6 +311,12 @@ fn bad_configurations_are_errors() {
     assert!(Engine::start(cfg).is_err());
     let mut cfg = config(1, 1, 1, 0);
     cfg.max_batch = 0;
+    assert!(Engine::start(cfg).is_err());
+    let mut cfg = gumbel_config(0);
+    cfg.params.gumbel = Some(GumbelParams {
+        considered_actions: 0,
+        ..GumbelParams::default()
+    });
     assert!(Engine::start(cfg).is_err());
 }
 

@@ -22,6 +22,7 @@ use super::waves::{deal_trees, start_waves, waves_done};
 use crate::cache::CachedAnswer;
 use crate::error::SearchResult;
 use crate::examples::{DecisionRecord, ExampleColumns};
+use crate::gumbel;
 use crate::queue::AnswerMsg;
 use crate::search::{choose_action, normalized};
 use crate::tree::{ROOT, Tree};
@@ -48,6 +49,8 @@ struct GameSlot {
     rng: Rng,
     trees: Vec<Tree>,
     searching: bool,
+    /// Gumbel search: the noise of the current decision, shared by its trees.
+    gumbel_noise: Option<[f32; NUM_ACTIONS]>,
     records: Vec<DecisionRecord>,
 }
 
@@ -77,6 +80,7 @@ impl Worker {
                 rng: Rng::new(0),
                 trees: Vec::new(),
                 searching: false,
+                gumbel_noise: None,
                 records: Vec::new(),
             })
             .collect();
@@ -280,12 +284,21 @@ impl Worker {
 
     /// Deals the hidden cards once per tree, as the player to move sees
     /// them. A round with no consistent deal is an error, never a silent
-    /// search of the real cards.
+    /// search of the real cards. Gumbel search draws the decision's noise
+    /// here (after the deals, from the round's stream) for all its trees.
     fn begin_search(&mut self, g: usize) -> SearchResult<()> {
-        let d = self.shared.config.params.determinizations as usize;
+        let params = &self.shared.config.params;
+        let d = params.determinizations as usize;
         let game = &mut self.games[g];
         let seat = game.round.current_player().unwrap_or(0);
         deal_trees(&mut game.trees, &game.round, seat, d, &mut game.rng)?;
+        game.gumbel_noise = params.gumbel.map(|gp| {
+            let legal = game.round.legal_actions();
+            gumbel::sample_gumbel(&mut game.rng, legal, gp.gumbel_scale)
+        });
+        if let Some(noise) = &game.gumbel_noise {
+            game.trees.iter_mut().for_each(|t| t.set_root_gumbel(noise));
+        }
         game.searching = true;
         Ok(())
     }
@@ -316,18 +329,30 @@ impl Worker {
             tree.add_root_visits(&mut visits);
         }
         let legal = game.round.legal_actions();
+        // Gumbel search: the improved policy is the target and the noise
+        // already chose the move (it replaces the temperature).
+        let gumbel = match (&params.gumbel, &game.gumbel_noise) {
+            (Some(gp), Some(noise)) => gumbel::decide(&game.trees, noise, gp),
+            _ => None,
+        };
+        let (policy, action) = match gumbel {
+            Some((action, policy)) => (policy, action),
+            None => {
+                let temperature = if game.move_number < params.temperature_moves {
+                    params.temperature
+                } else {
+                    0.0
+                };
+                let action = choose_action(&visits, temperature, &mut game.rng);
+                (normalized(&visits), action)
+            }
+        };
         let record = DecisionRecord {
             state: game.round,
             mask: legal.to_mask(),
-            policy: normalized(&visits),
+            policy,
             move_number: game.move_number as u16,
         };
-        let temperature = if game.move_number < params.temperature_moves {
-            params.temperature
-        } else {
-            0.0
-        };
-        let action = choose_action(&visits, temperature, &mut game.rng);
         debug_assert!(legal.contains(action));
         game.records.push(record);
         game.play(action);
@@ -361,7 +386,8 @@ fn resolve(
     let tree = &mut game.trees[w.tree as usize];
     tree.expand_with_priors(w.node, &answer.priors, &answer.values);
     counts.simulations += 1;
-    if w.node == ROOT && params.dirichlet_fraction > 0.0 {
+    // Gumbel search replaces the Dirichlet noise with its own.
+    if w.node == ROOT && params.dirichlet_fraction > 0.0 && params.gumbel.is_none() {
         let mut noise_rng = Rng::new(mix_seed(&[
             shared.config.seed,
             game.round_id,

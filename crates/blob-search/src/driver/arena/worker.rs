@@ -17,6 +17,7 @@ use crate::driver::requests::{Requests, Waiter, wait_for_answers};
 use crate::driver::waves::{deal_trees, start_waves, waves_done};
 use crate::error::SearchResult;
 use crate::evaluator::RolloutEvaluator;
+use crate::gumbel;
 use crate::heuristic::heuristic_action;
 use crate::ismcts::Ismcts;
 use crate::queue::AnswerMsg;
@@ -360,15 +361,23 @@ impl ArenaWorker {
     }
 
     /// Plays the most visited action of the finished search (the heuristic's
-    /// when nothing was visited, as `SearchAgent` does).
+    /// when nothing was visited, as `SearchAgent` does); with Gumbel search,
+    /// the Gumbel decision without noise (agents play with `for_play()`).
     fn finish_search(&mut self, g: usize) {
+        let gumbel = self.slots[g]
+            .searching
+            .and_then(|agent| self.network(agent).1.gumbel);
         let slot = &mut self.slots[g];
         let mut visits = [0.0f32; NUM_ACTIONS];
         for tree in &slot.trees {
             tree.add_root_visits(&mut visits);
         }
-        let action =
-            most_visited(&slot.round, &visits).unwrap_or_else(|| heuristic_action(&slot.round));
+        let gumbel_action = gumbel
+            .and_then(|gp| gumbel::decide(&slot.trees, &[0.0; NUM_ACTIONS], &gp))
+            .map(|(action, _)| action);
+        let action = gumbel_action
+            .or_else(|| most_visited(&slot.round, &visits))
+            .unwrap_or_else(|| heuristic_action(&slot.round));
         slot.round.apply_legal(action);
         slot.searching = None;
         self.counts.decisions += 1;
