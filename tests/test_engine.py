@@ -99,6 +99,10 @@ def test_same_seed_same_examples_with_one_thread() -> None:
         ({"c_puct": float("nan")}, "c_puct"),
         ({"seed": -3}, "seed"),
         ({"rounds": -1}, "rounds"),
+        ({"gumbel": True, "gumbel_m": 0}, "considered_actions"),
+        ({"gumbel": True, "gumbel_m": -1}, "gumbel_m"),
+        ({"gumbel": True, "gumbel_c_visit": 0.0}, "c_visit"),
+        ({"gumbel": True, "gumbel_c_scale": float("nan")}, "c_scale"),
     ],
 )
 def test_bad_configuration_is_a_value_error(kwargs: dict, fragment: str) -> None:

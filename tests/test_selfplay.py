@@ -90,6 +90,22 @@ def test_selfplay_writes_valid_shards(tmp_path, tiny):
     assert snapshots and snapshots[-1].rounds == 12
 
 
+def test_gumbel_selfplay_writes_valid_shards_with_improved_policies(tmp_path, tiny):
+    eng = engine(gumbel=True, normalize_q=True, gumbel_m=4, simulations=8)
+    summary = run_selfplay(eng, tiny, "cpu", out_dir=tmp_path, rounds_per_shard=6, metadata=META)
+    assert summary.rounds == 12 and not summary.interrupted
+    assert sum(validate_shard(p).rounds for p in summary.shards) == 12
+    df = read_shards(tmp_path).collect()
+    policy = np.stack(df["policy"].to_numpy()).astype(np.float64)
+    mask = np.stack(df["mask"].to_numpy()).astype(bool)
+    np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-4)
+    assert (policy[~mask] == 0).all() and (policy >= 0).all()
+    # the improved policy, not visit counts: 2 trees x 7 root-child visits
+    # give multiples of 1/14, a softmax of completed Q does not
+    off_grid = np.abs(policy * 14 - np.round(policy * 14)).max(axis=1) > 1e-3
+    assert off_grid.mean() > 0.9
+
+
 def test_values_match_the_rounds_real_scores(tmp_path, tiny):
     """Checked independently of replay.check_examples: the bids and tricks
     visible in each example's observation against the stored scores."""

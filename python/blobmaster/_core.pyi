@@ -241,7 +241,11 @@ class SelfPlayEngine:
     Every argument is checked before anything starts; a bad one raises
     InvalidArgumentError naming it. ``tables`` lists (players, cards, weight)
     round kinds, drawn by weight for every round. ``rounds=None`` plays until
-    closed.
+    closed. ``normalize_q`` min-max normalises Q in PUCT; ``gumbel`` searches
+    with Gumbel root sampling and sequential halving (``gumbel_m`` root actions,
+    ``gumbel_c_visit``, ``gumbel_c_scale``): the improved policy becomes the
+    training target and the Gumbel noise picks the move (no Dirichlet noise,
+    no temperature).
     """
 
     def __init__(
@@ -266,6 +270,11 @@ class SelfPlayEngine:
         rounds: int | None = None,
         cache_entries: int = 65536,
         full_games: bool = False,
+        normalize_q: bool = False,
+        gumbel: bool = False,
+        gumbel_m: int = 16,
+        gumbel_c_visit: float = 50.0,
+        gumbel_c_scale: float = 0.1,
     ) -> None: ...
     def next_batch(
         self, max_size: int | None = None, timeout_ms: int = 10

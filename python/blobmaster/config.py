@@ -84,6 +84,11 @@ class SearchConfig:
     dirichlet_fraction: StrictFloat = Field(0.25, ge=0.0, le=1.0)
     temperature_moves: StrictInt = Field(4, ge=0, le=1000)
     temperature: StrictFloat = Field(1.0, ge=0.0, le=1e6)
+    normalize_q: StrictBool = False
+    gumbel: StrictBool = False
+    gumbel_m: StrictInt = Field(16, ge=1, le=66)
+    gumbel_c_visit: StrictFloat = Field(50.0, gt=0.0, le=1e6)
+    gumbel_c_scale: StrictFloat = Field(0.1, gt=0.0, le=1e6)
 
     def label(self) -> str:
         """Short form, e.g. ``3x30``."""
