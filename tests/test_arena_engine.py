@@ -71,7 +71,11 @@ def test_rust_agents_give_the_python_report_exactly(players: int, cards: int, ma
     assert _comparable(python) == _comparable(engine)
 
 
-def test_network_agents_play_the_python_rounds() -> None:
+@pytest.mark.parametrize(
+    "search_b",
+    ["light", {"determinizations": 2, "simulations": 20, "c_puct": 1.25, "normalize_q": True}],
+)
+def test_network_agents_play_the_python_rounds(search_b: object) -> None:
     """Two different networks (two queues) and the heuristic: the engine's
     rounds are the Python agents' rounds, move for move (batched answers
     could differ in the last float bit, which would only matter in an exact
@@ -80,7 +84,7 @@ def test_network_agents_play_the_python_rounds() -> None:
     net_b = default_model(seed=2, config=ModelConfig.tiny())
     agents = [
         Agent.load(net_a, search="light", device="cpu", seed=11),
-        Agent.load(net_b, search="light", device="cpu", seed=12),
+        Agent.load(net_b, search=search_b, device="cpu", seed=12),
         Agent.heuristic(),
     ]
     specs = engine_specs(agents)

@@ -97,3 +97,19 @@ def test_forced_move_is_returned_unsearched() -> None:
         r.apply(r.legal_actions()[0])  # bids
     visits, _ = _core.search(r, evaluator="rollout", simulations=50)
     assert visits.sum() == 1 and visits[r.legal_actions()[0]] == 1
+
+
+def test_normalized_q_reaches_the_search() -> None:
+    """Min-max normalised Q changes where a PUCT search goes (same seed,
+    same evaluator), and keeps every visit on a legal action."""
+    r = bm.Round.from_hands(
+        [[0, 14, 27, 40, 51], [1, 15, 28, 41, 50], [2, 16, 29, 42, 49], [3, 17, 30, 43, 48]],
+        dealer=3,
+        trump=1,
+    )
+    kwargs = dict(evaluator="rollout", determinizations=2, simulations=60, c_puct=1.25, seed=9)
+    plain, _ = _core.search(r, **kwargs)  # type: ignore[arg-type]
+    normalized, _ = _core.search(r, normalize_q=True, **kwargs)  # type: ignore[arg-type]
+    assert plain.sum() == normalized.sum() == 2 * 59
+    assert set(np.nonzero(normalized)[0]) <= set(r.legal_actions())
+    assert not np.array_equal(plain, normalized)

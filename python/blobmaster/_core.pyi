@@ -320,7 +320,7 @@ class ArenaEngine:
     every deal of ``deals`` in every seating of ``seatings`` (the agent index
     at each seat). ``agents`` are dicts with a ``kind``: ``network`` (keys
     net, seed and the search keys determinizations, simulations, c_puct,
-    fpu_reduction, virtual_loss, max_pending_per_tree), ``heuristic``,
+    fpu_reduction, virtual_loss, max_pending_per_tree, normalize_q), ``heuristic``,
     ``random`` (seed), ``rollout`` (seed, the search keys, rollouts) or
     ``ismcts`` (seed, iterations, exploration, rollout). Network ``net``'s
     leaves are answered through ``next_batch(net)`` / ``submit(net, ...)``.
@@ -396,6 +396,7 @@ def search(
     rollouts: int = 1,
     seed: int | None = None,
     perfect_information: bool = False,
+    normalize_q: bool = False,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Search the decision of the player to move: (visit counts [66], root value [8]).
 
@@ -404,6 +405,7 @@ def search(
     with values relative to the observer: the seat whose observation each row
     of ``states`` is (the searching seat, whoever moves at the leaf). An
     error raised by the function is re-raised. A forced move comes back with one visit and no search.
+    ``normalize_q`` min-max normalises Q in PUCT (as in self-play).
     """
 
 def ismcts(

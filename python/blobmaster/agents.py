@@ -79,10 +79,12 @@ SEARCH_KEYS = (
     "fpu_reduction",
     "virtual_loss",
     "max_pending_per_tree",
+    "normalize_q",
 )
 """The SearchConfig fields an agent's search uses. The self-play-only fields
 (Dirichlet noise, temperature) are accepted and ignored: agents play the most
-visited action, with no root noise."""
+visited action, with no root noise. So are the Gumbel ones for now: agents
+search with PUCT even for a network trained by Gumbel self-play."""
 
 
 class AgentError(ValueError):

@@ -74,6 +74,7 @@ fn play_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SearchParams
         k,
         "max_pending_per_tree",
     )?;
+    params.normalize_q = field(spec, k, "normalize_q", Some(false))?;
     Ok(params.for_play())
 }
 

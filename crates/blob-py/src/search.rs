@@ -101,12 +101,12 @@ pub fn heuristic_action(round: &PyRound) -> BindingResult<usize> {
 /// `f(states float32 [B, 256], masks bool [B, 66]) -> (policy_logits [B, 66],
 /// values [B, 8])` (values in [0, 1], relative to the searching seat, whose
 /// observation every row of `states` is). No root noise; the visit counts
-/// are what a player picks from.
+/// are what a player picks from. `normalize_q` min-max normalises Q in PUCT.
 #[pyfunction]
 #[pyo3(signature = (
     round, *, evaluator, determinizations = 3, simulations = 30, c_puct = 1.5,
     fpu_reduction = 0.1, virtual_loss = 1.0, max_pending_per_tree = 4, rollouts = 1,
-    seed = None, perfect_information = false
+    seed = None, perfect_information = false, normalize_q = false
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
 pub fn search<'py>(
@@ -122,6 +122,7 @@ pub fn search<'py>(
     rollouts: i128,
     seed: Option<i128>,
     perfect_information: bool,
+    normalize_q: bool,
 ) -> PyResult<SearchResultArrays<'py>> {
     let count = |v: i128, what: &str| {
         u32::try_from(v).map_err(|_| {
@@ -136,6 +137,7 @@ pub fn search<'py>(
     params.fpu_reduction = fpu_reduction;
     params.virtual_loss = virtual_loss;
     params.max_pending_per_tree = count(max_pending_per_tree, "max_pending_per_tree")?;
+    params.normalize_q = normalize_q;
     let params = params.for_play();
     params.validate().map_err(BindingError::from)?;
     if round.inner.is_over() {
