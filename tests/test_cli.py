@@ -360,6 +360,19 @@ def test_config_accepts_ints_for_floats_and_overrides(tmp_path):
     assert parse_config("").engine_kwargs()["tables"] == [(4, 5, 1.0)]
 
 
+def test_search_options_reach_the_engine():
+    """normalize_q and the Gumbel keys go from a preset file to the engine's
+    keyword arguments, off by default, and the engine starts with them."""
+    off = parse_config("").engine_kwargs(threads=1, rounds=1)
+    assert off["normalize_q"] is False and off["gumbel"] is False
+    text = "[search]\nnormalize_q = true\ngumbel = true\ngumbel_m = 4\ngumbel_c_visit = 30"
+    kwargs = parse_config(text).engine_kwargs(threads=1, rounds=1)
+    assert kwargs["normalize_q"] is True and kwargs["gumbel"] is True
+    gumbel = (kwargs["gumbel_m"], kwargs["gumbel_c_visit"], kwargs["gumbel_c_scale"])
+    assert gumbel == (4, 30.0, 0.1)
+    bm.SelfPlayEngine(**kwargs).close()
+
+
 def test_shared_options_mean_the_same_in_every_command():
     """--json, --threads, --torch-threads, --out: one meaning, one help text."""
     helps = {
