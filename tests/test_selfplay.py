@@ -345,8 +345,9 @@ def test_batches_are_served_while_a_shard_is_written(tmp_path, tiny, monkeypatch
 
 def test_a_writer_that_falls_behind_slows_serving(tmp_path, tiny, monkeypatch):
     # Every write takes 0.5 s, far longer than a shard of 8 rounds takes to
-    # play even on a loaded machine (20-round shards and 0.2 s were flaky
-    # there): serving must wait for the writer (bounded memory) and lose nothing.
+    # play even on a loaded machine. Serving waits once two shards' worth of
+    # rounds are pending behind the one being written, so 6 shards make it
+    # wait for sure (bounded memory), and nothing may be lost.
     real_write = inference.write_shard
 
     def slow_write(*args, **kwargs):
@@ -355,10 +356,10 @@ def test_a_writer_that_falls_behind_slows_serving(tmp_path, tiny, monkeypatch):
 
     monkeypatch.setattr(inference, "write_shard", slow_write)
     summary = run_selfplay(
-        engine(rounds=None, seed=2), tiny, "cpu", out_dir=tmp_path, rounds=16, rounds_per_shard=8
+        engine(rounds=None, seed=2), tiny, "cpu", out_dir=tmp_path, rounds=48, rounds_per_shard=8
     )
     assert summary.write_block_s > 0.1 and not summary.interrupted
-    assert summary.rounds >= 16 and summary.discarded_rounds == 0
+    assert summary.rounds >= 48 and summary.discarded_rounds == 0
     assert sum(validate_shard(p).rounds for p in list_shards(tmp_path)) == summary.rounds
 
 

@@ -86,6 +86,8 @@ class SelfPlayRates:
     """The throughput figures every self-play summary reports (local or on Ray)."""
 
     rounds: int
+    examples: int
+    shards: list[Path]
     elapsed_s: float
     evaluations: int
     batches: int
@@ -101,6 +103,19 @@ class SelfPlayRates:
     @property
     def mean_batch(self) -> float:
         return self.evaluations / self.batches if self.batches else 0.0
+
+    def rate_fields(self) -> dict[str, Any]:
+        """The counts and rates every summary's ``as_dict`` starts with."""
+        return {
+            "rounds": self.rounds,
+            "examples": self.examples,
+            "shards": len(self.shards),
+            "elapsed_s": self.elapsed_s,
+            "rounds_per_min": self.rounds_per_min,
+            "evals_per_s": self.evals_per_s,
+            "batches": self.batches,
+            "mean_batch": self.mean_batch,
+        }
 
 
 @dataclass
@@ -177,14 +192,7 @@ class SelfPlaySummary(SelfPlayRates):
     def as_dict(self) -> dict[str, Any]:
         """Every number, for JSON output and benchmarks."""
         return {
-            "rounds": self.rounds,
-            "examples": self.examples,
-            "shards": len(self.shards),
-            "elapsed_s": self.elapsed_s,
-            "rounds_per_min": self.rounds_per_min,
-            "evals_per_s": self.evals_per_s,
-            "batches": self.batches,
-            "mean_batch": self.mean_batch,
+            **self.rate_fields(),
             "forward_ms_per_batch": self.forward_ms_per_batch,
             "python_ms_per_batch": self.python_ms_per_batch,
             "wait_ms_per_batch": self.wait_ms_per_batch,

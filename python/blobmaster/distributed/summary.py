@@ -125,14 +125,7 @@ class RaySelfPlaySummary(SelfPlayRates):
     def as_dict(self) -> dict[str, Any]:
         """Every number, for JSON output and benchmarks."""
         return {
-            "rounds": self.rounds,
-            "examples": self.examples,
-            "shards": len(self.shards),
-            "elapsed_s": self.elapsed_s,
-            "rounds_per_min": self.rounds_per_min,
-            "evals_per_s": self.evals_per_s,
-            "batches": self.batches,
-            "mean_batch": self.mean_batch,
+            **self.rate_fields(),
             "interrupted": self.interrupted,
             "restarts": self.restarts,
             "actors": len(self.actors),
