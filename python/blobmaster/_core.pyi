@@ -315,6 +315,53 @@ class SelfPlayEngine:
     def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...
 
 @final
+class TeacherEngine:
+    """Teacher self-play: Rust worker threads play rounds where every seat is
+    single-observer ISMCTS (``iterations``, UCT ``exploration``, ``rollout``
+    random or heuristic; no network), recording every searched decision like
+    SelfPlayEngine: policy = the mover's root visit shares, values = the
+    round's scores, one row per seat. Rounds ``first_round..rounds`` (games
+    with ``full_games``) are dealt from ``tables`` by the self-play sampler;
+    the first ``temperature_moves`` moves of a round are drawn from the
+    visits with ``temperature``. Everything random in round ``id`` comes from
+    ``(seed, id)`` and rounds come out in id order, so the examples are the
+    same for any ``threads``. Bad input raises InvalidArgumentError and
+    starts nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        rounds: int,
+        threads: int = 2,
+        tables: Sequence[tuple[int, int, float]] | None = None,
+        full_games: bool = False,
+        seed: int = 0,
+        first_round: int = 0,
+        iterations: int = 1000,
+        exploration: float = 0.7,
+        rollout: str = "random",
+        temperature_moves: int = 4,
+        temperature: float = 1.0,
+    ) -> None: ...
+    def take_examples(self) -> dict[str, npt.NDArray[Any]]:
+        """Examples of the rounds finished since the last call (whole rounds, in
+        round order), as SelfPlayEngine.take_examples's columns. Raises
+        EngineClosedError once a worker failed."""
+    def stats(self) -> dict[str, int]:
+        """Counters: units, rounds, examples, decisions, forced_moves, iterations,
+        workers_running."""
+    @property
+    def finished(self) -> bool:
+        """True once every requested round is played (or the engine stopped)."""
+    @property
+    def threads(self) -> int: ...
+    def close(self) -> None:
+        """Stop the workers (each finishes at most its current search); idempotent."""
+    def __enter__(self) -> TeacherEngine: ...
+    def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...
+
+@final
 class ArenaEngine:
     """Duplicate-arena rounds played many at a time by Rust worker threads:
     every deal of ``deals`` in every seating of ``seatings`` (the agent index

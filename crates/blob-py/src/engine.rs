@@ -98,6 +98,36 @@ fn column<'py, T: numpy::Element>(
     Ok(PyArray2::from_owned_array(py, array).into_any())
 }
 
+/// Example columns as the dict of numpy arrays `take_examples` returns
+/// (also the teacher engine's).
+pub(crate) fn examples_dict(
+    py: Python<'_>,
+    columns: ExampleColumns,
+) -> PyResult<Bound<'_, PyDict>> {
+    let ExampleColumns {
+        state,
+        mask,
+        policy,
+        value,
+        seat,
+        num_players,
+        cards,
+        round_id,
+        move_number,
+    } = columns;
+    let out = PyDict::new(py);
+    out.set_item("state", column(py, state, OBS_SIZE)?)?;
+    out.set_item("mask", column(py, mask, NUM_ACTIONS)?)?;
+    out.set_item("policy", column(py, policy, NUM_ACTIONS)?)?;
+    out.set_item("value", column(py, value, MAX_PLAYERS)?)?;
+    out.set_item("seat", column(py, seat, 1)?)?;
+    out.set_item("num_players", column(py, num_players, 1)?)?;
+    out.set_item("cards", column(py, cards, 1)?)?;
+    out.set_item("round_id", column(py, round_id, 1)?)?;
+    out.set_item("move", column(py, move_number, 1)?)?;
+    Ok(out)
+}
+
 #[pymethods]
 impl PyEngine {
     /// Starts the workers. Every argument is checked first; a bad one raises
@@ -265,28 +295,7 @@ impl PyEngine {
 
     /// Every example finished since the last call, as numpy columns.
     fn take_examples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let ExampleColumns {
-            state,
-            mask,
-            policy,
-            value,
-            seat,
-            num_players,
-            cards,
-            round_id,
-            move_number,
-        } = self.engine.take_examples();
-        let out = PyDict::new(py);
-        out.set_item("state", column(py, state, OBS_SIZE)?)?;
-        out.set_item("mask", column(py, mask, NUM_ACTIONS)?)?;
-        out.set_item("policy", column(py, policy, NUM_ACTIONS)?)?;
-        out.set_item("value", column(py, value, MAX_PLAYERS)?)?;
-        out.set_item("seat", column(py, seat, 1)?)?;
-        out.set_item("num_players", column(py, num_players, 1)?)?;
-        out.set_item("cards", column(py, cards, 1)?)?;
-        out.set_item("round_id", column(py, round_id, 1)?)?;
-        out.set_item("move", column(py, move_number, 1)?)?;
-        Ok(out)
+        examples_dict(py, self.engine.take_examples())
     }
 
     /// Counters: rounds, examples, decisions, simulations, leaves

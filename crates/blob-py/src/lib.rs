@@ -14,6 +14,7 @@ mod game;
 mod ismcts;
 mod round;
 mod search;
+mod teacher;
 
 pub use engine::PyEngine;
 pub use errors::{BindingError, BindingResult};
@@ -40,6 +41,8 @@ pub mod _core {
     use crate::round::PyRound;
     #[pymodule_export]
     use crate::search::{heuristic_action, search};
+    #[pymodule_export]
+    use crate::teacher::PyTeacherEngine;
 
     /// The package version, shared by the crate and the wheel.
     #[allow(non_upper_case_globals)] // Python's names

@@ -24,6 +24,7 @@ pub mod params;
 pub mod queue;
 pub mod search;
 pub mod solver;
+pub mod teacher;
 pub mod tree;
 
 pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, WorkerCounts, serve};
@@ -33,4 +34,5 @@ pub use examples::ExampleColumns;
 pub use ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, IsmctsPlayer, Rollout, ismcts_search};
 pub use params::SearchParams;
 pub use search::{Information, SearchOutcome, Searcher, choose_action};
+pub use teacher::{TeacherConfig, TeacherCounts, TeacherEngine};
 pub use tree::Tree;

@@ -1,7 +1,10 @@
 //! The engine's configuration: what to deal, how hard to search, how big
 //! the batches are, and its validation.
 
+use blob_core::game::Game;
+use blob_core::rng::mix_seed;
 use blob_core::round::validate_table;
+use blob_core::{Rng, Round, Suit};
 
 use crate::error::{SearchError, SearchResult};
 use crate::params::SearchParams;
@@ -71,18 +74,85 @@ impl EngineConfig {
         if self.params.simulations < 2 {
             return bad("self-play needs at least 2 simulations per tree".into());
         }
-        if self.tables.is_empty() {
-            return bad("at least one table (players, cards) is needed".into());
-        }
-        for t in &self.tables {
-            validate_table(t.players, t.cards)?;
-            if !(t.weight.is_finite() && t.weight > 0.0) {
-                return bad(format!("table weight must be positive, got {}", t.weight));
-            }
-        }
+        validate_tables(&self.tables)?;
         check_batches(self.max_batch, self.pipeline_depth)?;
         Ok(())
     }
+}
+
+/// At least one table, each allowed by the rules, with a positive weight.
+pub fn validate_tables(tables: &[TableSpec]) -> SearchResult<()> {
+    let bad = |m: String| Err(SearchError::InvalidConfig(m));
+    if tables.is_empty() {
+        return bad("at least one table (players, cards) is needed".into());
+    }
+    for t in tables {
+        validate_table(t.players, t.cards)?;
+        if !(t.weight.is_finite() && t.weight > 0.0) {
+            return bad(format!("table weight must be positive, got {}", t.weight));
+        }
+    }
+    Ok(())
+}
+
+/// The first round of self-play unit `id` (a round, or a game with
+/// `full_games`): everything random in it comes from `(seed, id)`.
+pub struct DealtUnit {
+    pub round: Round,
+    pub round_id: u64,
+    /// The whole game in full-game mode.
+    pub game: Option<Game>,
+    /// The round's generator, for everything its search draws.
+    pub rng: Rng,
+}
+
+/// Deals unit `id` of a run with `seed`: a table drawn by weight, then a
+/// dealer and (single rounds) a trump suit and the cards, or (full games)
+/// a game of that table. The one sampler of self-play: the engine and the
+/// teacher both deal with it, so they play the same distribution of rounds.
+pub fn deal_unit(
+    tables: &[TableSpec],
+    full_games: bool,
+    seed: u64,
+    id: u64,
+) -> SearchResult<DealtUnit> {
+    let mut rng = Rng::new(mix_seed(&[seed, id]));
+    let total: f64 = tables.iter().map(|t| t.weight).sum();
+    let mut pick = rng.unit_f64() * total;
+    let mut table = &tables[0];
+    for t in tables {
+        table = t;
+        if pick < t.weight {
+            break;
+        }
+        pick -= t.weight;
+    }
+    let dealer = rng.below(table.players as u32) as usize;
+    if full_games {
+        let game = Game::new(table.players, table.cards, dealer, rng.next_u64())?;
+        let (round, round_id, rng) = next_game_round(&game, seed, id);
+        return Ok(DealtUnit {
+            round,
+            round_id,
+            game: Some(game),
+            rng,
+        });
+    }
+    let trump = Suit::from_index(rng.below(5) as u8).ok();
+    let round = Round::deal(table.players, table.cards, dealer, trump, &mut rng)?;
+    Ok(DealtUnit {
+        round,
+        round_id: id,
+        game: None,
+        rng,
+    })
+}
+
+/// The current round of game `game_id` (not over), its id (`game_id * 64 +`
+/// its index in the game) and its generator.
+pub fn next_game_round(game: &Game, seed: u64, game_id: u64) -> (Round, u64, Rng) {
+    let id = game_id * 64 + game.round_index() as u64;
+    (*game.round(), id, Rng::new(mix_seed(&[seed, id, 1])))
 }
 
 /// The worker fields both engines have: pool threads and rounds in flight.

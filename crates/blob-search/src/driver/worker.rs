@@ -12,10 +12,11 @@ use std::sync::atomic::Ordering;
 
 use blob_core::game::{Game, GameContext};
 use blob_core::rng::mix_seed;
-use blob_core::{NUM_ACTIONS, Rng, Round, Suit};
+use blob_core::{NUM_ACTIONS, Rng, Round};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::Shared;
+use super::config::{deal_unit, next_game_round};
 use super::counters::WorkerCounts;
 use super::requests::{Requests, Waiter, wait_for_answers};
 use super::waves::{deal_trees, start_waves, waves_done};
@@ -191,9 +192,7 @@ impl Worker {
         if cfg.full_games
             && let Some(game) = self.games[g].game.as_ref().filter(|game| !game.is_over())
         {
-            let (round, index) = (*game.round(), game.round_index() as u64);
-            let id = self.games[g].game_id * 64 + index;
-            let rng = Rng::new(mix_seed(&[cfg.seed, id, 1]));
+            let (round, id, rng) = next_game_round(game, cfg.seed, self.games[g].game_id);
             self.begin_round(g, round, id, rng);
             return Ok(());
         }
@@ -202,30 +201,10 @@ impl Worker {
             self.games[g].state = SlotState::Retired;
             return Ok(());
         }
-        let mut rng = Rng::new(mix_seed(&[cfg.seed, id]));
-        let total: f64 = cfg.tables.iter().map(|t| t.weight).sum();
-        let mut pick = rng.unit_f64() * total;
-        let mut table = &cfg.tables[0];
-        for t in &cfg.tables {
-            table = t;
-            if pick < t.weight {
-                break;
-            }
-            pick -= t.weight;
-        }
-        let dealer = rng.below(table.players as u32) as usize;
-        if cfg.full_games {
-            let game = Game::new(table.players, table.cards, dealer, rng.next_u64())?;
-            let round = *game.round();
-            self.games[g].game = Some(game);
-            self.games[g].game_id = id;
-            let rng = Rng::new(mix_seed(&[cfg.seed, id * 64, 1]));
-            self.begin_round(g, round, id * 64, rng);
-            return Ok(());
-        }
-        let trump = Suit::from_index(rng.below(5) as u8).ok();
-        let round = Round::deal(table.players, table.cards, dealer, trump, &mut rng)?;
-        self.begin_round(g, round, id, rng);
+        let dealt = deal_unit(&cfg.tables, cfg.full_games, cfg.seed, id)?;
+        self.games[g].game = dealt.game;
+        self.games[g].game_id = id;
+        self.begin_round(g, dealt.round, dealt.round_id, dealt.rng);
         Ok(())
     }
 
