@@ -46,14 +46,25 @@ def _tables(preset: Any, players: int | None, cards: int | None) -> tuple[Any, .
     return (Table(players=p, cards=c),)
 
 
-def _selfplay_preset(config: str, overrides: dict[str, Any]) -> Any:
-    """The preset of --config with the command line's [selfplay] values applied."""
+def _load_preset(config: str) -> Any:
+    """The self-play preset of --config: a self-play preset, or (for the
+    teacher, which only needs its tables and temperature) a loop preset's."""
     from blobmaster.config import ConfigError, load_config
+    from blobmaster.loop.config import LOOP_PRESETS, load_loop_config
 
     try:
-        preset = load_config(config)
-    except ConfigError as e:
+        path = Path(config)
+        is_loop = config in LOOP_PRESETS or (
+            path.suffix == ".toml" and path.is_file() and "[loop]" in path.read_text()
+        )
+        return load_loop_config(config).preset if is_loop else load_config(config)
+    except (ConfigError, OSError) as e:
         _fail(str(e))
+
+
+def _selfplay_preset(config: str, overrides: dict[str, Any]) -> Any:
+    """The preset of --config with the command line's [selfplay] values applied."""
+    preset = _load_preset(config)
     options = {
         "threads": "--threads",
         "games_per_thread": "--games-per-thread",
@@ -183,6 +194,58 @@ def _selfplay_on_ray(
     raise typer.Exit(code)
 
 
+def _teacher_run(
+    spec: str, preset: Any, *, rounds: int, seed: int, out: Path, progress: bool, json_out: bool
+) -> bool:
+    """Teacher self-play (blobmaster.teacher), no network; returns whether Ctrl-C stopped it."""
+    from blobmaster._core import TeacherEngine
+    from blobmaster.teacher import (
+        TeacherProgress,
+        TeacherSpec,
+        TeacherSpecError,
+        run_teacher_selfplay,
+        teacher_engine_kwargs,
+        teacher_metadata,
+    )
+
+    try:
+        teacher = TeacherSpec.parse(spec)
+    except TeacherSpecError as e:
+        _fail(f"--teacher: {e}")
+    sp = preset.selfplay
+    kwargs = teacher_engine_kwargs(preset, teacher, rounds=rounds, seed=seed)
+    try:
+        engine = TeacherEngine(**kwargs)
+    except (ValueError, TypeError, OverflowError) as e:
+        _fail(f"cannot start the teacher: {e}")
+    games = sp.full_games
+    if not json_out:
+        listed = [f"{p}x{c}" for p, c, _ in kwargs["tables"]]
+        tables = ",".join(listed) if len(listed) <= 6 else f"({len(listed)} kinds)"
+        typer.echo(
+            f"selfplay: {rounds} {'full games' if games else 'rounds'} played by teacher "
+            f"{teacher.spec()} on every seat, {preset.name} tables {tables}, "
+            f"{kwargs['threads']} threads, out {out}",
+            err=True,
+        )
+    per_game = sp.rounds_per_game() if games else 1
+    with TeacherProgress(rounds * per_game if per_game else None, enabled=progress) as bar:
+        summary = run_teacher_selfplay(
+            engine, out_dir=out, metadata=teacher_metadata(teacher, kwargs),
+            rounds_per_shard=sp.rounds_per_shard, progress=bar,
+        )  # fmt: skip
+    if json_out:
+        data = summary.as_dict()
+        data.update(
+            out=str(out), config=preset.name, teacher=teacher.spec(), full_games=games,
+            threads=kwargs["threads"], shard_files=[p.name for p in summary.shards],
+        )  # fmt: skip
+        typer.echo(json.dumps(data))
+    else:
+        typer.echo(f"selfplay: {summary.one_line()} -> {out}")
+    return summary.interrupted
+
+
 @app.command()
 def selfplay(
     threads: Threads = None,
@@ -240,8 +303,16 @@ def selfplay(
     ray_actors: Annotated[
         int | None, typer.Option(help="Ray actors [default: one per node; --threads CPUs each]")
     ] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Play every seat with this search instead of a network: ismcts:N[:C][:heuristic] "
+            "(shards to distil the search into a network; --config may be a loop preset)."
+        ),
+    ] = None,
 ) -> None:
-    """Play self-play rounds with the Rust engine and a BlobNet; write replay shards to --out."""
+    """Play self-play rounds with the Rust engine and a BlobNet (or, with --teacher, ISMCTS
+    on every seat); write replay shards to --out."""
     with _exits_on():  # Ctrl-C before self-play started (loading torch, the model...)
         _check_range("--rounds", rounds, 1)
         _check_range("--seed", seed, 0, _MAX_SEED)
@@ -254,6 +325,16 @@ def selfplay(
             ),
         )  # fmt: skip
         _check_out_dir(out)
+        if teacher is not None:
+            if model is not None or ray is not None:
+                _fail("--teacher plays without a network: --model and --ray do not apply")
+            interrupted = _teacher_run(
+                teacher, preset, rounds=rounds, seed=seed, out=out, progress=progress,
+                json_out=json_out,
+            )  # fmt: skip
+            if interrupted:
+                raise typer.Exit(EXIT_INTERRUPTED)
+            return
         if ray is not None:
             _selfplay_on_ray(
                 ray, ray_actors, preset, model=model, out=out, rounds=rounds, seed=seed,

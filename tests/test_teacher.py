@@ -1,0 +1,201 @@
+"""Teacher self-play (blobmaster.teacher, _core.TeacherEngine,
+``blobmaster selfplay --teacher``): ISMCTS on every seat writes standard
+replay shards that validate, say where they came from, train a network, and
+are the same for any thread count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from blobmaster._core import InvalidArgumentError, TeacherEngine
+from blobmaster.cli import app
+from blobmaster.config import parse_config
+from blobmaster.replay import list_shards, read_shards, validate_shard
+from blobmaster.teacher import (
+    TeacherSpec,
+    TeacherSpecError,
+    run_teacher_selfplay,
+    teacher_engine_kwargs,
+    teacher_metadata,
+)
+
+TABLES = "tables = [{ players = 3, cards = 3 }, { players = 4, cards = 2, weight = 2.0 }]\n"
+
+
+def _cli(*args: object):
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def _preset(full_games: bool = False):
+    return parse_config(
+        f"[selfplay]\nrounds_per_shard = 4\nfull_games = {str(full_games).lower()}\n{TABLES}"
+    )
+
+
+def _run(out: Path, *, threads: int, rounds: int = 10, first_round: int = 0, **preset_kw):
+    teacher = TeacherSpec.parse("ismcts:30")
+    kwargs = teacher_engine_kwargs(
+        _preset(**preset_kw), teacher, rounds=rounds, seed=5, threads=threads,
+        first_round=first_round,
+    )  # fmt: skip
+    return run_teacher_selfplay(
+        TeacherEngine(**kwargs),
+        out_dir=out,
+        metadata=teacher_metadata(teacher, kwargs),
+        rounds_per_shard=4,
+        first_shard_index=first_round // 4,
+    )
+
+
+def _frame(folder: Path) -> pl.DataFrame:
+    return read_shards(folder).collect()
+
+
+def test_spec_parsing() -> None:
+    assert TeacherSpec.parse("ismcts:300") == TeacherSpec(300, 0.7, "random")
+    assert TeacherSpec.parse("ismcts:50:1.2:heuristic") == TeacherSpec(50, 1.2, "heuristic")
+    assert TeacherSpec.parse("ismcts:50:heuristic").spec() == "ismcts:50:0.7:heuristic"
+    for bad in ("heuristic", "ismcts:0", "ismcts:x", "ismcts:10:-1", "model:x", ""):
+        with pytest.raises(TeacherSpecError):
+            TeacherSpec.parse(bad)
+
+
+def test_engine_rejects_bad_arguments() -> None:
+    for kwargs in (
+        dict(rounds=2, iterations=0),
+        dict(rounds=2, exploration=-1.0),
+        dict(rounds=2, rollout="greedy"),
+        dict(rounds=2, threads=0),
+        dict(rounds=2, tables=[(9, 5, 1.0)]),
+        dict(rounds=2, first_round=3),
+        dict(rounds=-1),
+    ):
+        with pytest.raises(InvalidArgumentError):
+            TeacherEngine(**kwargs)
+
+
+def test_shards_are_valid_whole_rounds_with_the_teacher_in_metadata(tmp_path: Path) -> None:
+    summary = _run(tmp_path, threads=2)
+    assert summary.rounds == 10 and not summary.interrupted
+    assert [p.name for p in summary.shards] == [f"shard-00000{i}.parquet" for i in range(3)]
+    infos = [validate_shard(p) for p in summary.shards]
+    assert [i.rounds for i in infos] == [4, 4, 2]
+    assert sum(i.rows for i in infos) == summary.examples
+    for info in infos:
+        assert info.models == ("teacher:ismcts:30:0.7:random",)
+        search = json.loads(info.searches[0])
+        assert search["teacher"] == "ismcts:30:0.7:random" and search["temperature_moves"] == 4
+    df = _frame(tmp_path)
+    assert sorted(df["round_id"].unique().to_list()) == list(range(10))
+    # Every searched decision: 30 visits over the legal actions, in whole visits.
+    policy = np.stack(df["policy"].to_numpy())
+    assert np.allclose(policy.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(policy * 30, np.rint(policy * 30), atol=1e-3)
+    assert summary.decisions * 30 == summary.iterations
+    # The preset's tables, both drawn.
+    assert set(zip(df["num_players"].to_list(), df["cards"].to_list())) == {(3, 3), (4, 2)}
+
+
+def test_same_shards_for_any_thread_count_and_resume(tmp_path: Path) -> None:
+    one = _frame(_run(tmp_path / "one", threads=1).shards[0].parent)
+    three = _frame(_run(tmp_path / "three", threads=3).shards[0].parent)
+    assert one.equals(three)
+    for a, b in zip(list_shards(tmp_path / "one"), list_shards(tmp_path / "three")):
+        assert pl.read_parquet(a).equals(pl.read_parquet(b))
+    # Resumed after the first complete shard: the same shards as one run.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    first = list_shards(tmp_path / "one")[0]
+    (resumed / first.name).write_bytes(first.read_bytes())
+    _run(resumed, threads=2, first_round=4)
+    assert _frame(resumed).equals(one)
+    # Full games: every round of a game, with game round ids (game * 64 + round).
+    games = _frame(_run(tmp_path / "games", threads=2, rounds=2, full_games=True).shards[0].parent)
+    ids = sorted(games["round_id"].unique().to_list())
+    assert {i // 64 for i in ids} == {0, 1} and len(ids) > 2
+
+
+def test_cli_teacher_then_train(tmp_path: Path) -> None:
+    cfg = tmp_path / "teacher.toml"
+    cfg.write_text(f"[selfplay]\nrounds_per_shard = 5\n{TABLES}")
+    out = tmp_path / "shards"
+    args = ("selfplay", "--teacher", "ismcts:40:heuristic", "--rounds", 12, "--out", out)
+    result = _cli(*args, "--config", cfg, "--seed", 3, "--threads", 2, "--json", "--no-progress")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rounds"] == 12 and summary["teacher"] == "ismcts:40:0.7:heuristic"
+    assert summary["shard_files"] == [
+        "shard-000000.parquet",
+        "shard-000001.parquet",
+        "shard-000002.parquet",
+    ]
+    assert _cli("validate", out).exit_code == 0
+    # The same seed gives the same shards.
+    again = tmp_path / "again"
+    result = _cli(*args[:-1], again, "--config", cfg, "--seed", 3, "--threads", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert _frame(out).equals(_frame(again))
+    # `blobmaster train` reads them unchanged.
+    train_cfg = tmp_path / "tiny.toml"
+    train_cfg.write_text("[train]\nmodel = 'tiny'\nwarmup_steps = 1\ncheckpoint_every = 0\n")
+    run = tmp_path / "run"
+    result = _cli(
+        "train", out, "--out", run, "--steps", 3, "--config", train_cfg, "--batch-size", 16,
+        "--device", "cpu", "--torch-threads", 1, "--no-progress", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trained = json.loads(result.stdout)
+    assert trained["step"] == 3 and Path(trained["model_path"]).is_file()
+
+
+def test_cli_teacher_errors(tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    for spec, message in (
+        ("heuristic", "expected ismcts"),
+        ("ismcts:abc", "iterations"),
+        ("ismcts:10:-1", "exploration"),
+    ):
+        result = _cli("selfplay", "--teacher", spec, "--rounds", 2, "--out", out, "--no-progress")
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    result = _cli("selfplay", "--teacher", "ismcts:10", "--model", out, "--out", out)
+    assert result.exit_code == 2 and "--teacher" in result.output
+    assert not list_shards(out)
+
+
+def test_loop_preset_as_config(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    result = _cli(
+        "selfplay", "--teacher", "ismcts:20", "--config", "loop_quick", "--rounds", 6,
+        "--out", out, "--threads", 2, "--json", "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    df = _frame(out)
+    assert df["round_id"].n_unique() == 6 and df["model"][0] == "teacher:ismcts:20:0.7:random"
+
+
+def test_ctrl_c_stops_promptly_and_keeps_finished_rounds(tmp_path: Path) -> None:
+    teacher = TeacherSpec.parse("ismcts:200")
+    kwargs = teacher_engine_kwargs(_preset(), teacher, rounds=1_000_000, seed=1, threads=2)
+    engine = TeacherEngine(**kwargs)
+    calls = []
+
+    def progress(stats: dict[str, int], elapsed_s: float) -> None:
+        calls.append(stats["rounds"])
+        if stats["rounds"] >= 3:
+            raise KeyboardInterrupt
+
+    summary = run_teacher_selfplay(
+        engine, out_dir=tmp_path, metadata=teacher_metadata(teacher, kwargs),
+        rounds_per_shard=1000, progress=progress,
+    )  # fmt: skip
+    assert summary.interrupted and engine.finished
+    assert 3 <= summary.rounds < 1_000_000 and len(summary.shards) == 1
+    validate_shard(summary.shards[0])
+    assert summary.rounds == _frame(tmp_path)["round_id"].n_unique()
