@@ -199,3 +199,81 @@ def test_ctrl_c_stops_promptly_and_keeps_finished_rounds(tmp_path: Path) -> None
     assert 3 <= summary.rounds < 1_000_000 and len(summary.shards) == 1
     validate_shard(summary.shards[0])
     assert summary.rounds == _frame(tmp_path)["round_id"].n_unique()
+
+
+# ---- warm start in the loop ---------------------------------------------------------------
+
+WARM = '\n[warm_start]\nteacher = "ismcts:20"\nrounds = 9\nsteps = 4\n'
+
+
+def test_loop_warm_start_end_to_end_and_resume(tmp_path: Path, torch_threads_restored) -> None:
+    from blobmaster import ModelConfig
+    from blobmaster.loop import run_loop
+    from blobmaster.model import load_model_info
+    from helpers import tiny_loop_toml
+
+    cfg = tmp_path / "warm.toml"
+    cfg.write_text(tiny_loop_toml(iterations=1) + WARM)
+    run = tmp_path / "run"
+    lines: list[str] = []
+    summary = run_loop(run, cfg, log=lines.append)
+    assert summary.ran == [1]
+    warm = run / "warm"
+    shards = list_shards(warm / "shards")
+    assert len(shards) == 2  # 9 rounds, 6 per shard (the [selfplay] rounds_per_shard)
+    assert sum(validate_shard(p).rounds for p in shards) == 9
+    assert {validate_shard(p).models for p in shards} == {("teacher:ismcts:20:0.7:random",)}
+    teacher = json.loads((warm / "selfplay.json").read_text())
+    trained = json.loads((warm / "train.json").read_text())
+    assert teacher["rounds"] == 9 and teacher["teacher"] == "ismcts:20:0.7:random"
+    assert trained["steps"] == 4 and trained["window_shards"] == 2
+    # The first network is the warm-start network, and it played the reference games.
+    assert (run / "init" / "model.pt").read_bytes() == (run / trained["model"]).read_bytes()
+    assert load_model_info(run / "init" / "model.pt").config == ModelConfig.tiny()
+    assert (run / "init" / "eval.json").is_file()
+    first_train = json.loads((run / "iter-0001" / "train.json").read_text())
+    assert first_train["init_model"] == "init/model.pt"
+    assert any(line.startswith("warm start: teacher ismcts:20") for line in lines)
+    assert any(line.startswith("first network: trained 4 steps on 9 rounds") for line in lines)
+    # Resume after a crash in the teacher's part: the kept shard plus the
+    # replayed rounds are the shards of the uninterrupted run.
+    before = _frame(warm / "shards")
+    (warm / "selfplay.json").unlink()
+    shards[-1].unlink()
+    run_loop(run, cfg, log=lines.append)  # init/model.pt exists: nothing redone
+    assert not (warm / "selfplay.json").exists()
+    (run / "init" / "model.pt").unlink()
+    (warm / "train.json").unlink()
+    ctx_lines: list[str] = []
+    run_loop(run, cfg, log=ctx_lines.append)
+    assert any("plays 3 rounds (6 kept from before)" in line for line in ctx_lines)
+    assert _frame(warm / "shards").equals(before)
+
+
+def test_warm_start_config_checks() -> None:
+    from blobmaster.loop import LoopConfigError, load_loop_config, parse_loop_config
+
+    cfg = parse_loop_config('[warm_start]\nteacher = "ismcts:300:heuristic"\nrounds = 5\nsteps = 3')
+    assert cfg.warm_start.teacher == "ismcts:300:0.7:heuristic"
+    assert cfg.to_dict()["warm_start"] == {
+        "teacher": "ismcts:300:0.7:heuristic",
+        "rounds": 5,
+        "steps": 3,
+    }
+    assert parse_loop_config("").warm_start.teacher == ""  # off by default
+    for name in ("loop_quick", "loop_proof", "loop_gpu"):  # the lead turns it on
+        assert load_loop_config(name).warm_start.teacher == ""
+    for text, message in (
+        ('teacher = "heuristic"', "expected ismcts"),
+        ('teacher = "ismcts:0"', "iterations"),
+        ("rounds = 0", "rounds"),
+        ("steps = 0", "steps"),
+        ('teacher = "ismcts:5"\n[loop]\ninit_model = "x.pt"', "set one"),
+    ):
+        with pytest.raises(LoopConfigError, match=message):
+            parse_loop_config(f"[warm_start]\n{text}")
+    # A run started without a warm start refuses a config that adds one (it fixes the run).
+    on = parse_loop_config('[warm_start]\nteacher = "ismcts:5"')
+    assert parse_loop_config("").conflicts(on) == [
+        "warm_start.teacher: '' -> 'ismcts:5:0.7:random'"
+    ]

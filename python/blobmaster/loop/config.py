@@ -1,4 +1,4 @@
-"""The loop's config file: its schema (five sections), loading, and the
+"""The loop's config file: its schema (six sections), loading, and the
 loop's error classes. The meaning of every key: configs/loop_quick.toml."""
 
 from __future__ import annotations
@@ -112,6 +112,31 @@ class GateConfig:
         return value
 
 
+@settings(LoopConfigError, "warm start settings")
+class WarmStartConfig:
+    """The ``[warm_start]`` section: the first network learns from a search
+    teacher's self-play before the loop starts (docs/loop.md, "Warm start")."""
+
+    teacher: StrictStr = ""
+    """"" (off) or an ISMCTS spec, ``ismcts:N[:C][:heuristic]``."""
+    rounds: StrictInt = Field(10_000, ge=1, le=10**9)
+    """Teacher rounds (games with ``[selfplay] full_games``)."""
+    steps: StrictInt = Field(2000, ge=1, le=10**9)
+    """Training steps of the first network on the teacher's shards."""
+
+    @field_validator("teacher")
+    @classmethod
+    def _ismcts_spec(cls, value: str) -> str:
+        from blobmaster.teacher import TeacherSpec, TeacherSpecError
+
+        if not value.strip():
+            return ""
+        try:
+            return TeacherSpec.parse(value).spec()
+        except TeacherSpecError as e:
+            raise ValueError(str(e)) from None
+
+
 @settings(LoopConfigError, "selfplay settings")
 class LoopSelfPlayConfig(SelfPlayConfig):
     """The loop's ``[selfplay]``: a self-play preset's keys plus ``rounds``.
@@ -128,13 +153,14 @@ class LoopSelfPlayConfig(SelfPlayConfig):
 
 @settings(LoopConfigError, "loop config")
 class LoopFile:
-    """The schema of a loop config file: its five sections."""
+    """The schema of a loop config file: its six sections."""
 
     loop: LoopSettings = LoopSettings()
     search: SearchConfig = SearchConfig()
     selfplay: LoopSelfPlayConfig = LoopSelfPlayConfig()
     train: TrainConfig = TrainConfig()
     gate: GateConfig = GateConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
 
     @field_validator("train", mode="before")
     @classmethod
@@ -152,6 +178,10 @@ class LoopFile:
             validate_table(players, cards)
         except ConfigError as e:
             raise ValueError(f"[gate] players / cards: {e}") from None
+        if self.warm_start.teacher and self.loop.init_model:
+            raise ValueError(
+                "[loop] init_model and [warm_start] teacher both give the first network: set one"
+            )
         return self
 
 
@@ -175,6 +205,7 @@ class LoopConfig:
     """Self-play rounds per iteration (``[selfplay] rounds``)."""
     train: TrainConfig
     gate: GateConfig
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
     text: str = field(default="", compare=False, repr=False)
     """The TOML text it was parsed from (saved in the run folder)."""
 
@@ -214,6 +245,7 @@ class LoopConfig:
             "selfplay": selfplay,
             "train": self.train.to_dict(),
             "gate": gate,
+            "warm_start": dataclasses.asdict(self.warm_start),
         }
 
     def conflicts(self, other: LoopConfig) -> list[str]:
@@ -285,6 +317,7 @@ def parse_loop_config(text: str, *, name: str = "custom", source: str = "<string
         rounds=sp.rounds,
         train=sections.train,
         gate=sections.gate,
+        warm_start=sections.warm_start,
         text=text,
     )
 

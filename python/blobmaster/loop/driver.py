@@ -63,9 +63,15 @@ class LoopSummary:
 
 
 def ensure_init_model(ctx: LoopContext) -> None:
-    """Writes ``init/model.pt``: the ``[loop] init_model`` weights or a fresh network."""
+    """Writes ``init/model.pt``: the ``[loop] init_model`` weights, a network
+    trained on a search teacher's self-play (``[warm_start]``) or a fresh network."""
     folder, cfg = ctx.folder, ctx.cfg
     if folder.init_model.is_file():
+        return
+    if cfg.warm_start.teacher:  # the first network imitates a search teacher
+        from blobmaster.loop.warm_start import warm_start_model
+
+        warm_start_model(ctx)
         return
     want = model_config_for(cfg.model_size)
     source = cfg.loop.init_model
