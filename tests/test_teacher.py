@@ -203,7 +203,7 @@ def test_ctrl_c_stops_promptly_and_keeps_finished_rounds(tmp_path: Path) -> None
 
 # ---- warm start in the loop ---------------------------------------------------------------
 
-WARM = '\n[warm_start]\nteacher = "ismcts:20"\nrounds = 9\nsteps = 4\n'
+WARM = '\n[teacher]\nagent = "ismcts:20"\nwarm_start_rounds = 9\nwarm_start_steps = 4\n'
 
 
 def test_loop_warm_start_end_to_end_and_resume(tmp_path: Path, torch_threads_restored) -> None:
@@ -250,30 +250,84 @@ def test_loop_warm_start_end_to_end_and_resume(tmp_path: Path, torch_threads_res
     assert _frame(warm / "shards").equals(before)
 
 
-def test_warm_start_config_checks() -> None:
+def test_loop_teacher_rounds_in_every_iteration(tmp_path: Path, torch_threads_restored) -> None:
+    """[teacher] rounds_per_iteration: each iteration's self-play phase adds the
+    teacher's rounds in iter-k/teacher, its training window holds them, and the
+    first network is still the fresh one (no warm start)."""
+    from blobmaster.loop import run_loop
+    from helpers import tiny_loop_toml
+
+    cfg = tmp_path / "mix.toml"
+    cfg.write_text(
+        tiny_loop_toml(iterations=2)
+        + '\n[teacher]\nagent = "ismcts:20"\nrounds_per_iteration = 7\n'
+    )
+    run = tmp_path / "run"
+    lines: list[str] = []
+    run_loop(run, cfg, log=lines.append)
+    assert not (run / "warm").exists()
+    for k in (1, 2):
+        it = run / f"iter-{k:04d}"
+        teacher_shards = list_shards(it / "teacher")
+        assert sum(validate_shard(p).rounds for p in teacher_shards) == 7
+        assert {validate_shard(p).models for p in teacher_shards} == {
+            ("teacher:ismcts:20:0.7:random",)
+        }
+        played = json.loads((it / "selfplay.json").read_text())
+        assert played["teacher"]["rounds"] == 7
+        own = len(list_shards(it / "shards"))
+        trained = json.loads((it / "train.json").read_text())
+        # the window: this iteration's (and, at k = 2, the previous one's) own and teacher shards
+        expected = sum(
+            len(list_shards(run / f"iter-{j:04d}" / part))
+            for j in range(1, k + 1)
+            for part in ("shards", "teacher")
+        )
+        assert own > 0 and trained["window_shards"] == expected
+    assert any(line.startswith("iteration 2: teacher ismcts:20") for line in lines)
+    # A crash after the teacher's shards but before the marker: nothing is replayed.
+    it2 = run / "iter-0002"
+    before = _frame(it2 / "teacher")
+    for name in ("selfplay.json", "train.json", "model.pt"):
+        (it2 / name).unlink()
+    again: list[str] = []
+    run_loop(run, cfg, log=again.append)
+    assert not any("teacher ismcts:20 plays" in line for line in again)
+    assert _frame(it2 / "teacher").equals(before)
+
+
+def test_teacher_config_checks() -> None:
     from blobmaster.loop import LoopConfigError, load_loop_config, parse_loop_config
 
-    cfg = parse_loop_config('[warm_start]\nteacher = "ismcts:300:heuristic"\nrounds = 5\nsteps = 3')
-    assert cfg.warm_start.teacher == "ismcts:300:0.7:heuristic"
-    assert cfg.to_dict()["warm_start"] == {
-        "teacher": "ismcts:300:0.7:heuristic",
-        "rounds": 5,
-        "steps": 3,
+    cfg = parse_loop_config(
+        '[teacher]\nagent = "ismcts:300:heuristic"\nwarm_start_rounds = 5\n'
+        "warm_start_steps = 3\nrounds_per_iteration = 2"
+    )
+    assert cfg.teacher.agent == "ismcts:300:0.7:heuristic"
+    assert cfg.to_dict()["teacher"] == {
+        "agent": "ismcts:300:0.7:heuristic",
+        "warm_start_rounds": 5,
+        "warm_start_steps": 3,
+        "rounds_per_iteration": 2,
     }
-    assert parse_loop_config("").warm_start.teacher == ""  # off by default
-    for name in ("loop_quick", "loop_proof", "loop_gpu"):  # the lead turns it on
-        assert load_loop_config(name).warm_start.teacher == ""
+    assert parse_loop_config("").teacher.agent == ""  # off by default
+    for name in ("loop_quick", "loop_proof", "loop_gpu"):
+        assert load_loop_config(name).teacher.agent == ""
+    # Teacher rounds in every iteration go with an init model (no warm start).
+    both = parse_loop_config(
+        '[teacher]\nagent = "ismcts:5"\nrounds_per_iteration = 3\n[loop]\ninit_model = "x.pt"'
+    )
+    assert both.teacher.rounds_per_iteration == 3
     for text, message in (
-        ('teacher = "heuristic"', "expected ismcts"),
-        ('teacher = "ismcts:0"', "iterations"),
-        ("rounds = 0", "rounds"),
-        ("steps = 0", "steps"),
-        ('teacher = "ismcts:5"\n[loop]\ninit_model = "x.pt"', "set one"),
+        ('agent = "heuristic"', "expected ismcts"),
+        ('agent = "ismcts:0"', "iterations"),
+        ("warm_start_rounds = -1", "warm_start_rounds"),
+        ("warm_start_steps = 0", "warm_start_steps"),
+        ("rounds_per_iteration = 4", "agent is empty"),
+        ('agent = "ismcts:5"\nwarm_start_rounds = 2\n[loop]\ninit_model = "x.pt"', "set one"),
     ):
         with pytest.raises(LoopConfigError, match=message):
-            parse_loop_config(f"[warm_start]\n{text}")
-    # A run started without a warm start refuses a config that adds one (it fixes the run).
-    on = parse_loop_config('[warm_start]\nteacher = "ismcts:5"')
-    assert parse_loop_config("").conflicts(on) == [
-        "warm_start.teacher: '' -> 'ismcts:5:0.7:random'"
-    ]
+            parse_loop_config(f"[teacher]\n{text}")
+    # A run started without a teacher refuses a config that adds one (it fixes the run).
+    on = parse_loop_config('[teacher]\nagent = "ismcts:5"')
+    assert parse_loop_config("").conflicts(on) == ["teacher.agent: '' -> 'ismcts:5:0.7:random'"]

@@ -112,19 +112,23 @@ class GateConfig:
         return value
 
 
-@settings(LoopConfigError, "warm start settings")
-class WarmStartConfig:
-    """The ``[warm_start]`` section: the first network learns from a search
-    teacher's self-play before the loop starts (docs/loop.md, "Warm start")."""
+@settings(LoopConfigError, "teacher settings")
+class TeacherConfig:
+    """The ``[teacher]`` section: a search teacher's rounds as training data,
+    for the first network (warm start) and/or in every iteration (docs/loop.md,
+    "A search teacher")."""
 
-    teacher: StrictStr = ""
+    agent: StrictStr = ""
     """"" (off) or an ISMCTS spec, ``ismcts:N[:C][:heuristic]``."""
-    rounds: StrictInt = Field(10_000, ge=1, le=10**9)
-    """Teacher rounds (games with ``[selfplay] full_games``)."""
-    steps: StrictInt = Field(2000, ge=1, le=10**9)
-    """Training steps of the first network on the teacher's shards."""
+    warm_start_rounds: StrictInt = Field(0, ge=0, le=10**9)
+    """Teacher rounds the first network learns from; 0 = no warm start
+    (games with ``[selfplay] full_games``)."""
+    warm_start_steps: StrictInt = Field(2000, ge=1, le=10**9)
+    """Training steps of the first network on the warm start's rounds."""
+    rounds_per_iteration: StrictInt = Field(0, ge=0, le=10**9)
+    """Teacher rounds added to every iteration's training data; 0 = none."""
 
-    @field_validator("teacher")
+    @field_validator("agent")
     @classmethod
     def _ismcts_spec(cls, value: str) -> str:
         from blobmaster.teacher import TeacherSpec, TeacherSpecError
@@ -160,7 +164,7 @@ class LoopFile:
     selfplay: LoopSelfPlayConfig = LoopSelfPlayConfig()
     train: TrainConfig = TrainConfig()
     gate: GateConfig = GateConfig()
-    warm_start: WarmStartConfig = WarmStartConfig()
+    teacher: TeacherConfig = TeacherConfig()
 
     @field_validator("train", mode="before")
     @classmethod
@@ -178,9 +182,13 @@ class LoopFile:
             validate_table(players, cards)
         except ConfigError as e:
             raise ValueError(f"[gate] players / cards: {e}") from None
-        if self.warm_start.teacher and self.loop.init_model:
+        t = self.teacher
+        if not t.agent and (t.warm_start_rounds or t.rounds_per_iteration):
+            raise ValueError("[teacher] rounds are set but [teacher] agent is empty")
+        if t.agent and t.warm_start_rounds and self.loop.init_model:
             raise ValueError(
-                "[loop] init_model and [warm_start] teacher both give the first network: set one"
+                "[loop] init_model and [teacher] warm_start_rounds both give the first network:"
+                " set one"
             )
         return self
 
@@ -205,7 +213,7 @@ class LoopConfig:
     """Self-play rounds per iteration (``[selfplay] rounds``)."""
     train: TrainConfig
     gate: GateConfig
-    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
     text: str = field(default="", compare=False, repr=False)
     """The TOML text it was parsed from (saved in the run folder)."""
 
@@ -245,7 +253,7 @@ class LoopConfig:
             "selfplay": selfplay,
             "train": self.train.to_dict(),
             "gate": gate,
-            "warm_start": dataclasses.asdict(self.warm_start),
+            "teacher": dataclasses.asdict(self.teacher),
         }
 
     def conflicts(self, other: LoopConfig) -> list[str]:
@@ -317,7 +325,7 @@ def parse_loop_config(text: str, *, name: str = "custom", source: str = "<string
         rounds=sp.rounds,
         train=sections.train,
         gate=sections.gate,
-        warm_start=sections.warm_start,
+        teacher=sections.teacher,
         text=text,
     )
 

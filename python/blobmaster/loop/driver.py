@@ -64,12 +64,12 @@ class LoopSummary:
 
 def ensure_init_model(ctx: LoopContext) -> None:
     """Writes ``init/model.pt``: the ``[loop] init_model`` weights, a network
-    trained on a search teacher's self-play (``[warm_start]``) or a fresh network."""
+    trained on a search teacher's rounds (``[teacher] warm_start_rounds``) or a fresh network."""
     folder, cfg = ctx.folder, ctx.cfg
     if folder.init_model.is_file():
         return
-    if cfg.warm_start.teacher:  # the first network imitates a search teacher
-        from blobmaster.loop.warm_start import warm_start_model
+    if cfg.teacher.agent and cfg.teacher.warm_start_rounds:  # imitate a search teacher first
+        from blobmaster.loop.teacher_data import warm_start_model
 
         warm_start_model(ctx)
         return

@@ -1,5 +1,6 @@
 """Phase 1 of an iteration: the best network plays ``[selfplay] rounds``
-rounds; the replay shards go to ``iter-k/shards/``.
+rounds; the replay shards go to ``iter-k/shards/`` (and, with ``[teacher]
+rounds_per_iteration``, the teacher's rounds to ``iter-k/teacher/``).
 
 Resumable: complete shards from an interrupted call are kept and only the
 missing rounds are played (with a new seed); ``selfplay-parts.json`` keeps
@@ -22,6 +23,7 @@ from blobmaster.config import engine_kwargs_summary
 from blobmaster.inference import run_selfplay
 from blobmaster.loop.config import LoopError, LoopInterrupted
 from blobmaster.loop.context import LoopContext
+from blobmaster.loop.teacher_data import iteration_teacher_rounds
 from blobmaster.model import load_model, load_model_info
 from blobmaster.replay import ShardMetadata, list_shards
 
@@ -176,11 +178,13 @@ def selfplay_phase(
     stats = shard_stats(shards)
     if stats[0] < ctx.cfg.rounds:  # the engine stopped early: never expected
         raise LoopError(f"iteration {k}: self-play wrote {stats[0]} of {ctx.cfg.rounds} rounds")
+    teacher = iteration_teacher_rounds(ctx, k, stop)
     result = {
         **_summary(parts, stats),
         "model": ctx.rel(best),
         "model_id": info.id,
         "search": ctx.cfg.search.to_json(),
+        **({"teacher": teacher} if teacher is not None else {}),
         "finished": utc_now(),
     }
     write_json(marker, result)

@@ -112,7 +112,12 @@ def train_phase(ctx: LoopContext, k: int) -> dict[str, Any]:
         raise LoopError(
             f"iteration {k}: the self-play of iteration {unfinished[0]} is not finished"
         )
-    data = [folder.iter_dir(j) / "shards" for j in range(first, last + 1)]
+    data = [
+        folder.iter_dir(j) / part
+        for j in range(first, last + 1)
+        for part in ("shards", "teacher")
+        if part == "shards" or (folder.iter_dir(j) / part).is_dir()
+    ]
     init = folder.init_model if k == 1 else folder.iter_dir(k - 1) / "model.pt"
     tcfg = cfg.train.replace(
         model=cfg.model_size,

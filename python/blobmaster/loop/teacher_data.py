@@ -1,19 +1,28 @@
-"""Warm start from a search teacher: before iteration 1, the reference
-ISMCTS plays ``[warm_start] rounds`` rounds on every seat (blobmaster.teacher)
-into ``warm/shards/``, a fresh network trains on them for ``[warm_start]
-steps`` steps with the loop's ``[train]`` settings in ``warm/train/``, and
-the result becomes the first network, ``init/model.pt``.
+"""The search teacher's data in the loop (``[teacher]``): the reference ISMCTS
+plays every seat (blobmaster.teacher) and its rounds become training data.
 
-Why: on a small machine the loop's network needs dozens of iterations to
-reach what a few thousand ISMCTS rounds already know; imitating the search
-first (expert iteration with a search teacher) starts the loop from a
-network that plays like the search instead of at random.
+* **Warm start** (``warm_start_rounds > 0``): before iteration 1 the teacher
+  plays ``warm_start_rounds`` rounds into ``warm/shards/``, a fresh network
+  trains on them for ``warm_start_steps`` steps with the loop's ``[train]``
+  settings in ``warm/train/``, and the result becomes the first network,
+  ``init/model.pt``.
+* **Teacher rounds in every iteration** (``rounds_per_iteration > 0``): after
+  the network's own self-play, the teacher plays that many rounds into
+  ``iter-k/teacher/``; the iteration's training window holds both folders.
+
+Why: a network imitating ISMCTS alone stays well below it (its policy has no
+lookahead), but a loop network fine-tuned on teacher rounds gained more per
+CPU-minute than further loop iterations did (benchmarks/RESULTS.md, "Search
+teacher"): the teacher's targets come from 300-1000 iterations of search, the
+loop's from 40 network evaluations.
 
 Resumable like an iteration: complete shards are kept and only the missing
 rounds are played (the same seed, from the first missing round, so the
 shards are those of an uninterrupted run); ``warm/selfplay.json`` marks the
-teacher's part done, an interrupted training continues from its newest
-checkpoint, and ``warm/train.json`` marks the whole warm start done.
+teacher's part of the warm start done, an interrupted training continues
+from its newest checkpoint, and ``warm/train.json`` marks the whole warm
+start done. An iteration's teacher rounds are part of its self-play phase
+(its ``selfplay.json`` is written after them).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from blobmaster.loop.config import SEED_MAX, LoopError, LoopInterrupted
 from blobmaster.loop.context import LoopContext, torch_threads
 from blobmaster.replay import list_shards
 
-__all__ = ["warm_start_model"]
+__all__ = ["iteration_teacher_rounds", "warm_start_model"]
 
 
 def _units_on_disk(shards: Path, full_games: bool) -> int:
@@ -50,9 +59,12 @@ def _units_on_disk(shards: Path, full_games: bool) -> int:
     return (last // 64 if full_games else last) + 1
 
 
-def _teacher_phase(ctx: LoopContext, warm: Path) -> dict[str, Any]:
-    """Plays the teacher rounds still missing in ``warm/shards``; returns the
-    contents of ``warm/selfplay.json``."""
+def _teacher_shards(
+    ctx: LoopContext, shards: Path, rounds: int, seed: int, what: str, stop: Any = None
+) -> dict[str, Any]:
+    """Plays the teacher rounds still missing in ``shards`` (``what`` names
+    them in the log); returns their summary. ``stop``: a threading.Event that
+    stops the teacher like a Ctrl-C (the overlap pipeline's self-play thread)."""
     from blobmaster._core import TeacherEngine
     from blobmaster.loop.selfplay import shard_stats
     from blobmaster.teacher import (
@@ -63,51 +75,77 @@ def _teacher_phase(ctx: LoopContext, warm: Path) -> dict[str, Any]:
         teacher_metadata,
     )
 
-    marker = warm / "selfplay.json"
-    done = read_json(marker)
-    if done is not None:
-        return done
-    cfg, ws = ctx.cfg, ctx.cfg.warm_start
-    shards = warm / "shards"
+    cfg = ctx.cfg
     shards.mkdir(parents=True, exist_ok=True)
     remove_temporary_files(shards)
     have = _units_on_disk(shards, cfg.selfplay.full_games)
-    teacher = TeacherSpec.parse(ws.teacher)
-    seed = derive_seed("blobmaster-loop-warm-teacher", cfg.loop.seed) & SEED_MAX
+    teacher = TeacherSpec.parse(cfg.teacher.agent)
     kwargs = teacher_engine_kwargs(
-        cfg.preset, teacher, rounds=ws.rounds, seed=seed, first_round=min(have, ws.rounds)
+        cfg.preset, teacher, rounds=rounds, seed=seed, first_round=min(have, rounds)
     )
-    if have < ws.rounds:
+    if have < rounds:
         ctx.log(
-            f"warm start: teacher {teacher.spec()} plays {ws.rounds - have} rounds"
+            f"{what}: teacher {teacher.spec()} plays {rounds - have} rounds"
             f"{f' ({have} kept from before)' if have else ''} on every seat, "
             f"{kwargs['threads']} threads"
         )
-        with TeacherProgress(ws.rounds - have, enabled=ctx.progress) as bar:
+        with TeacherProgress(rounds - have, enabled=ctx.progress and stop is None) as bar:
+
+            def progress(stats: dict[str, int], elapsed_s: float) -> None:
+                if stop is not None and stop.is_set():
+                    raise KeyboardInterrupt
+                bar(stats, elapsed_s)
+
             summary = run_teacher_selfplay(
                 TeacherEngine(**kwargs),
                 out_dir=shards,
                 metadata=teacher_metadata(teacher, kwargs),
                 rounds_per_shard=cfg.selfplay.rounds_per_shard,
-                progress=bar,
+                progress=progress,
             )
-        ctx.log(f"warm start teacher: {summary.one_line()}")
+        ctx.log(f"{what} teacher: {summary.one_line()}")
         if summary.interrupted:
-            raise LoopInterrupted("interrupted during the warm start's teacher self-play")
+            raise LoopInterrupted(f"interrupted during the {what}'s teacher rounds")
         have = _units_on_disk(shards, cfg.selfplay.full_games)
-    if have < ws.rounds:  # the engine stopped early: never expected
-        raise LoopError(f"warm start: the teacher wrote {have} of {ws.rounds} rounds")
-    rounds, examples, n_shards = shard_stats(shards)
-    result = {
+    if have < rounds:  # the engine stopped early: never expected
+        raise LoopError(f"{what}: the teacher wrote {have} of {rounds} rounds")
+    n_rounds, examples, n_shards = shard_stats(shards)
+    return {
         "teacher": teacher.spec(),
-        "rounds": rounds,
+        "rounds": n_rounds,
         "examples": examples,
         "shards": n_shards,
         "seed": seed,
         "finished": utc_now(),
     }
+
+
+def _warm_teacher_phase(ctx: LoopContext, warm: Path) -> dict[str, Any]:
+    """The warm start's teacher rounds in ``warm/shards``; returns the
+    contents of ``warm/selfplay.json``."""
+    marker = warm / "selfplay.json"
+    done = read_json(marker)
+    if done is not None:
+        return done
+    seed = derive_seed("blobmaster-loop-warm-teacher", ctx.cfg.loop.seed) & SEED_MAX
+    result = _teacher_shards(
+        ctx, warm / "shards", ctx.cfg.teacher.warm_start_rounds, seed, "warm start"
+    )
     write_json(marker, result)
     return result
+
+
+def iteration_teacher_rounds(ctx: LoopContext, k: int, stop: Any = None) -> dict[str, Any] | None:
+    """Iteration ``k``'s teacher rounds in ``iter-k/teacher/`` (None when
+    ``[teacher] rounds_per_iteration`` is 0); called by the self-play phase
+    before it marks itself done."""
+    rounds = ctx.cfg.teacher.rounds_per_iteration
+    if rounds == 0:
+        return None
+    seed = derive_seed("blobmaster-loop-iteration-teacher", ctx.cfg.loop.seed, k) & SEED_MAX
+    return _teacher_shards(
+        ctx, ctx.folder.iter_dir(k) / "teacher", rounds, seed, f"iteration {k}", stop
+    )
 
 
 def _train_phase(ctx: LoopContext, warm: Path) -> dict[str, Any]:
@@ -123,7 +161,7 @@ def _train_phase(ctx: LoopContext, warm: Path) -> dict[str, Any]:
     # All the teacher's data: the [train] window limits are for the loop's iterations.
     tcfg = cfg.train.replace(
         model=cfg.model_size,
-        steps=cfg.warm_start.steps,
+        steps=cfg.teacher.warm_start_steps,
         window_shards=0,
         window_examples=0,
         seed=derive_seed("blobmaster-loop-warm-train", cfg.loop.seed) & SEED_MAX,
@@ -157,7 +195,7 @@ def warm_start_model(ctx: LoopContext) -> None:
     warm = folder.root / "warm"
     marker = warm / "train.json"
     trained = read_json(marker)
-    teacher = _teacher_phase(ctx, warm)
+    teacher = _warm_teacher_phase(ctx, warm)
     if trained is None:
         trained = {**_train_phase(ctx, warm), "teacher": teacher, "finished": utc_now()}
         write_json(marker, trained)
