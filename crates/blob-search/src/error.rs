@@ -32,3 +32,14 @@ pub enum SearchError {
 }
 
 pub type SearchResult<T> = Result<T, SearchError>;
+
+/// The message of a caught panic (`std::panic::catch_unwind`'s payload): the
+/// `String` or `&str` it was raised with, for reporting a worker's death as an
+/// error instead of propagating the panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -301,14 +301,7 @@ impl TeacherEngine {
                     match result {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => shared.fail(id, &e.to_string()),
-                        Err(panic) => {
-                            let msg = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "unknown panic".into());
-                            shared.fail(id, &msg);
-                        }
+                        Err(panic) => shared.fail(id, &crate::error::panic_message(&*panic)),
                     }
                     shared.running.fetch_sub(1, Ordering::AcqRel);
                 });

@@ -126,14 +126,7 @@ impl WorkerPool {
                 match result {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => crew.fail(id, &error.to_string()),
-                    Err(panic) => {
-                        let msg = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        crew.fail(id, &msg);
-                    }
+                    Err(panic) => crew.fail(id, &crate::error::panic_message(&*panic)),
                 }
                 crew.running.fetch_sub(1, Ordering::AcqRel);
                 // It will write no more rows: the consumer must not wait
