@@ -22,6 +22,7 @@ __all__ = [
     "ArenaReport",
     "HeadToHead",
     "mean_ci95",
+    "report_console",
 ]
 
 Z95 = 1.96
@@ -41,6 +42,17 @@ def mean_ci95(samples: Sequence[float]) -> tuple[float, float | None]:
         return mean, None
     var = math.fsum((x - mean) ** 2 for x in samples) / (n - 1)
     return mean, Z95 * math.sqrt(var / n)
+
+
+def report_console() -> Any:
+    """A rich console for report tables on stdout: the terminal's width on a
+    terminal, else 160 columns (piped into a file or a log, rich would assume
+    80 and cut agent names like ``model:runs/x/iter-0040/model.pt:light``)."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @dataclass
@@ -237,9 +249,7 @@ class ArenaReport:
 
     def print(self, console: Any | None = None) -> None:
         """Prints the tables (on stdout unless ``console`` says otherwise)."""
-        from rich.console import Console
-
-        console = console or Console()
+        console = console or report_console()
         for t in self.tables():
             console.print(t)
 

@@ -106,10 +106,11 @@ class TableEvalReport:
     def print(self, console: Any | None = None) -> None:
         """The rows as a rich table (stdout unless ``console`` says otherwise)."""
         from rich import box
-        from rich.console import Console
         from rich.table import Table
 
-        console = console or Console()
+        from blobmaster.arena_report import report_console
+
+        console = console or report_console()
         t = Table(
             title=f"{self.deals} duplicate deals per table, seed {self.seed}: points per round",
             box=box.SIMPLE_HEAD,
