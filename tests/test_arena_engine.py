@@ -73,7 +73,11 @@ def test_rust_agents_give_the_python_report_exactly(players: int, cards: int, ma
 
 @pytest.mark.parametrize(
     "search_b",
-    ["light", {"determinizations": 2, "simulations": 20, "c_puct": 1.25, "normalize_q": True}],
+    [
+        "light",
+        {"determinizations": 2, "simulations": 20, "c_puct": 1.25, "normalize_q": True},
+        {"determinizations": 2, "simulations": 20, "inference": "bids", "inference_candidates": 8},
+    ],
 )
 def test_network_agents_play_the_python_rounds(search_b: object) -> None:
     """Two different networks (two queues) and the heuristic: the engine's

@@ -245,7 +245,10 @@ class SelfPlayEngine:
     with Gumbel root sampling and sequential halving (``gumbel_m`` root actions,
     ``gumbel_c_visit``, ``gumbel_c_scale``): the improved policy becomes the
     training target and the Gumbel noise picks the move (no Dirichlet noise,
-    no temperature).
+    no temperature). ``inference`` ("uniform" or "bids") says how each tree's
+    hidden hands are sampled: "bids" weighs ``inference_candidates`` uniform
+    deals by the likelihood of the opponents' bids under the rule-based bidder
+    at ``inference_temperature`` and resamples them.
     """
 
     def __init__(
@@ -275,6 +278,9 @@ class SelfPlayEngine:
         gumbel_m: int = 16,
         gumbel_c_visit: float = 50.0,
         gumbel_c_scale: float = 0.1,
+        inference: str = "uniform",
+        inference_candidates: int = 32,
+        inference_temperature: float = 1.0,
     ) -> None: ...
     def next_batch(
         self, max_size: int | None = None, timeout_ms: int = 10
@@ -367,9 +373,10 @@ class ArenaEngine:
     every deal of ``deals`` in every seating of ``seatings`` (the agent index
     at each seat). ``agents`` are dicts with a ``kind``: ``network`` (keys
     net, seed and the search keys determinizations, simulations, c_puct,
-    fpu_reduction, virtual_loss, max_pending_per_tree, normalize_q), ``heuristic``,
-    ``random`` (seed), ``rollout`` (seed, the search keys, rollouts) or
-    ``ismcts`` (seed, iterations, exploration, rollout). Network ``net``'s
+    fpu_reduction, virtual_loss, max_pending_per_tree, normalize_q, inference,
+    inference_candidates, inference_temperature), ``heuristic``, ``random``
+    (seed), ``rollout`` (seed, the search keys, rollouts) or ``ismcts`` (seed,
+    iterations, exploration, rollout, and the inference keys). Network ``net``'s
     leaves are answered through ``next_batch(net)`` / ``submit(net, ...)``.
     Bad input raises InvalidArgumentError and starts nothing.
     """
@@ -444,6 +451,9 @@ def search(
     seed: int | None = None,
     perfect_information: bool = False,
     normalize_q: bool = False,
+    inference: str = "uniform",
+    inference_candidates: int = 32,
+    inference_temperature: float = 1.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Search the decision of the player to move: (visit counts [66], root value [8]).
 
@@ -452,7 +462,8 @@ def search(
     with values relative to the observer: the seat whose observation each row
     of ``states`` is (the searching seat, whoever moves at the leaf). An
     error raised by the function is re-raised. A forced move comes back with one visit and no search.
-    ``normalize_q`` min-max normalises Q in PUCT (as in self-play).
+    ``normalize_q`` min-max normalises Q in PUCT (as in self-play);
+    ``inference`` samples the hidden hands as in self-play.
     """
 
 def ismcts(

@@ -80,6 +80,9 @@ SEARCH_KEYS = (
     "virtual_loss",
     "max_pending_per_tree",
     "normalize_q",
+    "inference",
+    "inference_candidates",
+    "inference_temperature",
 )
 """The SearchConfig fields an agent's search uses. The self-play-only fields
 (Dirichlet noise, temperature) are accepted and ignored: agents play the most

@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
@@ -89,6 +89,9 @@ class SearchConfig:
     gumbel_m: StrictInt = Field(16, ge=1, le=66)
     gumbel_c_visit: StrictFloat = Field(50.0, gt=0.0, le=1e6)
     gumbel_c_scale: StrictFloat = Field(0.1, gt=0.0, le=1e6)
+    inference: Literal["uniform", "bids"] = "uniform"
+    inference_candidates: StrictInt = Field(32, ge=1, le=4096)
+    inference_temperature: StrictFloat = Field(1.0, gt=0.0, le=1e6)
 
     def label(self) -> str:
         """Short form, e.g. ``3x30``."""

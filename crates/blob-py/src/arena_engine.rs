@@ -2,6 +2,7 @@
 //! Batches are handed over as numpy views, as by `SelfPlayEngine` (see
 //! `engine.rs`); each network has its own queue, named by its index.
 
+use blob_search::inference::Inference;
 use std::sync::Arc;
 
 use blob_search::driver::arena::{ArenaConfig, ArenaEngine, SeatAgent};
@@ -75,7 +76,20 @@ fn play_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SearchParams
         "max_pending_per_tree",
     )?;
     params.normalize_q = field(spec, k, "normalize_q", Some(false))?;
+    params.inference = inference(spec, k)?;
     Ok(params.for_play())
+}
+
+/// The spec's `inference` keys (uniform when absent).
+fn inference(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<Inference> {
+    let name: String = field(spec, k, "inference", Some("uniform".into()))?;
+    let candidates = count(
+        field(spec, k, "inference_candidates", Some(32))?,
+        k,
+        "inference_candidates",
+    )?;
+    let temperature: f64 = field(spec, k, "inference_temperature", Some(1.0))?;
+    Ok(Inference::from_name(&name, candidates, temperature as f32)?)
 }
 
 fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
@@ -104,7 +118,8 @@ fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
                     "iterations",
                 )?)
                 .with_exploration(exploration as f32)
-                .with_rollout(Rollout::from_name(&rollout)?),
+                .with_rollout(Rollout::from_name(&rollout)?)
+                .with_inference(inference(spec, k)?),
                 seed: seed()?,
             }
         }

@@ -9,6 +9,7 @@
 //! Python names a batch by its ticket's id; the engine's [`Ticket`] itself
 //! stays here, in `tickets`, until the batch is answered.
 
+use blob_search::inference::Inference;
 use std::sync::Arc;
 
 use blob_core::observation::OBS_SIZE;
@@ -139,7 +140,8 @@ impl PyEngine {
         dirichlet_alpha = 0.5, dirichlet_fraction = 0.25, temperature_moves = 4, temperature = 1.0,
         tables = None, seed = 0, max_batch = 512, pipeline_depth = 3, rounds = None,
         cache_entries = 65536, full_games = false, normalize_q = false, gumbel = false,
-        gumbel_m = 16, gumbel_c_visit = 50.0, gumbel_c_scale = 0.1
+        gumbel_m = 16, gumbel_c_visit = 50.0, gumbel_c_scale = 0.1,
+        inference = "uniform", inference_candidates = 32, inference_temperature = 1.0
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -167,6 +169,9 @@ impl PyEngine {
         gumbel_m: i128,
         gumbel_c_visit: f32,
         gumbel_c_scale: f32,
+        inference: &str,
+        inference_candidates: i128,
+        inference_temperature: f32,
     ) -> BindingResult<Self> {
         // Self-play samples the Gumbel noise (scale 1): it is the
         // exploration that replaces Dirichlet noise and temperature.
@@ -193,6 +198,11 @@ impl PyEngine {
             temperature,
             normalize_q,
             gumbel,
+            inference: Inference::from_name(
+                inference,
+                count_u32(inference_candidates, "inference_candidates")?,
+                inference_temperature,
+            )?,
         };
         let tables = match tables {
             None => vec![TableSpec {

@@ -5,6 +5,7 @@ use blob_core::observation::OBS_SIZE;
 use blob_core::rng::mix_seed;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng};
 use blob_search::heuristic::{HeuristicEvaluator, heuristic_action as rust_heuristic_action};
+use blob_search::inference::Inference;
 use blob_search::{
     Evaluator, Information, LeafBatch, RolloutEvaluator, SearchParams, Searcher, UniformEvaluator,
 };
@@ -102,11 +103,14 @@ pub fn heuristic_action(round: &PyRound) -> BindingResult<usize> {
 /// values [B, 8])` (values in [0, 1], relative to the searching seat, whose
 /// observation every row of `states` is). No root noise; the visit counts
 /// are what a player picks from. `normalize_q` min-max normalises Q in PUCT.
+/// `inference` ("uniform" or "bids", with `inference_candidates` and
+/// `inference_temperature`) says how the hidden hands are sampled.
 #[pyfunction]
 #[pyo3(signature = (
     round, *, evaluator, determinizations = 3, simulations = 30, c_puct = 1.5,
     fpu_reduction = 0.1, virtual_loss = 1.0, max_pending_per_tree = 4, rollouts = 1,
-    seed = None, perfect_information = false, normalize_q = false
+    seed = None, perfect_information = false, normalize_q = false, inference = "uniform",
+    inference_candidates = 32, inference_temperature = 1.0
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
 pub fn search<'py>(
@@ -123,6 +127,9 @@ pub fn search<'py>(
     seed: Option<i128>,
     perfect_information: bool,
     normalize_q: bool,
+    inference: &str,
+    inference_candidates: i128,
+    inference_temperature: f32,
 ) -> PyResult<SearchResultArrays<'py>> {
     let count = |v: i128, what: &str| {
         u32::try_from(v).map_err(|_| {
@@ -138,6 +145,12 @@ pub fn search<'py>(
     params.virtual_loss = virtual_loss;
     params.max_pending_per_tree = count(max_pending_per_tree, "max_pending_per_tree")?;
     params.normalize_q = normalize_q;
+    params.inference = Inference::from_name(
+        inference,
+        count(inference_candidates, "inference_candidates")?,
+        inference_temperature,
+    )
+    .map_err(BindingError::from)?;
     let params = params.for_play();
     params.validate().map_err(BindingError::from)?;
     if round.inner.is_over() {

@@ -1,15 +1,15 @@
 //! A/B of search variants at equal compute, in the Rust duplicate arena:
 //! two MCTS players with the same budget (determinizations x simulations,
-//! hence the same evaluations per move) and the same leaf evaluator, two
-//! seats each at a 4-player, 5-card table, every deal played in the 4 seat
-//! rotations. Prints the paired difference of the per-deal mean scores (A
+//! hence the same evaluations per move) and the same leaf evaluator, at a
+//! 4-player, 5-card table (or `--players P --cards C`), seats alternating
+//! between A and B, every deal played in all seat rotations. Prints the paired difference of the per-deal mean scores (A
 //! minus B) with its 95% interval, and the evaluations each spent per
 //! search.
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-arena cargo run --release -p blob-search \
 //!     --example search_ab -- [--deals N] [--eval heuristic|rollout] \
-//!     [--seed N] BUDGET A B [BUDGET A B ...]
+//!     [--seed N] [--players P] [--cards C] BUDGET A B [BUDGET A B ...]
 //! ```
 //!
 //! BUDGET is `DxS` (`2x20` is Light, `3x30` Medium). A and B are variants:
@@ -18,7 +18,9 @@
 //! (fpu_reduction), `pending` (max_pending_per_tree), `s` (simulations per
 //! tree instead of the budget's, to check an evaluation-count gap), `m` (Gumbel
 //! considered actions), `cscale` (Gumbel c_scale), `cvisit` (Gumbel
-//! c_visit), `g` (Gumbel noise scale). Defaults: c 0.2, fpu 0.02 (the
+//! c_visit), `g` (Gumbel noise scale), `bids` (sample the hidden hands
+//! weighted by the opponents' bids, [`Inference::Bids`], from this many
+//! candidate worlds), `bt` (its temperature, default 1). Defaults: c 0.2, fpu 0.02 (the
 //! Light knobs), pending 4 (the presets'), Gumbel as
 //! [`GumbelParams::default`] but without noise (g 0). Every player plays
 //! greedily ([`SearchParams::for_play`]: no Dirichlet noise, no
@@ -33,11 +35,9 @@ use std::time::Instant;
 use blob_search::arena::{MctsPlayer, Player, play_duplicate};
 use blob_search::evaluator::Evaluator;
 use blob_search::heuristic::HeuristicEvaluator;
+use blob_search::inference::Inference;
 use blob_search::params::GumbelParams;
 use blob_search::{RolloutEvaluator, SearchParams};
-
-const PLAYERS: usize = 4;
-const CARDS: usize = 5;
 
 fn fail(message: &str) -> ! {
     eprintln!("search_ab: {message}");
@@ -66,6 +66,7 @@ fn parse_variant(spec: &str, d: u32, s: u32) -> SearchParams {
         _ => fail(&format!("unknown variant {kind:?} (puct, norm or gumbel)")),
     }
     let mut gumbel_noise = 0.0;
+    let mut bids: Option<(u32, f32)> = None;
     for knob in knobs.split(',').filter(|k| !k.is_empty()) {
         let (key, value) = knob
             .split_once('=')
@@ -82,8 +83,16 @@ fn parse_variant(spec: &str, d: u32, s: u32) -> SearchParams {
             "cscale" => gumbel_knobs(&mut params, key).c_scale = number,
             "cvisit" => gumbel_knobs(&mut params, key).c_visit = number,
             "g" => gumbel_noise = number,
+            "bids" => bids = Some((number as u32, bids.map_or(1.0, |b| b.1))),
+            "bt" => bids = Some((bids.map_or(32, |b| b.0), number)),
             _ => fail(&format!("unknown knob {key:?}")),
         }
+    }
+    if let Some((candidates, temperature)) = bids {
+        params.inference = Inference::Bids {
+            candidates,
+            temperature,
+        };
     }
     let mut params = params.for_play();
     if let Some(g) = params.gumbel.as_mut() {
@@ -116,6 +125,7 @@ fn main() {
     let mut deals = 1000usize;
     let mut eval = "heuristic".to_string();
     let mut seed = 2026u64;
+    let (mut players_at_table, mut cards) = (4usize, 5usize);
     let mut rest = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -135,6 +145,16 @@ fn main() {
                     .parse()
                     .unwrap_or_else(|_| fail("--seed needs a number"))
             }
+            "--players" => {
+                players_at_table = value("--players")
+                    .parse()
+                    .unwrap_or_else(|_| fail("--players needs a number"))
+            }
+            "--cards" => {
+                cards = value("--cards")
+                    .parse()
+                    .unwrap_or_else(|_| fail("--cards needs a number"))
+            }
             _ => rest.push(arg),
         }
     }
@@ -142,7 +162,7 @@ fn main() {
         fail("expected BUDGET A B [BUDGET A B ...]");
     }
     println!(
-        "{PLAYERS} players x {CARDS} cards, {deals} deals x {PLAYERS} rotations, evaluator {eval}, seed {seed}"
+        "{players_at_table} players x {cards} cards, {deals} deals x {players_at_table} rotations, evaluator {eval}, seed {seed}"
     );
     for (k, triple) in rest.chunks(3).enumerate() {
         let (d, s) = parse_budget(&triple[0]);
@@ -163,7 +183,7 @@ fn main() {
             })
             .collect();
         let started = Instant::now();
-        let report = play_duplicate(&mut players, PLAYERS, CARDS, deals, seed);
+        let report = play_duplicate(&mut players, players_at_table, cards, deals, seed);
         let secs = started.elapsed().as_secs_f64();
         let (diff, ci) = report.paired_difference(0, 1);
         let per_search = |p: &dyn Player| {

@@ -6,7 +6,7 @@
 //! hidden hands. Every iteration
 //!
 //! 1. samples a fresh determinization of the hidden hands from what the
-//!    observer knows ([`determinize`]: exactly uniform over the deals that
+//!    observer knows ([`determinize`](blob_core::determinize::determinize): exactly uniform over the deals that
 //!    match its hand, the cards played, the hand sizes and the public voids);
 //! 2. descends from the root, at each node choosing among the children whose
 //!    action is legal in this determinization by UCB1 with *availability*
@@ -24,7 +24,7 @@
 //!
 //! The move played is the most visited root child (ties to the lowest
 //! action id). Every random choice comes from the caller's [`Rng`]; the
-//! search reads the round only through [`determinize`] and the observer's
+//! search reads the round only through [`determinize`](blob_core::determinize::determinize) and the observer's
 //! own legal actions, so two rounds that differ only in cards the observer
 //! cannot see give the same result for the same generator state
 //! (`tests/ismcts.rs` checks this).
@@ -35,12 +35,12 @@
 //! depend on the hidden hands, so it keeps its node: otherwise one node could
 //! have children of different seats.
 
-use blob_core::determinize::determinize;
 use blob_core::{ActionSet, CoreError, MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
 
 use crate::arena::Player;
 use crate::error::{SearchError, SearchResult};
 use crate::heuristic::{heuristic_action, play_out_heuristic};
+use crate::inference::{Inference, sample_worlds};
 use crate::search::{Information, argmax, normalized};
 use crate::tree::Values;
 
@@ -96,6 +96,11 @@ pub struct IsmctsParams {
     /// [`Information::Perfect`] searches the true deal every iteration
     /// (plain UCT, a cheat kept for tests and as an upper bound).
     pub information: Information,
+    /// How each iteration's determinization is sampled (with
+    /// [`Inference::Bids`], one world resampled from `candidates` fresh
+    /// uniform ones per iteration, so an iteration costs `candidates`
+    /// determinizations). Uniform by default.
+    pub inference: Inference,
 }
 
 impl IsmctsParams {
@@ -107,7 +112,13 @@ impl IsmctsParams {
             exploration: DEFAULT_EXPLORATION,
             rollout: Rollout::Random,
             information: Information::Imperfect,
+            inference: Inference::Uniform,
         }
+    }
+
+    pub fn with_inference(mut self, inference: Inference) -> IsmctsParams {
+        self.inference = inference;
+        self
     }
 
     pub fn with_exploration(mut self, exploration: f32) -> IsmctsParams {
@@ -133,7 +144,7 @@ impl IsmctsParams {
                 self.exploration
             )));
         }
-        Ok(())
+        self.inference.validate()
     }
 }
 
@@ -253,9 +264,14 @@ impl Ismcts {
         self.nodes.clear();
         self.nodes.push(Node::new(0, observer));
         let mut value_sum = [0.0f64; MAX_PLAYERS];
+        let mut world = Vec::with_capacity(1);
         for _ in 0..params.iterations {
             let state = match params.information {
-                Information::Imperfect => determinize(round, observer, rng)?,
+                Information::Imperfect => {
+                    world.clear();
+                    sample_worlds(round, observer, &params.inference, 1, rng, &mut world)?;
+                    world[0]
+                }
                 Information::Perfect => *round,
             };
             let values = self.iterate(state, observer, params, rng);

@@ -4,6 +4,7 @@
 //!
 //! - [`params`]: search knobs and the Light / Medium / Heavy presets;
 //! - [`tree`]: one arena tree with per-seat PUCT and virtual loss;
+//! - [`inference`]: sampling the hidden hands (uniform, or weighted by bids);
 //! - [`search`]: searching one position with a directly called evaluator;
 //! - [`evaluator`]: the evaluator interface and pure-Rust evaluators;
 //! - [`queue`]: the lock-free ring of batch buffers leaves are written into;
@@ -19,6 +20,7 @@ pub mod evaluator;
 pub mod examples;
 pub mod gumbel;
 pub mod heuristic;
+pub mod inference;
 pub mod ismcts;
 pub mod params;
 pub mod queue;
@@ -31,6 +33,7 @@ pub use driver::{Engine, EngineConfig, EngineStats, TableSpec, WorkerCounts, ser
 pub use error::{SearchError, SearchResult};
 pub use evaluator::{Evaluator, LeafBatch, RolloutEvaluator, UniformEvaluator};
 pub use examples::ExampleColumns;
+pub use inference::Inference;
 pub use ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, IsmctsPlayer, Rollout, ismcts_search};
 pub use params::SearchParams;
 pub use search::{Information, SearchOutcome, Searcher, choose_action};

@@ -3,6 +3,7 @@
 use blob_core::NUM_ACTIONS;
 
 use crate::error::{SearchError, SearchResult};
+use crate::inference::Inference;
 
 /// How one decision is searched.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +49,10 @@ pub struct SearchParams {
     /// Gumbel root search (Danihelka et al. 2022) instead of PUCT, see
     /// [`GumbelParams`]. `None` (the default) keeps PUCT everywhere.
     pub gumbel: Option<GumbelParams>,
+    /// How each tree's hidden hands are sampled: uniformly among the deals
+    /// consistent with the searching seat's knowledge (the default), or
+    /// weighted by the opponents' bids ([`Inference::Bids`]).
+    pub inference: Inference,
 }
 
 /// Knobs of Gumbel search: Gumbel-top-k sampling of the root actions,
@@ -96,6 +101,7 @@ impl SearchParams {
             temperature: 1.0,
             normalize_q: false,
             gumbel: None,
+            inference: Inference::Uniform,
         }
     }
     /// 2 determinizations x 20 simulations, with the small exploration
@@ -170,6 +176,7 @@ impl SearchParams {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return bad("temperature must be >= 0");
         }
+        self.inference.validate()?;
         if let Some(g) = &self.gumbel {
             if !(1..=NUM_ACTIONS as u32).contains(&g.considered_actions) {
                 return bad("gumbel considered_actions must be in 1..=66");

@@ -3,13 +3,13 @@
 //! Used for play, evaluation, tests and benchmarks; self-play at scale goes
 //! through the driver and the leaf queue instead.
 
-use blob_core::determinize::determinize;
 use blob_core::game::GameContext;
 use blob_core::observation::{OBS_SIZE, encode_observation};
 use blob_core::rng::mix_seed;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
 
 use crate::evaluator::{Evaluator, LeafBatch};
+use crate::inference::sample_worlds;
 use crate::params::SearchParams;
 use crate::tree::{Selection, Tree, Values};
 
@@ -114,6 +114,8 @@ pub fn choose_action(visits: &[f32; NUM_ACTIONS], temperature: f32, rng: &mut Rn
 #[derive(Debug, Default)]
 pub struct Searcher {
     trees: Vec<Tree>,
+    /// The decision's sampled worlds, one per tree.
+    roots: Vec<Round>,
     leaves: Vec<(usize, u32)>,
     states: Vec<Round>,
     observers: Vec<u8>,
@@ -131,7 +133,7 @@ impl Searcher {
     /// Searches the decision of the player to move in `round`, which must
     /// not be over. Root noise is added when `params.dirichlet_fraction > 0`.
     /// Panics on a hand-built round that no deal is consistent with (see
-    /// [`determinize`]); rounds reached by legal play always have one.
+    /// [`blob_core::determinize::determinize`]); rounds reached by legal play always have one.
     pub fn search(
         &mut self,
         round: &Round,
@@ -161,14 +163,17 @@ impl Searcher {
         }
         let d = params.determinizations as usize;
         self.trees.truncate(d);
-        for t in 0..d {
-            let root = match info {
-                // A round reached by legal play always has a consistent
-                // deal (its own); only a hand-built inconsistent one fails.
-                Information::Imperfect => determinize(round, observer, rng)
-                    .expect("the round to search is consistent with its own deal"),
-                Information::Perfect => *round,
-            };
+        self.roots.clear();
+        match info {
+            // A round reached by legal play always has a consistent deal
+            // (its own); only a hand-built inconsistent one fails.
+            Information::Imperfect => {
+                sample_worlds(round, observer, &params.inference, d, rng, &mut self.roots)
+                    .expect("the round to search is consistent with its own deal")
+            }
+            Information::Perfect => self.roots.resize(d, *round),
+        }
+        for (t, &root) in self.roots.iter().enumerate() {
             match self.trees.get_mut(t) {
                 Some(tree) => tree.reset(root),
                 None => self.trees.push(Tree::new(root)),

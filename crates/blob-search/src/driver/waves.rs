@@ -2,30 +2,32 @@
 //! dealt once per tree, then waves of leaves sent for evaluation, each tree
 //! starting its next wave only when the current one is fully answered.
 
-use blob_core::determinize::determinize;
 use blob_core::game::GameContext;
 use blob_core::{Rng, Round};
 
 use super::counters::WorkerCounts;
 use super::requests::{Requests, Waiter};
 use crate::error::SearchResult;
+use crate::inference::{Inference, sample_worlds};
 use crate::params::SearchParams;
 use crate::queue::LeafQueue;
 use crate::tree::{Selection, Tree};
 
 /// Deals `determinizations` trees for `seat` to move in `round`, as that
-/// seat sees it, reusing the trees already allocated. A round with no
+/// seat sees it (sampled as `inference` says), reusing the trees already allocated. A round with no
 /// consistent deal is an error, never a silent search of the real cards.
 pub(super) fn deal_trees(
     trees: &mut Vec<Tree>,
     round: &Round,
     seat: usize,
     determinizations: usize,
+    inference: &Inference,
     rng: &mut Rng,
 ) -> SearchResult<()> {
     trees.truncate(determinizations);
-    for t in 0..determinizations {
-        let root = determinize(round, seat, rng)?;
+    let mut roots = Vec::with_capacity(determinizations);
+    sample_worlds(round, seat, inference, determinizations, rng, &mut roots)?;
+    for (t, root) in roots.into_iter().enumerate() {
         match trees.get_mut(t) {
             Some(tree) => tree.reset(root),
             None => trees.push(Tree::new(root)),

@@ -270,7 +270,14 @@ impl Worker {
         let d = params.determinizations as usize;
         let game = &mut self.games[g];
         let seat = game.round.current_player().unwrap_or(0);
-        deal_trees(&mut game.trees, &game.round, seat, d, &mut game.rng)?;
+        deal_trees(
+            &mut game.trees,
+            &game.round,
+            seat,
+            d,
+            &params.inference,
+            &mut game.rng,
+        )?;
         game.gumbel_noise = params.gumbel.map(|gp| {
             let legal = game.round.legal_actions();
             gumbel::sample_gumbel(&mut game.rng, legal, gp.gumbel_scale)

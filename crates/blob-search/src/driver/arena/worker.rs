@@ -318,7 +318,14 @@ impl ArenaWorker {
                 let d = params.determinizations as usize;
                 let mut rng = Rng::new(decision_seed(*seed, &round));
                 let slot = &mut self.slots[g];
-                deal_trees(&mut slot.trees, &round, seat, d, &mut rng)?;
+                deal_trees(
+                    &mut slot.trees,
+                    &round,
+                    seat,
+                    d,
+                    &params.inference,
+                    &mut rng,
+                )?;
                 slot.searching = Some(agent);
                 return Ok(None);
             }
