@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use blob_core::cards::DECK_SIZE;
 use blob_core::{Card, CardSet, CoreError, Rng, Suit};
+use blob_search::TableSpec;
 
 use crate::errors::{BindingError, BindingResult};
 
@@ -120,6 +121,27 @@ fn entropy() -> u64 {
 /// A generator for `seed` (see [`seed`]).
 pub fn rng(value: Option<i128>) -> BindingResult<Rng> {
     Ok(Rng::new(seed(value)?))
+}
+
+/// The engines' `tables` argument: (players, cards, weight) triples, or None
+/// for 4 players x 5 cards (the range checks are the engine's own).
+pub fn tables(tables: Option<Vec<(i128, i128, f64)>>) -> BindingResult<Vec<TableSpec>> {
+    let Some(list) = tables else {
+        return Ok(vec![TableSpec {
+            players: 4,
+            cards: 5,
+            weight: 1.0,
+        }]);
+    };
+    list.into_iter()
+        .map(|(players, cards, weight)| {
+            Ok(TableSpec {
+                players: non_negative(players, "players")?,
+                cards: non_negative(cards, "cards")?,
+                weight,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

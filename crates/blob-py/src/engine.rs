@@ -15,7 +15,7 @@ use std::sync::Arc;
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
 use blob_search::params::GumbelParams;
-use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams, TableSpec};
+use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -204,23 +204,7 @@ impl PyEngine {
                 inference_temperature,
             )?,
         };
-        let tables = match tables {
-            None => vec![TableSpec {
-                players: 4,
-                cards: 5,
-                weight: 1.0,
-            }],
-            Some(list) => list
-                .into_iter()
-                .map(|(players, cards, weight)| {
-                    Ok(TableSpec {
-                        players: convert::non_negative(players, "players")?,
-                        cards: convert::non_negative(cards, "cards")?,
-                        weight,
-                    })
-                })
-                .collect::<BindingResult<_>>()?,
-        };
+        let tables = convert::tables(tables)?;
         let config = EngineConfig {
             threads: convert::positive(threads, "threads")?,
             games_per_thread: convert::positive(games_per_thread, "games_per_thread")?,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use blob_search::{IsmctsParams, Rollout, TableSpec, TeacherConfig, TeacherEngine};
+use blob_search::{IsmctsParams, Rollout, TeacherConfig, TeacherEngine};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -55,23 +55,7 @@ impl PyTeacherEngine {
                 "temperature_moves must be an integer in 0..=4294967295, got {temperature_moves}"
             ))
         })?;
-        let tables = match tables {
-            None => vec![TableSpec {
-                players: 4,
-                cards: 5,
-                weight: 1.0,
-            }],
-            Some(list) => list
-                .into_iter()
-                .map(|(players, cards, weight)| {
-                    Ok(TableSpec {
-                        players: convert::non_negative(players, "players")?,
-                        cards: convert::non_negative(cards, "cards")?,
-                        weight,
-                    })
-                })
-                .collect::<BindingResult<_>>()?,
-        };
+        let tables = convert::tables(tables)?;
         let config = TeacherConfig {
             threads: convert::positive(threads, "threads")?,
             tables,
