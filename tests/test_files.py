@@ -97,3 +97,16 @@ def test_csv_log_appends_and_truncates_after_a_step(tmp_path: Path) -> None:
     log.close()
     assert log.rows()[-1] == {"step": "4", "loss": ""}
     assert CsvLog(log.path, ["other"]).rows() == []
+
+
+def test_atomic_writes_get_the_mode_of_any_new_file(tmp_path):
+    """Not mkstemp's 0600: a model or shard written atomically is readable by
+    whoever could read a file written with open()."""
+    import os
+
+    from blobmaster.atomic import atomic_write_bytes
+
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    written = atomic_write_bytes(tmp_path / "atomic", b"x")
+    assert os.stat(written).st_mode & 0o777 == os.stat(plain).st_mode & 0o777

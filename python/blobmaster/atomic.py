@@ -49,6 +49,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_NEW_FILE_MODE = _new_file_mode()  # read once: os.umask can only be read by setting it
+
+
 def atomic_write(
     path: str | os.PathLike[str],
     write: Callable[[IO[bytes]], object],
@@ -67,6 +76,10 @@ def atomic_write(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=folder)
     tmp = Path(tmp_name)
     try:
+        # mkstemp makes the file 0600; the result should have the mode any new
+        # file gets (usually 0644), or models, shards and reports end up
+        # unreadable to the other users of a shared run folder or install.
+        os.fchmod(fd, _NEW_FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
