@@ -341,12 +341,32 @@ def test_window_picks_newest_shards_and_trims_to_examples(shards):
             for p in candidates
         ]
     )
+    from blobmaster.train_data import _is_val
+
+    # the split as drawn, row by row in shard order (whole rounds, stable)
+    in_shard_order = np.concatenate(
+        [
+            _is_val(p.name, read_shards(p, ["round_id"]).collect()["round_id"].to_numpy(), 0.3)
+            for p in candidates
+        ]
+    )
     keys = (
-        rid.with_columns(pl.Series("v", ex1.is_val))
+        rid.with_columns(pl.Series("v", in_shard_order))
         .group_by("f", "round_id")
         .agg(pl.col("v").n_unique())
     )
     assert keys["v"].max() == 1
+    # Laid out training rows first, validation rows last, each in shard order,
+    # so that the split is two views of the window's arrays (no second copy).
+    state = np.concatenate(
+        [read_shards(p, ["state"]).collect()["state"].to_numpy() for p in candidates]
+    )
+    n_val = int(in_shard_order.sum())
+    assert ex1.is_val.sum() == n_val and not ex1.is_val[: len(ex1) - n_val].any()
+    train, val = ex1.split()
+    assert np.array_equal(train.state, state[~in_shard_order])
+    assert np.array_equal(val.state, state[in_shard_order])
+    assert np.shares_memory(train.state, ex1.state) and np.shares_memory(val.policy, ex1.policy)
 
 
 def test_resume_is_exact(tmp_path, shards):

@@ -135,7 +135,7 @@ class Examples:
     def __len__(self) -> int:
         return len(self.num_players)
 
-    def subset(self, which: np.ndarray) -> Examples:
+    def subset(self, which: np.ndarray | slice) -> Examples:
         return Examples(
             self.state[which],
             self.mask[which],
@@ -146,7 +146,12 @@ class Examples:
         )
 
     def split(self) -> tuple[Examples, Examples]:
-        """(training examples, validation examples)."""
+        """(training examples, validation examples). Views, not copies, when
+        the validation rows come last (as :func:`load_window` lays them out):
+        a copy of a large window would double the memory training needs."""
+        n_train = int(np.count_nonzero(~self.is_val))
+        if not self.is_val[:n_train].any():
+            return self.subset(slice(0, n_train)), self.subset(slice(n_train, len(self)))
         return self.subset(~self.is_val), self.subset(self.is_val)
 
 
@@ -293,20 +298,29 @@ def _is_val(name: str, round_id: np.ndarray, val_fraction: float) -> np.ndarray:
 
 
 def _assemble(parts: list[tuple[str, dict[str, np.ndarray]]], val_fraction: float) -> Examples:
-    """Concatenates per-shard columns (given oldest first)."""
-    cat = {
-        c: np.concatenate([cols[c] for _, cols in parts]) for c in TRAIN_COLUMNS if c != "round_id"
+    """Joins per-shard columns (given oldest first) into one set of arrays,
+    training rows first and validation rows last, each in shard order, so
+    that :meth:`Examples.split` gives views. Each shard's arrays are emptied
+    as soon as they are copied: the peak is the window plus one shard, not
+    twice the window."""
+    is_val = [_is_val(Path(name).name, cols["round_id"], val_fraction) for name, cols in parts]
+    n_rows = sum(len(v) for v in is_val)
+    n_val = sum(int(np.count_nonzero(v)) for v in is_val)
+    dtypes = {"state": np.float32, "mask": bool, "policy": np.float32, "value": np.float32,
+              "num_players": np.uint8}  # fmt: skip
+    out = {
+        c: np.empty((n_rows, *parts[0][1][c].shape[1:]), dtype=dtype) for c, dtype in dtypes.items()
     }
-    is_val = np.concatenate(
-        [_is_val(Path(name).name, cols["round_id"], val_fraction) for name, cols in parts]
-    )
+    train_at, val_at = 0, n_rows - n_val
+    for (_, cols), val in zip(parts, is_val):
+        n, v = len(val), int(np.count_nonzero(val))
+        for c in dtypes:
+            out[c][train_at : train_at + n - v] = cols[c][~val]
+            out[c][val_at : val_at + v] = cols[c][val]
+        train_at, val_at = train_at + n - v, val_at + v
+        cols.clear()
     return Examples(
-        state=np.ascontiguousarray(cat["state"], dtype=np.float32),
-        mask=np.ascontiguousarray(cat["mask"], dtype=bool),
-        policy=np.ascontiguousarray(cat["policy"], dtype=np.float32),
-        value=np.ascontiguousarray(cat["value"], dtype=np.float32),
-        num_players=np.ascontiguousarray(cat["num_players"], dtype=np.uint8),
-        is_val=is_val,
+        **out, is_val=np.concatenate([np.zeros(n_rows - n_val, bool), np.ones(n_val, bool)])
     )
 
 
