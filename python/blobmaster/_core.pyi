@@ -375,8 +375,10 @@ class ArenaEngine:
     net, seed and the search keys determinizations, simulations, c_puct,
     fpu_reduction, virtual_loss, max_pending_per_tree, normalize_q, inference,
     inference_candidates, inference_temperature), ``heuristic``, ``random``
-    (seed), ``rollout`` (seed, the search keys, rollouts) or ``ismcts`` (seed,
-    iterations, exploration, rollout, and the inference keys). Network ``net``'s
+    (seed), ``rollout`` (seed, the search keys, rollouts), ``ismcts`` (seed,
+    iterations, exploration, rollout, prior_weight, and the inference keys) or
+    ``guided_ismcts`` (net and the ismcts keys: one evaluation of the mover's
+    view per decision, its policy the root prior). Network ``net``'s
     leaves are answered through ``next_batch(net)`` / ``submit(net, ...)``.
     Bad input raises InvalidArgumentError and starts nothing.
     """
@@ -474,6 +476,8 @@ def ismcts(
     rollout: Literal["random", "heuristic"] = "random",
     seed: int | None = None,
     perfect_information: bool = False,
+    prior: npt.NDArray[np.float32] | None = None,
+    prior_weight: float = 1.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Single-observer ISMCTS of the decision of the player to move: (root
     visit counts [66], mean value of each seat [8] by absolute seat).
@@ -483,7 +487,11 @@ def ismcts(
     descends by UCB1 with availability counts (``exploration`` is its
     constant, values being scores scaled to [0, 1]), adds one node and plays
     the round out with ``rollout`` moves. ``perfect_information=True``
-    searches the true deal instead (a cheat, for tests). A forced move comes
-    back with one visit and no search. Bad arguments raise
-    InvalidArgumentError; a finished round raises IllegalActionError.
+    searches the true deal instead (a cheat, for tests). ``prior``: a
+    float32 policy over the 66 actions for the mover's own view (a
+    network's), renormalized over the legal actions; each root child's score
+    then gains ``prior_weight * P(a) * sqrt(available) / (1 + visits)``. A
+    forced move comes back with one visit and no search. Bad arguments
+    (a prior that is not 66 finite values >= 0 with mass on a legal action)
+    raise InvalidArgumentError; a finished round raises IllegalActionError.
     """

@@ -9,45 +9,91 @@ from typing import Any
 from blobmaster.agents import (
     ISMCTS_EXPLORATION,
     ISMCTS_ITERATIONS,
+    ISMCTS_PRIOR_WEIGHT,
     ISMCTS_ROLLOUTS,
     Agent,
     AgentError,
+    GuidedIsmctsAgent,
     HeuristicAgent,
     IsmctsAgent,
     ModelAgent,
     RandomAgent,
     RolloutAgent,
 )
+from blobmaster.packaged import RANDOM_MODEL
 
 __all__ = ["SPEC_HELP", "parse_agent_spec"]
 
 
-def _ismcts_from_spec(rest: str, seed: int | None) -> IsmctsAgent:
-    """``[N[:C][:ROLLOUT]]`` (after ``ismcts:``) -> an IsmctsAgent."""
+def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str]:
+    """``[N[:C...]][:ROLLOUT]`` (after ``ismcts:``) -> (at most ``numbers``
+    numbers, the rollout policy)."""
     fields = [f.strip() for f in rest.split(":")] if rest else []
     rollout = "random"
     if fields and fields[-1].lower() in ISMCTS_ROLLOUTS:
         rollout = fields.pop().lower()
-    if len(fields) > 2:
-        raise AgentError("expected ismcts:N[:C] (N iterations, C the UCT exploration constant)")
-    iterations, exploration = ISMCTS_ITERATIONS, ISMCTS_EXPLORATION
-    if fields:
+    if len(fields) > numbers:
+        expected = "ismcts:N[:C]" if numbers == 2 else "ismcts:N[:C[:W]]"
+        raise AgentError(
+            f"expected {expected}[:random|heuristic] (N iterations, C the UCT exploration "
+            "constant, W the weight of the network prior)"
+        )
+    values: list[float] = []
+    names = ("iterations must be a positive integer", "exploration must be a number >= 0",
+             "the prior weight must be a number >= 0")  # fmt: skip
+    for k, text in enumerate(fields):
         try:
-            iterations = int(fields[0])
+            values.append(int(text) if k == 0 else float(text))
         except ValueError:
-            raise AgentError(f"iterations must be a positive integer, got {fields[0]!r}") from None
-    if len(fields) == 2:
-        try:
-            exploration = float(fields[1])
-        except ValueError:
-            raise AgentError(f"exploration must be a number >= 0, got {fields[1]!r}") from None
-    return IsmctsAgent(iterations, exploration=exploration, rollout=rollout, seed=seed)
+            raise AgentError(f"{names[k]}, got {text!r}") from None
+    return values, rollout
+
+
+def _ismcts_from_spec(rest: str, seed: int | None) -> IsmctsAgent:
+    """``[N[:C][:ROLLOUT]]`` (after ``ismcts:``) -> an IsmctsAgent."""
+    values, rollout = _ismcts_fields(rest, 2)
+    defaults = [ISMCTS_ITERATIONS, ISMCTS_EXPLORATION]
+    iterations, exploration = values + defaults[len(values) :]
+    return IsmctsAgent(int(iterations), exploration=exploration, rollout=rollout, seed=seed)
+
+
+def _guided_from_spec(
+    model: str | None, rest: str, *, device: Any, seed: int | None
+) -> GuidedIsmctsAgent:
+    """``[N[:C[:W]]][:ROLLOUT]`` (after ``MODEL:ismcts``) -> a GuidedIsmctsAgent
+    (``model`` None: the shipped network)."""
+    values, rollout = _ismcts_fields(rest, 3)
+    defaults = [ISMCTS_ITERATIONS, ISMCTS_EXPLORATION, ISMCTS_PRIOR_WEIGHT]
+    iterations, exploration, weight = values + defaults[len(values) :]
+    label = None
+    if model is None:
+        from blobmaster.packaged import default_model_path
+
+        shipped = default_model_path()
+        model, label = (RANDOM_MODEL if shipped is None else str(shipped)), "default"
+    return GuidedIsmctsAgent(
+        model, int(iterations), exploration=exploration, prior_weight=weight, rollout=rollout,
+        device=device, seed=seed, label=label,
+    )  # fmt: skip
+
+
+def _split_guided(rest: str) -> tuple[str, str] | None:
+    """``PATH:ismcts[:...]`` -> (PATH, what follows ``ismcts``), or None when
+    the spec names no ISMCTS search (the last ``:ismcts`` field splits, so
+    paths with colons work)."""
+    fields = rest.split(":")
+    for k in range(len(fields) - 1, 0, -1):
+        if fields[k].strip().lower() == "ismcts":
+            return ":".join(fields[:k]), ":".join(fields[k + 1 :])
+    return None
 
 
 SPEC_HELP = (
     "heuristic | random | rollout[:SEARCH] | default[:SEARCH] | model:PATH[:SEARCH] | ismcts:N[:C] "
+    "| default:ismcts:N[:C[:W]] | model:PATH:ismcts:N[:C[:W]] "
     "(SEARCH: light, medium, heavy or a .toml preset file; default medium; "
-    "N: ISMCTS iterations, C: its UCT exploration constant, default 0.7)"
+    "N: ISMCTS iterations, C: its UCT exploration constant, default 0.7; "
+    "W: the weight of the network's prior at the root, default 1)"
 )
 
 
@@ -73,6 +119,8 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         model:PATH[:SEARCH]    MCTS with the BlobNet in the TorchScript file PATH
                                (model:random: the untrained seed-0 BlobNet)
         ismcts:N[:C]           single-observer ISMCTS, N iterations, UCT constant C
+        default:ismcts:N[:C[:W]]     ISMCTS with the shipped network's policy as
+        model:PATH:ismcts:N[:C[:W]]  the root prior (weight W, default 1)
 
     SEARCH is light, medium (the default) or heavy, or a preset .toml file.
     ``ismcts`` alone is 1000 iterations; C defaults to 0.7; a last field
@@ -93,12 +141,18 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         if kind == "rollout":
             return RolloutAgent(search=rest or "medium", seed=seed)
         if kind == "default":
+            if rest.strip().lower().partition(":")[0] == "ismcts":
+                after = rest.strip().partition(":")[2]
+                return _guided_from_spec(None, after, device=device, seed=seed)
             return Agent.load(None, search=rest or "medium", device=device, seed=seed)
         if kind == "ismcts":
             return _ismcts_from_spec(rest, seed)
         if kind == "model":
             if not rest:
                 raise AgentError("model needs a file: model:PATH[:SEARCH]")
+            guided = _split_guided(rest)
+            if guided is not None:
+                return _guided_from_spec(guided[0], guided[1], device=device, seed=seed)
             path, search = _split_search(rest)
             return ModelAgent(path, search=search or "medium", device=device, seed=seed)
     except AgentError as e:

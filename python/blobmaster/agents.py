@@ -60,6 +60,7 @@ __all__ = [
     "SEARCH_KEYS",
     "Agent",
     "AgentError",
+    "GuidedIsmctsAgent",
     "HeuristicAgent",
     "IsmctsAgent",
     "ModelAgent",
@@ -88,6 +89,60 @@ SEARCH_KEYS = (
 (Dirichlet noise, temperature) are accepted and ignored: agents play the most
 visited action, with no root noise. So are the Gumbel ones for now: agents
 search with PUCT even for a network trained by Gumbel self-play."""
+
+
+def load_network(
+    model: str | os.PathLike[str] | Any | None, device: Any
+) -> tuple[Any, Any, str, str | None]:
+    """(scripted network on its device in inference mode, that device, a
+    label for names, the model file or None) for ``model``: None or
+    ``"random"`` for the untrained seed-0 network, a TorchScript file, or a
+    torch module (used as a copy when it must move or change mode). Raises
+    AgentError for a bad model or device."""
+    import torch
+
+    from blobmaster.model import (
+        DeviceError,
+        ModelError,
+        default_model,
+        load_model,
+        resolve_device,
+        script_model,
+    )
+
+    try:
+        resolved = resolve_device(device)
+    except DeviceError as e:
+        raise AgentError(f"device: {e}") from None
+    except (TypeError, RuntimeError) as e:
+        raise AgentError(f"bad device {device!r}: {e}") from None
+    try:
+        if model is None or (isinstance(model, str) and model == RANDOM_MODEL):
+            net: torch.nn.Module = script_model(default_model(seed=0)).to(resolved)
+            label = "default" if model is None else "random-net"
+        elif isinstance(model, (str, os.PathLike)):
+            path = Path(model)
+            net = load_model(path, resolved)
+            label = f"model:{path.name}"
+        elif isinstance(model, torch.nn.Module):
+            from blobmaster.model import check_model, for_inference
+
+            # A copy when needed: the caller's module keeps its device and mode.
+            net = for_inference(model, resolved)
+            check_model(net, resolved, name=type(model).__name__)
+            label = f"module:{type(model).__name__}"
+        else:
+            raise AgentError(
+                f"model must be None, a model file path or a torch module, got {type(model).__name__}"
+            )
+    except ModelError as e:
+        raise AgentError(str(e)) from None
+    source = (
+        None
+        if model is None or model == RANDOM_MODEL or not isinstance(model, (str, os.PathLike))
+        else str(model)
+    )
+    return net, resolved, label, source
 
 
 class AgentError(ValueError):
@@ -402,49 +457,7 @@ class ModelAgent(SearchAgent):
         its own None to the shipped network first). ``label``: the name's
         model part instead of the one derived from ``model``."""
         super().__init__(search, seed)
-        import torch
-
-        from blobmaster.model import (
-            DeviceError,
-            ModelError,
-            default_model,
-            load_model,
-            resolve_device,
-            script_model,
-        )
-
-        try:
-            self.device = resolve_device(device)
-        except DeviceError as e:
-            raise AgentError(f"device: {e}") from None
-        except (TypeError, RuntimeError) as e:
-            raise AgentError(f"bad device {device!r}: {e}") from None
-        try:
-            if model is None or (isinstance(model, str) and model == RANDOM_MODEL):
-                self.net: torch.nn.Module = script_model(default_model(seed=0)).to(self.device)
-                self.model_label = "default" if model is None else "random-net"
-            elif isinstance(model, (str, os.PathLike)):
-                path = Path(model)
-                self.net = load_model(path, self.device)
-                self.model_label = f"model:{path.name}"
-            elif isinstance(model, torch.nn.Module):
-                from blobmaster.model import check_model, for_inference
-
-                # A copy when needed: the caller's module keeps its device and mode.
-                self.net = for_inference(model, self.device)
-                check_model(self.net, self.device, name=type(model).__name__)
-                self.model_label = f"module:{type(model).__name__}"
-            else:
-                raise AgentError(
-                    f"model must be None, a model file path or a torch module, got {type(model).__name__}"
-                )
-        except ModelError as e:
-            raise AgentError(str(e)) from None
-        self.model_source = (
-            None
-            if model is None or model == RANDOM_MODEL or not isinstance(model, (str, os.PathLike))
-            else str(model)
-        )
+        self.net, self.device, self.model_label, self.model_source = load_network(model, device)
         if label is not None:
             self.model_label = label
         self.name = f"{self.model_label}:{self.search_label}"
@@ -481,6 +494,8 @@ ISMCTS_ITERATIONS = 1000
 """Iterations of ``Agent.ismcts()`` and of the spec ``ismcts``."""
 ISMCTS_EXPLORATION = 0.7
 """The default UCT constant of ISMCTS (values are scores scaled to [0, 1])."""
+ISMCTS_PRIOR_WEIGHT = 1.0
+"""Weight of the network prior's root bonus in a guided ISMCTS agent."""
 ISMCTS_MAX_ITERATIONS = 10_000_000
 ISMCTS_ROLLOUTS = ("random", "heuristic")
 
@@ -558,4 +573,94 @@ class IsmctsAgent(Agent):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(iterations=self.iterations, exploration=self.exploration, rollout=self.rollout)
+        return out
+
+
+class GuidedIsmctsAgent(IsmctsAgent):
+    """ISMCTS with a network's policy as the root prior: the network reads
+    the mover's own view once per decision, and its policy adds the bonus
+    ``prior_weight * P(a) * sqrt(available) / (1 + visits)`` to each root
+    child's UCB1 score (``blobmaster._core.ismcts(prior=...)``). The rest of
+    the tree and the playouts are plain ISMCTS, so the cost is one network
+    evaluation plus ``iterations`` iterations per decision."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | Any | None = None,
+        iterations: int = ISMCTS_ITERATIONS,
+        *,
+        exploration: float = ISMCTS_EXPLORATION,
+        prior_weight: float = ISMCTS_PRIOR_WEIGHT,
+        rollout: str = "random",
+        device: Any = "auto",
+        seed: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        """``model`` as for :class:`ModelAgent`; ``label``: the name's model
+        part instead of the one derived from ``model``."""
+        super().__init__(iterations, exploration=exploration, rollout=rollout, seed=seed)
+        if isinstance(prior_weight, bool) or not isinstance(prior_weight, (int, float)):
+            raise AgentError(
+                f"prior_weight must be a number, got {type(prior_weight).__name__} {prior_weight!r}"
+            )
+        if not (math.isfinite(prior_weight) and prior_weight >= 0):
+            raise AgentError(f"prior_weight must be a finite number >= 0, got {prior_weight}")
+        self.prior_weight = float(prior_weight)
+        self.net, self.device, self.model_label, self.model_source = load_network(model, device)
+        if label is not None:
+            self.model_label = label
+        # The spec that builds this agent again: MODEL:ismcts:N[:C[:W]][:ROLLOUT].
+        search = f"ismcts:{self.iterations}"
+        if self.prior_weight != ISMCTS_PRIOR_WEIGHT:
+            search += f":{self.exploration:g}:{self.prior_weight:g}"
+        elif self.exploration != ISMCTS_EXPLORATION:
+            search += f":{self.exploration:g}"
+        if self.rollout != "random":
+            search += f":{self.rollout}"
+        self.name = f"{self.model_label}:{search}"
+        self.evaluations = 0
+        """Positions sent to the network so far."""
+        self.batches = 0
+        """Network calls so far."""
+
+    def prior(self, round: Round) -> np.ndarray:
+        """The network's policy (66 float32, zero off the legal actions) for
+        the mover's own view of ``round``."""
+        import torch
+
+        legal = _legal(round)
+        self.batches += 1
+        self.evaluations += 1
+        with torch.inference_mode():
+            x = torch.from_numpy(np.asarray(round.observation(), dtype=np.float32)[None, :])
+            if self.device.type != "cpu":
+                x = x.to(self.device)
+            logits, _ = self.net(x)
+            row = logits[0].float().cpu().numpy()
+        chosen = row[legal]
+        weights = (
+            np.exp(chosen - chosen.max()) if np.isfinite(chosen.max()) else np.ones(len(legal))
+        )
+        prior = np.zeros(row.shape[0], dtype=np.float32)
+        prior[legal] = weights / weights.sum()
+        return prior
+
+    def visits(self, round: Round) -> np.ndarray:
+        _legal(round)
+        if len(round.legal_actions()) == 1:  # forced: no network call
+            return super().visits(round)
+        visits, _ = _ismcts(
+            round,
+            iterations=self.iterations,
+            exploration=self.exploration,
+            rollout=self.rollout,
+            seed=decision_seed(self.seed, round),
+            prior=self.prior(round),
+            prior_weight=self.prior_weight,
+        )
+        return visits
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(prior_weight=self.prior_weight, model=self.model_source, device=str(self.device))
         return out

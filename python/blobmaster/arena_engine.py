@@ -2,8 +2,8 @@
 
 :func:`blobmaster.arena.play_duplicate` comes here when every agent is one
 the engine can play (:func:`engine_specs`): network agents
-(:class:`~blobmaster.agents.ModelAgent`), heuristic, random, rollout MCTS and
-ISMCTS agents, of exactly those classes (a subclass may decide differently,
+(:class:`~blobmaster.agents.ModelAgent`), heuristic, random, rollout MCTS,
+ISMCTS and network-guided ISMCTS agents, of exactly those classes (a subclass may decide differently,
 so it keeps the Python path). The engine plays many rounds of the schedule
 at once on its worker threads; the network agents' leaves come here in
 batches, one queue per distinct network, and each network answers its own
@@ -24,6 +24,7 @@ import numpy as np
 from blobmaster._core import ArenaEngine, Round
 from blobmaster.agents import (
     SEARCH_KEYS,
+    GuidedIsmctsAgent,
     HeuristicAgent,
     IsmctsAgent,
     ModelAgent,
@@ -37,12 +38,14 @@ DEFAULT_ARENA_THREADS = max(1, min(8, os.cpu_count() or 1))
 """Worker threads of an engine arena unless told otherwise."""
 
 
-def engine_specs(agents: Sequence[Any]) -> tuple[list[dict[str, Any]], list[ModelAgent]] | None:
+def engine_specs(
+    agents: Sequence[Any],
+) -> tuple[list[dict[str, Any]], list[ModelAgent | GuidedIsmctsAgent]] | None:
     """The engine's description of each agent and the distinct network
     agents' models (by network: agents sharing one module share a queue),
     or None when some agent is not engine-playable."""
     specs: list[dict[str, Any]] = []
-    nets: list[ModelAgent] = []
+    nets: list[ModelAgent | GuidedIsmctsAgent] = []
     for agent in agents:
         kind = type(agent)
         if kind is HeuristicAgent:
@@ -62,14 +65,35 @@ def engine_specs(agents: Sequence[Any]) -> tuple[list[dict[str, Any]], list[Mode
                 }
             )
         elif kind is ModelAgent:
-            net = next((i for i, m in enumerate(nets) if m.net is agent.net), None)
-            if net is None:
-                net = len(nets)
-                nets.append(agent)
-            specs.append({"kind": "network", "net": net, "seed": agent.seed, **_search_keys(agent)})
+            specs.append(
+                {"kind": "network", "net": _net(nets, agent), "seed": agent.seed}
+                | _search_keys(agent)
+            )
+        elif kind is GuidedIsmctsAgent:
+            specs.append(
+                {
+                    "kind": "guided_ismcts",
+                    "net": _net(nets, agent),
+                    "seed": agent.seed,
+                    "iterations": agent.iterations,
+                    "exploration": agent.exploration,
+                    "rollout": agent.rollout,
+                    "prior_weight": agent.prior_weight,
+                }
+            )
         else:
             return None
     return specs, nets
+
+
+def _net(nets: list[Any], agent: Any) -> int:
+    """The index of ``agent``'s network in ``nets`` (appended when new:
+    agents sharing one module share a queue)."""
+    net = next((i for i, m in enumerate(nets) if m.net is agent.net), None)
+    if net is None:
+        net = len(nets)
+        nets.append(agent)
+    return net
 
 
 def _search_keys(agent: Any) -> dict[str, Any]:
@@ -80,7 +104,7 @@ def _search_keys(agent: Any) -> dict[str, Any]:
 class _Server:
     """Answers the batches of every network queue in turn."""
 
-    def __init__(self, engine: ArenaEngine, nets: list[ModelAgent]) -> None:
+    def __init__(self, engine: ArenaEngine, nets: list[ModelAgent | GuidedIsmctsAgent]) -> None:
         from blobmaster.inference import _Forward
 
         self.engine = engine

@@ -6,6 +6,7 @@ use blob_search::inference::Inference;
 use std::sync::Arc;
 
 use blob_search::driver::arena::{ArenaConfig, ArenaEngine, SeatAgent};
+use blob_search::ismcts::{DEFAULT_EXPLORATION, DEFAULT_PRIOR_WEIGHT};
 use blob_search::{IsmctsParams, Rollout, SearchParams};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -92,6 +93,23 @@ fn inference(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<Inference> {
     Ok(Inference::from_name(&name, candidates, temperature as f32)?)
 }
 
+/// The spec's ISMCTS keys (`iterations`, `exploration`, `rollout`,
+/// `prior_weight`, the inference keys).
+fn ismcts_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<IsmctsParams> {
+    let rollout: String = field(spec, k, "rollout", Some("random".into()))?;
+    let exploration: f64 = field(spec, k, "exploration", Some(DEFAULT_EXPLORATION as f64))?;
+    let prior_weight: f64 = field(spec, k, "prior_weight", Some(DEFAULT_PRIOR_WEIGHT as f64))?;
+    Ok(IsmctsParams::new(count(
+        field(spec, k, "iterations", Some(1000))?,
+        k,
+        "iterations",
+    )?)
+    .with_exploration(exploration as f32)
+    .with_rollout(Rollout::from_name(&rollout)?)
+    .with_prior_weight(prior_weight as f32)
+    .with_inference(inference(spec, k)?))
+}
+
 fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
     let kind: String = field(spec, k, "kind", None)?;
     let seed = || -> BindingResult<u64> { convert::seed(Some(field(spec, k, "seed", None)?)) };
@@ -108,24 +126,19 @@ fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
             rollouts: count(field(spec, k, "rollouts", Some(1))?, k, "rollouts")?,
             seed: seed()?,
         },
-        "ismcts" => {
-            let rollout: String = field(spec, k, "rollout", Some("random".into()))?;
-            let exploration: f64 = field(spec, k, "exploration", Some(0.7))?;
-            SeatAgent::Ismcts {
-                params: IsmctsParams::new(count(
-                    field(spec, k, "iterations", Some(1000))?,
-                    k,
-                    "iterations",
-                )?)
-                .with_exploration(exploration as f32)
-                .with_rollout(Rollout::from_name(&rollout)?)
-                .with_inference(inference(spec, k)?),
-                seed: seed()?,
-            }
-        }
+        "ismcts" => SeatAgent::Ismcts {
+            params: ismcts_params(spec, k)?,
+            seed: seed()?,
+        },
+        "guided_ismcts" => SeatAgent::GuidedIsmcts {
+            net: convert::non_negative(field(spec, k, "net", None)?, "net")?,
+            params: ismcts_params(spec, k)?,
+            seed: seed()?,
+        },
         other => {
             return Err(BindingError::Argument(format!(
-                "agent {k}: unknown kind {other:?} (network, heuristic, random, rollout, ismcts)"
+                "agent {k}: unknown kind {other:?} \
+                 (network, heuristic, random, rollout, ismcts, guided_ismcts)"
             )));
         }
     })

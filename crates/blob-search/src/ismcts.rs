@@ -22,6 +22,14 @@
 //!    each node adds the score of the seat that moved into it, so every seat
 //!    maximizes its own score (Blob is a many-player, not a zero-sum, game).
 //!
+//! With a *root prior* (a policy over the observer's legal actions, from a
+//! network: [`Ismcts::search_with_prior`]), the root's children get the
+//! AlphaZero-style bonus `w * P(a) * sqrt(available) / (1 + visits)` on top
+//! of UCB1, so the iterations go first to the moves the prior likes and the
+//! bonus fades as a child's own visits grow. Only the root has a prior: it is
+//! the one node whose information state (the observer's own) needs no
+//! determinization, so one network evaluation per decision is enough.
+//!
 //! The move played is the most visited root child (ties to the lowest
 //! action id). Every random choice comes from the caller's [`Rng`]; the
 //! search reads the round only through [`determinize`](blob_core::determinize::determinize) and the observer's
@@ -51,6 +59,9 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 /// [0, 1], so the usual `sqrt(2)` would explore far too much; 0.7 is the
 /// constant of Cowling et al.
 pub const DEFAULT_EXPLORATION: f32 = 0.7;
+
+/// The weight `w` of the root prior's bonus when none is given.
+pub const DEFAULT_PRIOR_WEIGHT: f32 = 1.0;
 
 /// How an iteration finishes the round after leaving the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +112,9 @@ pub struct IsmctsParams {
     /// uniform ones per iteration, so an iteration costs `candidates`
     /// determinizations). Uniform by default.
     pub inference: Inference,
+    /// Weight `w` of the root prior's bonus, finite and >= 0 (used only by
+    /// [`Ismcts::search_with_prior`] with a prior; 0 ignores the prior).
+    pub prior_weight: f32,
 }
 
 impl IsmctsParams {
@@ -113,7 +127,13 @@ impl IsmctsParams {
             rollout: Rollout::Random,
             information: Information::Imperfect,
             inference: Inference::Uniform,
+            prior_weight: DEFAULT_PRIOR_WEIGHT,
         }
+    }
+
+    pub fn with_prior_weight(mut self, prior_weight: f32) -> IsmctsParams {
+        self.prior_weight = prior_weight;
+        self
     }
 
     pub fn with_inference(mut self, inference: Inference) -> IsmctsParams {
@@ -142,6 +162,12 @@ impl IsmctsParams {
             return Err(SearchError::InvalidParam(format!(
                 "exploration must be a finite number >= 0, got {}",
                 self.exploration
+            )));
+        }
+        if !self.prior_weight.is_finite() || self.prior_weight < 0.0 {
+            return Err(SearchError::InvalidParam(format!(
+                "prior_weight must be a finite number >= 0, got {}",
+                self.prior_weight
             )));
         }
         self.inference.validate()
@@ -215,6 +241,9 @@ impl Node {
 pub struct Ismcts {
     nodes: Vec<Node>,
     path: Vec<u32>,
+    /// The root prior of the current search, normalized over the legal
+    /// actions (all zeros without one).
+    prior: Vec<f32>,
 }
 
 impl Ismcts {
@@ -231,6 +260,22 @@ impl Ismcts {
         round: &Round,
         observer: usize,
         params: &IsmctsParams,
+        rng: &mut Rng,
+    ) -> SearchResult<IsmctsOutcome> {
+        self.search_with_prior(round, observer, params, None, rng)
+    }
+
+    /// [`Ismcts::search`] with an optional root prior indexed by action:
+    /// finite, >= 0, with some mass on a legal action (it is renormalized
+    /// over the legal actions; mass on illegal ones is ignored). The prior
+    /// must come from the observer's information only (a network reading the
+    /// observer's own view) for the search not to peek.
+    pub fn search_with_prior(
+        &mut self,
+        round: &Round,
+        observer: usize,
+        params: &IsmctsParams,
+        prior: Option<&[f32; NUM_ACTIONS]>,
         rng: &mut Rng,
     ) -> SearchResult<IsmctsOutcome> {
         params.validate()?;
@@ -257,6 +302,7 @@ impl Ismcts {
             iterations: 0,
             nodes: 1,
         };
+        self.set_prior(prior, legal)?;
         if legal.len() == 1 {
             outcome.visits[legal.0.trailing_zeros() as usize] = 1.0;
             return Ok(outcome);
@@ -312,7 +358,18 @@ impl Ismcts {
             };
             let legal = state.legal_actions();
             let untried = ActionSet(legal.0 & !self.nodes[node as usize].expanded.0);
-            let chosen = self.select_child(node, legal, untried.is_empty(), params.exploration);
+            let prior_weight = if node == ROOT {
+                params.prior_weight
+            } else {
+                0.0
+            };
+            let chosen = self.select_child(
+                node,
+                legal,
+                untried.is_empty(),
+                params.exploration,
+                prior_weight,
+            );
             if !untried.is_empty() {
                 let action = untried
                     .nth(rng.below(untried.len()))
@@ -339,10 +396,50 @@ impl Ismcts {
         values
     }
 
+    /// Checks and stores the root prior (renormalized over `legal`).
+    fn set_prior(
+        &mut self,
+        prior: Option<&[f32; NUM_ACTIONS]>,
+        legal: ActionSet,
+    ) -> SearchResult<()> {
+        self.prior.clear();
+        self.prior.resize(NUM_ACTIONS, 0.0);
+        let Some(prior) = prior else {
+            return Ok(());
+        };
+        if let Some((a, p)) = prior
+            .iter()
+            .enumerate()
+            .find(|(_, p)| !p.is_finite() || **p < 0.0)
+        {
+            return Err(SearchError::InvalidParam(format!(
+                "the root prior must be finite and >= 0, got {p} for action {a}"
+            )));
+        }
+        let mass: f64 = legal.iter().map(|a| prior[a] as f64).sum();
+        if mass <= 0.0 {
+            return Err(SearchError::InvalidParam(
+                "the root prior puts no mass on a legal action".into(),
+            ));
+        }
+        for a in legal.iter() {
+            self.prior[a] = (prior[a] as f64 / mass) as f32;
+        }
+        Ok(())
+    }
+
     /// Counts one more availability for every child of `node` whose action
-    /// is in `legal`, and returns the one with the highest UCB1 score when
-    /// `pick` (ties to the first child created), else `NO_NODE`.
-    fn select_child(&mut self, node: u32, legal: ActionSet, pick: bool, exploration: f32) -> u32 {
+    /// is in `legal`, and returns the one with the highest UCB1 score (plus
+    /// the prior's bonus times `prior_weight`) when `pick` (ties to the first
+    /// child created), else `NO_NODE`.
+    fn select_child(
+        &mut self,
+        node: u32,
+        legal: ActionSet,
+        pick: bool,
+        exploration: f32,
+        prior_weight: f32,
+    ) -> u32 {
         let mut best = NO_NODE;
         let mut best_score = f64::NEG_INFINITY;
         let mut child = self.nodes[node as usize].first_child;
@@ -353,8 +450,12 @@ impl Ismcts {
                 if pick {
                     // Every child has been backed up at least once.
                     let n = c.visits as f64;
-                    let score =
-                        c.reward / n + exploration as f64 * ((c.available as f64).ln() / n).sqrt();
+                    let available = c.available as f64;
+                    let mut score = c.reward / n + exploration as f64 * (available.ln() / n).sqrt();
+                    if prior_weight > 0.0 {
+                        let p = self.prior[c.action as usize] as f64;
+                        score += prior_weight as f64 * p * available.sqrt() / (1.0 + n);
+                    }
                     if score > best_score {
                         best_score = score;
                         best = child;

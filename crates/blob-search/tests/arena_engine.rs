@@ -11,7 +11,9 @@ use blob_search::driver::arena::{
 };
 use blob_search::heuristic::heuristic_action;
 use blob_search::params::GumbelParams;
-use blob_search::{Evaluator, Information, SearchError, SearchParams, Searcher};
+use blob_search::{
+    Evaluator, Information, Ismcts, IsmctsParams, SearchError, SearchParams, Searcher,
+};
 
 /// A stand-in network: logits and values are a fixed hash of the
 /// observation, so, like a real network, it answers from what the observer
@@ -29,12 +31,7 @@ impl Evaluator for ObservationNet {
                 .map(|x| x.to_bits() as u64)
                 .collect();
             let h = mix_seed(&bits);
-            for (a, logit) in policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS]
-                .iter_mut()
-                .enumerate()
-            {
-                *logit = (mix_seed(&[h, a as u64]) % 1000) as f32 / 400.0;
-            }
+            policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS].copy_from_slice(&logits_of(h));
             for (k, v) in values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS]
                 .iter_mut()
                 .enumerate()
@@ -43,6 +40,31 @@ impl Evaluator for ObservationNet {
             }
         }
     }
+}
+
+/// The stand-in network's logits for an observation hashed to `h`.
+fn logits_of(h: u64) -> [f32; blob_core::NUM_ACTIONS] {
+    std::array::from_fn(|a| (mix_seed(&[h, a as u64]) % 1000) as f32 / 400.0)
+}
+
+/// The stand-in network's policy for the mover's own view of `round`.
+fn observation_prior(round: &Round) -> [f32; blob_core::NUM_ACTIONS] {
+    use blob_core::observation::{OBS_SIZE, encode_observation};
+    let seat = round.current_player().unwrap();
+    let mut obs = [0.0f32; OBS_SIZE];
+    encode_observation(round, seat, None, &mut obs);
+    let bits: Vec<u64> = obs.iter().map(|x| x.to_bits() as u64).collect();
+    let mut pairs = Vec::new();
+    blob_search::tree::masked_softmax(
+        &logits_of(mix_seed(&bits)),
+        round.legal_actions(),
+        &mut pairs,
+    );
+    let mut prior = [0.0f32; blob_core::NUM_ACTIONS];
+    for (a, p) in pairs {
+        prior[a as usize] = p;
+    }
+    prior
 }
 
 fn deals(n: u64, players: usize, cards: usize) -> Vec<Round> {
@@ -203,6 +225,69 @@ fn replay_against_single_searches(params: SearchParams) {
         assert_eq!(&round, end);
     }
     assert!(searched > 20);
+}
+
+/// A guided ISMCTS agent plays as one `Ismcts::search_with_prior` with the
+/// network's policy for the mover's view, seeded with the decision seed,
+/// and asks the network once per decision that is not forced.
+#[test]
+fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
+    let params = IsmctsParams::new(120).with_prior_weight(2.0);
+    let agents = vec![
+        SeatAgent::GuidedIsmcts {
+            net: 0,
+            params: params.clone(),
+            seed: 31,
+        },
+        SeatAgent::Heuristic,
+    ];
+    let cfg = config(2, agents, 1);
+    let (starts, seatings) = (cfg.deals.clone(), cfg.seatings.clone());
+    let ends = play(cfg);
+    let mut searched = 0;
+    let mut differs_from_plain = 0;
+    for (i, end) in ends.iter().enumerate() {
+        let seating = &seatings[i % seatings.len()];
+        let mut round = starts[i / seatings.len()];
+        let plays = end.plays();
+        let mut cards = plays.iter();
+        while let Some(seat) = round.current_player() {
+            let legal = round.legal_actions();
+            let expected = if legal.len() == 1 {
+                legal.0.trailing_zeros() as usize
+            } else if seating[seat] == 1 {
+                heuristic_action(&round)
+            } else {
+                searched += 1;
+                let rng = || Rng::new(decision_seed(31, &round));
+                let prior = observation_prior(&round);
+                let guided = Ismcts::new()
+                    .search_with_prior(&round, seat, &params, Some(&prior), &mut rng())
+                    .unwrap();
+                let plain = Ismcts::new()
+                    .search(&round, seat, &params, &mut rng())
+                    .unwrap();
+                differs_from_plain += usize::from(guided.visits != plain.visits);
+                guided.best_action()
+            };
+            let played = if round.phase() == Phase::Bid {
+                BID_OFFSET + end.bid(seat).unwrap()
+            } else {
+                let (by, card) = cards.next().unwrap();
+                assert_eq!(*by, seat);
+                card.index() as usize
+            };
+            assert_eq!(played, expected, "round {i}, seat {seat}");
+            round.apply(played).unwrap();
+        }
+        assert_eq!(&round, end);
+    }
+    assert!(searched > 20);
+    // The prior did steer the searches.
+    assert!(
+        differs_from_plain * 2 > searched,
+        "{differs_from_plain} of {searched}"
+    );
 }
 
 #[test]

@@ -187,6 +187,126 @@ fn the_same_seed_gives_the_same_search() {
     assert!(differ >= 15, "{differ}");
 }
 
+// ---- root prior ------------------------------------------------------------
+
+/// A prior with `mass` on `favourite` and the rest spread over the other
+/// legal actions (nothing on illegal ones).
+fn prior_on(r: &Round, favourite: usize, mass: f32) -> [f32; blob_core::NUM_ACTIONS] {
+    let legal = r.legal_actions();
+    let mut prior = [0.0f32; blob_core::NUM_ACTIONS];
+    let rest = (1.0 - mass) / (legal.len() - 1) as f32;
+    for a in legal.iter() {
+        prior[a] = if a == favourite { mass } else { rest };
+    }
+    prior
+}
+
+#[test]
+fn a_zero_weight_prior_changes_nothing() {
+    let mut rng = Rng::new(21);
+    let mut search = Ismcts::new();
+    for _ in 0..20 {
+        let r = position(&mut rng);
+        let favourite = r.legal_actions().iter().last().unwrap();
+        let prior = prior_on(&r, favourite, 0.9);
+        let params = IsmctsParams::new(300).with_prior_weight(0.0);
+        let plain = search
+            .search(&r, mover(&r), &params, &mut Rng::new(3))
+            .unwrap();
+        let guided = search
+            .search_with_prior(&r, mover(&r), &params, Some(&prior), &mut Rng::new(3))
+            .unwrap();
+        assert_eq!(plain, guided);
+    }
+}
+
+#[test]
+fn the_prior_steers_visits_toward_its_favourite() {
+    let mut rng = Rng::new(22);
+    let mut search = Ismcts::new();
+    let (mut more, mut positions) = (0, 0);
+    for _ in 0..40 {
+        let r = position(&mut rng);
+        let legal = r.legal_actions();
+        // The action plain search likes least gets the prior's mass.
+        let params = IsmctsParams::new(400);
+        let plain = search
+            .search(&r, mover(&r), &params, &mut Rng::new(4))
+            .unwrap();
+        let favourite = legal
+            .iter()
+            .min_by(|&a, &b| plain.visits[a].total_cmp(&plain.visits[b]))
+            .unwrap();
+        let prior = prior_on(&r, favourite, 0.95);
+        let guided = search
+            .search_with_prior(&r, mover(&r), &params, Some(&prior), &mut Rng::new(4))
+            .unwrap();
+        assert_eq!(guided.visits.iter().sum::<f32>(), 400.0);
+        assert!(legal.iter().all(|a| guided.visits[a] >= 1.0));
+        positions += 1;
+        more += usize::from(guided.visits[favourite] > plain.visits[favourite]);
+    }
+    assert_eq!(more, positions, "{more} of {positions}");
+}
+
+#[test]
+fn prior_mass_on_illegal_actions_is_ignored() {
+    let mut rng = Rng::new(23);
+    let r = position(&mut rng);
+    let legal = r.legal_actions();
+    let mut prior = prior_on(&r, legal.iter().next().unwrap(), 0.5);
+    let illegal = (0..blob_core::NUM_ACTIONS)
+        .find(|&a| !legal.contains(a))
+        .unwrap();
+    let params = IsmctsParams::new(200);
+    let mut search = Ismcts::new();
+    let base = search
+        .search_with_prior(&r, mover(&r), &params, Some(&prior), &mut Rng::new(5))
+        .unwrap();
+    prior[illegal] = 7.0;
+    let more = search
+        .search_with_prior(&r, mover(&r), &params, Some(&prior), &mut Rng::new(5))
+        .unwrap();
+    assert_eq!(base, more);
+}
+
+#[test]
+fn bad_priors_are_typed_errors() {
+    let mut rng = Rng::new(24);
+    let r = position(&mut rng);
+    let legal = r.legal_actions();
+    let mut search = Ismcts::new();
+    let params = IsmctsParams::new(50);
+    let mut run = |prior: [f32; blob_core::NUM_ACTIONS]| {
+        search.search_with_prior(&r, mover(&r), &params, Some(&prior), &mut Rng::new(1))
+    };
+    let mut nan = [0.0; blob_core::NUM_ACTIONS];
+    nan[legal.iter().next().unwrap()] = f32::NAN;
+    let mut negative = [0.0; blob_core::NUM_ACTIONS];
+    negative[legal.iter().next().unwrap()] = -1.0;
+    let mut off_legal = [0.0; blob_core::NUM_ACTIONS];
+    off_legal[(0..blob_core::NUM_ACTIONS)
+        .find(|&a| !legal.contains(a))
+        .unwrap()] = 1.0;
+    for (prior, needle) in [
+        (nan, "finite"),
+        (negative, ">= 0"),
+        (off_legal, "no mass on a legal action"),
+    ] {
+        match run(prior) {
+            Err(SearchError::InvalidParam(m)) => assert!(m.contains(needle), "{m}"),
+            other => panic!("expected InvalidParam({needle}), got {other:?}"),
+        }
+    }
+    for weight in [f32::NAN, -0.5, f32::INFINITY] {
+        let params = IsmctsParams::new(50).with_prior_weight(weight);
+        match ismcts_search(&r, mover(&r), &params, &mut Rng::new(1)) {
+            Err(SearchError::InvalidParam(m)) => assert!(m.contains("prior_weight"), "{m}"),
+            other => panic!("expected InvalidParam(prior_weight), got {other:?}"),
+        }
+    }
+}
+
 // ---- no peeking ------------------------------------------------------------
 
 /// Searches `count` random positions twice, on the true deal and on another
@@ -214,8 +334,23 @@ fn reshuffled_searches(count: usize, information: Information) -> (usize, usize)
             Rollout::Heuristic
         };
         let params = params.clone().with_rollout(rollout);
-        let a = ismcts_search(&r, seat, &params, &mut Rng::new(i as u64)).unwrap();
-        let b = ismcts_search(&other, seat, &params, &mut Rng::new(i as u64)).unwrap();
+        // Every third position with a root prior (one that depends only on
+        // the mover's legal actions, as a network reading its view would).
+        let prior =
+            (i % 3 == 0).then(|| prior_on(&r, r.legal_actions().iter().next().unwrap(), 0.6));
+        let mut search = Ismcts::new();
+        let mut run = |round: &Round| {
+            search
+                .search_with_prior(
+                    round,
+                    seat,
+                    &params,
+                    prior.as_ref(),
+                    &mut Rng::new(i as u64),
+                )
+                .unwrap()
+        };
+        let (a, b) = (run(&r), run(&other));
         differ += usize::from(a != b);
     }
     (reshuffled, differ)

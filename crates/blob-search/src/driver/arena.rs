@@ -59,6 +59,24 @@ pub enum SeatAgent {
     },
     /// Single-observer ISMCTS (`agents.IsmctsAgent`).
     Ismcts { params: IsmctsParams, seed: u64 },
+    /// ISMCTS whose root children get network `net`'s policy for the
+    /// mover's own view as a prior (`agents.GuidedIsmctsAgent`): one
+    /// network evaluation per decision, then the search.
+    GuidedIsmcts {
+        net: usize,
+        params: IsmctsParams,
+        seed: u64,
+    },
+}
+
+impl SeatAgent {
+    /// The network whose queue this agent's leaves go to, if any.
+    pub fn network(&self) -> Option<usize> {
+        match self {
+            SeatAgent::Network { net, .. } | SeatAgent::GuidedIsmcts { net, .. } => Some(*net),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the arena engine needs to start.
@@ -127,18 +145,19 @@ impl ArenaConfig {
             }
         }
         for (k, agent) in self.agents.iter().enumerate() {
+            if let Some(net) = agent.network().filter(|&net| net >= self.networks) {
+                return bad(format!(
+                    "agent {k} uses network {net}, there are {}",
+                    self.networks
+                ));
+            }
             match agent {
-                SeatAgent::Network { net, params, .. } => {
-                    if *net >= self.networks {
-                        return bad(format!(
-                            "agent {k} uses network {net}, there are {}",
-                            self.networks
-                        ));
-                    }
-                    params.validate()?;
+                SeatAgent::Network { params, .. } | SeatAgent::Rollout { params, .. } => {
+                    params.validate()?
                 }
-                SeatAgent::Rollout { params, .. } => params.validate()?,
-                SeatAgent::Ismcts { params, .. } => params.validate()?,
+                SeatAgent::Ismcts { params, .. } | SeatAgent::GuidedIsmcts { params, .. } => {
+                    params.validate()?
+                }
                 SeatAgent::Heuristic | SeatAgent::Random { .. } => {}
             }
         }

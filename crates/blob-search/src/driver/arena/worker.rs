@@ -19,10 +19,12 @@ use crate::error::SearchResult;
 use crate::evaluator::RolloutEvaluator;
 use crate::gumbel;
 use crate::heuristic::heuristic_action;
+use crate::inference::Inference;
 use crate::ismcts::Ismcts;
+use crate::params::SearchParams;
 use crate::queue::AnswerMsg;
 use crate::search::{Information, Searcher};
-use crate::tree::Tree;
+use crate::tree::{ROOT, Tree};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
@@ -53,6 +55,9 @@ pub(super) struct ArenaWorker {
     finished: Vec<ArenaRound>,
     searcher: Searcher,
     ismcts: Ismcts,
+    /// The network search of a guided ISMCTS agent: one tree, one
+    /// simulation (the root's evaluation, whose priors the ISMCTS uses).
+    root_only: SearchParams,
 }
 
 /// The most visited legal action, ties to the lowest id; None when no
@@ -95,6 +100,7 @@ impl ArenaWorker {
             finished: Vec::new(),
             searcher: Searcher::new(),
             ismcts: Ismcts::new(),
+            root_only: SearchParams::preset(1, 1).for_play(),
             shared,
         }
     }
@@ -274,7 +280,7 @@ impl ArenaWorker {
             if !self.search_done(g) {
                 return Ok(progressed);
             }
-            self.finish_search(g);
+            self.finish_search(g)?;
             progressed = true;
         }
     }
@@ -329,15 +335,28 @@ impl ArenaWorker {
                 slot.searching = Some(agent);
                 return Ok(None);
             }
+            SeatAgent::GuidedIsmcts { seed, .. } => {
+                // The root's view is the mover's own whatever the world, so
+                // one uniform world serves.
+                let mut rng = Rng::new(decision_seed(*seed, &round));
+                let slot = &mut self.slots[g];
+                deal_trees(
+                    &mut slot.trees,
+                    &round,
+                    seat,
+                    1,
+                    &Inference::Uniform,
+                    &mut rng,
+                )?;
+                slot.searching = Some(agent);
+                return Ok(None);
+            }
         };
         Ok(Some(action))
     }
 
-    fn network(&self, agent: usize) -> (usize, &crate::params::SearchParams) {
-        match &self.shared.config.agents[agent] {
-            SeatAgent::Network { net, params, .. } => (*net, params),
-            _ => unreachable!("only network agents search in the engine's trees"),
-        }
+    fn network(&self, agent: usize) -> (usize, &SearchParams) {
+        network_search(&self.shared.config.agents[agent], &self.root_only)
     }
 
     fn search_done(&self, g: usize) -> bool {
@@ -352,10 +371,7 @@ impl ArenaWorker {
         let Some(agent) = self.slots[g].searching else {
             return false;
         };
-        let (net, params) = match &self.shared.config.agents[agent] {
-            SeatAgent::Network { net, params, .. } => (*net, params),
-            _ => return false,
-        };
+        let (net, params) = network_search(&self.shared.config.agents[agent], &self.root_only);
         start_waves(
             &mut self.requests[net],
             &self.shared.queues[net],
@@ -370,7 +386,27 @@ impl ArenaWorker {
     /// Plays the most visited action of the finished search (the heuristic's
     /// when nothing was visited, as `SearchAgent` does); with Gumbel search,
     /// the Gumbel decision without noise (agents play with `for_play()`).
-    fn finish_search(&mut self, g: usize) {
+    fn finish_search(&mut self, g: usize) -> SearchResult<()> {
+        if let Some(agent) = self.slots[g].searching
+            && let SeatAgent::GuidedIsmcts { params, seed, .. } = &self.shared.config.agents[agent]
+        {
+            let slot = &mut self.slots[g];
+            let mut prior = [0.0f32; NUM_ACTIONS];
+            for (action, p, _) in slot.trees[0].children(ROOT) {
+                prior[action] = p;
+            }
+            let seat = slot.trees[0].observer();
+            let mut rng = Rng::new(decision_seed(*seed, &slot.round));
+            let outcome =
+                self.ismcts
+                    .search_with_prior(&slot.round, seat, params, Some(&prior), &mut rng)?;
+            let action = most_visited(&slot.round, &outcome.visits)
+                .unwrap_or_else(|| heuristic_action(&slot.round));
+            slot.round.apply_legal(action);
+            slot.searching = None;
+            self.counts.decisions += 1;
+            return Ok(());
+        }
         let gumbel = self.slots[g]
             .searching
             .and_then(|agent| self.network(agent).1.gumbel);
@@ -388,6 +424,20 @@ impl ArenaWorker {
         slot.round.apply_legal(action);
         slot.searching = None;
         self.counts.decisions += 1;
+        Ok(())
+    }
+}
+
+/// The network and tree-search settings of an agent that searches in the
+/// engine's trees (`root_only` for a guided ISMCTS agent's root evaluation).
+fn network_search<'a>(
+    agent: &'a SeatAgent,
+    root_only: &'a SearchParams,
+) -> (usize, &'a SearchParams) {
+    match agent {
+        SeatAgent::Network { net, params, .. } => (*net, params),
+        SeatAgent::GuidedIsmcts { net, .. } => (*net, root_only),
+        _ => unreachable!("only network agents search in the engine's trees"),
     }
 }
 

@@ -1,0 +1,189 @@
+"""ISMCTS with a network's policy as the root prior: the binding's ``prior``
+argument, ``GuidedIsmctsAgent``, its specs, and the engine arena playing it
+exactly as the Python agent does."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import blobmaster as bm
+from blobmaster import _core
+from blobmaster.agent_specs import parse_agent_spec
+from blobmaster.agents import AgentError, GuidedIsmctsAgent
+from blobmaster.arena import ArenaReport, play_duplicate
+from blobmaster.cli import app
+from test_agents import _decisions_that_differ
+from test_arena_engine import _comparable
+
+
+def _position(seed: int) -> bm.Round:
+    """A random 4 x 5 position with three or more legal actions."""
+    rng = random.Random(seed)
+    while True:
+        r = bm.Round(4, 5, trump=rng.choice([None, 0, 1, 2, 3]), seed=rng.randrange(2**32))
+        for _ in range(rng.randrange(20)):
+            r.apply(rng.choice(r.legal_actions()))
+        if not r.is_over and len(r.legal_actions()) >= 3:
+            return r
+
+
+def _prior_on(r: bm.Round, favourite: int, mass: float = 0.9) -> np.ndarray:
+    legal = r.legal_actions()
+    prior = np.zeros(66, dtype=np.float32)
+    prior[legal] = (1 - mass) / (len(legal) - 1)
+    prior[favourite] = mass
+    return prior
+
+
+# ---- the binding
+
+
+def test_a_prior_steers_the_search_and_weight_zero_ignores_it() -> None:
+    for seed in range(8):
+        r = _position(seed)
+        plain, _ = _core.ismcts(r, iterations=400, seed=seed)
+        # The prior's mass goes to the move plain search likes least.
+        legal = r.legal_actions()
+        favourite = min(legal, key=lambda a: plain[a])
+        prior = _prior_on(r, favourite)
+        guided, _ = _core.ismcts(r, iterations=400, seed=seed, prior=prior)
+        assert guided.sum() == 400 and set(np.flatnonzero(guided)) == set(legal)
+        assert guided[favourite] > plain[favourite]
+        ignored, _ = _core.ismcts(r, iterations=400, seed=seed, prior=prior, prior_weight=0.0)
+        np.testing.assert_array_equal(ignored, plain)
+
+
+def test_bad_priors_are_clear_errors() -> None:
+    r = _position(0)
+    legal = r.legal_actions()
+    illegal = next(a for a in range(66) if a not in legal)
+    off_legal = np.zeros(66, dtype=np.float32)
+    off_legal[illegal] = 1.0
+    negative = _prior_on(r, legal[0])
+    negative[legal[1]] = -0.5
+    nan = _prior_on(r, legal[0])
+    nan[legal[0]] = np.nan
+    for prior, match in (
+        (np.ones(65, dtype=np.float32), "66 values"),
+        (off_legal, "no mass on a legal action"),
+        (negative, ">= 0"),
+        (nan, "finite"),
+    ):
+        with pytest.raises(_core.InvalidArgumentError, match=match):
+            _core.ismcts(r, iterations=10, prior=prior)
+    with pytest.raises(_core.InvalidArgumentError, match="prior_weight"):
+        _core.ismcts(r, iterations=10, prior=_prior_on(r, legal[0]), prior_weight=-1.0)
+    with pytest.raises(TypeError):  # float64 is not silently converted
+        _core.ismcts(r, iterations=10, prior=np.ones(66))
+
+
+# ---- the agent
+
+
+def test_agent_prior_is_the_networks_policy_over_the_legal_actions() -> None:
+    agent = GuidedIsmctsAgent("random", 50, seed=1)
+    r = _position(3)
+    prior = agent.prior(r)
+    legal = r.legal_actions()
+    assert prior.dtype == np.float32 and prior.shape == (66,)
+    assert abs(float(prior.sum()) - 1.0) < 1e-5
+    assert set(np.flatnonzero(prior)) == set(legal)
+    with torch.inference_mode():
+        logits, _ = agent.net(torch.from_numpy(np.asarray(r.observation())[None, :]))
+    expected = torch.softmax(logits[0, legal], dim=0).numpy()
+    np.testing.assert_allclose(prior[legal], expected, rtol=1e-5, atol=1e-7)
+    assert agent.evaluations == 1
+
+
+def test_agent_acts_legally_and_asks_the_network_once_per_real_decision() -> None:
+    agent = GuidedIsmctsAgent("random", 30, seed=2)
+    r = bm.Round(3, 3, seed=9)
+    decisions = 0
+    while not r.is_over:
+        decisions += len(r.legal_actions()) > 1
+        action = agent.act(r)
+        assert action in r.legal_actions()
+        r.apply(action)
+    assert agent.evaluations == decisions > 0
+
+
+def test_it_never_peeks() -> None:
+    differ, checked = _decisions_that_differ(GuidedIsmctsAgent("random", 150, seed=4))
+    assert checked >= 20
+    assert differ == 0
+
+
+def test_bad_agent_arguments() -> None:
+    with pytest.raises(AgentError, match="prior_weight"):
+        GuidedIsmctsAgent("random", 10, prior_weight=-1)
+    with pytest.raises(AgentError, match="prior_weight"):
+        GuidedIsmctsAgent("random", 10, prior_weight=float("inf"))
+    with pytest.raises(AgentError, match="iterations"):
+        GuidedIsmctsAgent("random", 0)
+    with pytest.raises(AgentError):
+        GuidedIsmctsAgent("/no/such/model.pt", 10)
+
+
+def test_specs_name_the_agent_as_they_build_it() -> None:
+    for spec in (
+        "model:random:ismcts:200",
+        "model:random:ismcts:200:0.5",
+        "model:random:ismcts:200:0.7:2:heuristic",
+        "model:random:ismcts:200:heuristic",
+    ):
+        agent = parse_agent_spec(spec, seed=3)
+        assert isinstance(agent, GuidedIsmctsAgent)
+        assert "random-net:" + spec.removeprefix("model:random:") == agent.name
+        again = parse_agent_spec("model:random:" + agent.name.removeprefix("random-net:"))
+        assert (again.iterations, again.exploration, again.prior_weight, again.rollout) == (
+            agent.iterations,
+            agent.exploration,
+            agent.prior_weight,
+            agent.rollout,
+        )
+    agent = parse_agent_spec("default:ismcts")
+    assert isinstance(agent, GuidedIsmctsAgent)
+    assert agent.name == "default:ismcts:1000" and agent.prior_weight == 1.0
+    assert agent.describe()["prior_weight"] == 1.0
+    for bad, match in (
+        ("default:ismcts:0", "iterations"),
+        ("default:ismcts:100:0.7:-1", "prior weight|prior_weight"),
+        ("default:ismcts:100:0.7:1:2", "ismcts:N"),
+        ("model:random:ismcts:ten", "iterations"),
+    ):
+        with pytest.raises(AgentError, match=match):
+            parse_agent_spec(bad)
+
+
+# ---- the engine arena
+
+
+def test_engine_arena_plays_it_as_the_python_agent_does() -> None:
+    def agents() -> list:
+        return [
+            parse_agent_spec("model:random:ismcts:60:0.7:3", seed=5),
+            parse_agent_spec("ismcts:60", seed=6),
+            parse_agent_spec("heuristic"),
+        ]
+
+    engine_agents = agents()
+    engine = play_duplicate(engine_agents, 3, 4, 6, seed=8, progress=False, engine=True)
+    python = play_duplicate(agents(), 3, 4, 6, seed=8, progress=False, engine=False)
+    assert _comparable(engine) == _comparable(python)
+    assert engine_agents[0].evaluations > 0
+
+
+def test_cli_eval_accepts_a_guided_agent(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    args = ["eval", "--agent", "model:random:ismcts:40", "--agent", "heuristic"]
+    args += ["--players", "3", "--cards", "2", "--deals", "2", "--seed", "5", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = ArenaReport.from_json(out.read_text())
+    assert [a.name for a in report.agents] == ["random-net:ismcts:40", "heuristic"]
+    assert report.agents[0].info["prior_weight"] == 1.0
