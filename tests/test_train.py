@@ -179,6 +179,55 @@ def test_batch_losses_mask_illegal_actions_and_absent_seats():
     assert torch.isfinite(logits.grad).all() and (logits.grad[~mask] == 0).all()
 
 
+def test_policy_rows_limit_the_policy_terms_and_leave_the_value_alone():
+    torch.manual_seed(1)
+    n = 6
+    mask = torch.zeros(n, 66, dtype=torch.bool)
+    mask[:, [3, 9, 20]] = True
+    policy = torch.zeros(n, 66)
+    policy[:, [3, 9, 20]] = torch.tensor([0.6, 0.3, 0.1])
+    logits, value_logits = torch.randn(n, 66), torch.randn(n, 8)
+    target, players = torch.rand(n, 8), torch.full((n,), 4)
+    movers = torch.tensor([True, False, False, True, False, False])
+    base = batch_losses(logits, value_logits, mask, policy, target, players, policy_rows=movers)
+    # the other seats' rows: any policy target gives the same losses
+    noisy = policy.clone()
+    noisy[~movers] = 0.0
+    noisy[~movers, 20] = 1.0
+    other = batch_losses(logits, value_logits, mask, noisy, target, players, policy_rows=movers)
+    for k in base:
+        assert torch.allclose(base[k], other[k]), k
+    # the policy terms are the means over the mover rows only
+    only = batch_losses(
+        logits[movers], value_logits[movers], mask[movers], policy[movers], target[movers],
+        players[movers],
+    )  # fmt: skip
+    assert math.isclose(float(base["policy_loss"]), float(only["policy_loss"]), rel_tol=1e-6)
+    assert math.isclose(float(base["policy_kl"]), float(only["policy_kl"]), rel_tol=1e-6)
+    # the value loss still averages every row
+    every = batch_losses(logits, value_logits, mask, policy, target, players)
+    assert torch.allclose(base["value_loss"], every["value_loss"])
+    assert not torch.allclose(base["policy_loss"], every["policy_loss"])
+    # no mover row at all: a zero policy loss, no NaN
+    none = batch_losses(
+        logits, value_logits, mask, policy, target, players, policy_rows=torch.zeros(n, dtype=torch.bool)
+    )  # fmt: skip
+    assert float(none["policy_loss"]) == 0.0 and torch.isfinite(none["loss"])
+
+
+def test_policy_rows_follow_the_config_and_the_to_move_flag():
+    from blobmaster.replay import TO_MOVE
+    from blobmaster.trainer import policy_rows
+
+    state = torch.zeros(3, 256)
+    state[1, TO_MOVE] = 1.0
+    assert policy_rows(state, TrainConfig()).tolist() == [False, True, False]
+    assert TrainConfig().policy_rows == "mover"
+    assert policy_rows(state, TrainConfig(policy_rows="all")) is None
+    with pytest.raises(TrainConfigError, match="policy_rows"):
+        parse_train_config('[train]\npolicy_rows = "seat"', source="my.toml")
+
+
 def test_value_loss_keeps_its_gradient_where_the_sigmoid_saturates():
     # A confidently wrong value (logit +-40: the float32 sigmoid is exactly 1.0
     # or 0.0) must still be pulled toward its target. BCE on the sigmoid

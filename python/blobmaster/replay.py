@@ -43,6 +43,7 @@ __all__ = [
     "COLUMNS",
     "FORMAT_VERSION",
     "SCHEMA",
+    "TO_MOVE",
     "ShardError",
     "ShardInfo",
     "ShardMetadata",
@@ -93,7 +94,10 @@ _EXAMPLE_COLUMNS: dict[str, tuple[type[np.generic], int | None]] = {
 # Observation offsets used by the consistency checks (docs/observation.md).
 _SEATS, _SEAT_BLOCK = 144, 12
 _SEAT_PRESENT, _SEAT_HAS_BID, _SEAT_BID, _SEAT_WON = 0, 3, 4, 5
-_PHASE_BID, _PHASE_PLAY, _CARDS, _PLAYERS, _TRICKS_DONE, _TO_MOVE = 245, 246, 247, 248, 249, 255
+_PHASE_BID, _PHASE_PLAY, _CARDS, _PLAYERS, _TRICKS_DONE = 245, 246, 247, 248, 249
+TO_MOVE = 255
+"""Offset of the observation's to-move flag: 1 in the mover's own row of a
+decision, 0 in the rows of the other seats' views."""
 
 _DECK = BID_OFFSET  # card actions 0..51 are the whole deck; the bids come after
 _TOL = 1e-4  # for sums of float32 shares
@@ -312,7 +316,7 @@ class _Rows:
     def __post_init__(self) -> None:
         self.n = len(self.seat)
         self.present = np.arange(MAX_PLAYERS)[None, :] < self.players[:, None]  # (n, 8)
-        self.own_view = self.state[:, _TO_MOVE] == 1.0
+        self.own_view = self.state[:, TO_MOVE] == 1.0
 
 
 def _flag(problems: list[str], bad: np.ndarray, what: str) -> None:

@@ -53,10 +53,13 @@ __all__ = [
 
 ModelSize = Literal["auto", "default", "small", "tiny"]
 ValueLoss = Literal["bce", "mse"]
+PolicyRows = Literal["mover", "all"]
 MODEL_SIZES: tuple[str, ...] = get_args(ModelSize)
 """Accepted values of ``TrainConfig.model`` (see :func:`blobmaster.checkpoint.model_config_for`)."""
 VALUE_LOSSES: tuple[str, ...] = get_args(ValueLoss)
 """Accepted values of ``TrainConfig.value_loss``."""
+POLICY_ROWS: tuple[str, ...] = get_args(PolicyRows)
+"""Accepted values of ``TrainConfig.policy_rows``."""
 
 
 # ---- errors ------------------------------------------------------------------
@@ -129,6 +132,7 @@ class TrainConfig:
     grad_clip: StrictFloat = Field(1.0, ge=0.0, le=1e9)
     value_loss: ValueLoss = "bce"
     value_weight: StrictFloat = Field(1.0, ge=0.0, le=1e6)
+    policy_rows: PolicyRows = "mover"
     window_shards: StrictInt = Field(20, ge=0, le=10**9)
     window_examples: StrictInt = Field(0, ge=0, le=10**12)
     val_fraction: StrictFloat = Field(0.05, ge=0.0, le=0.5)

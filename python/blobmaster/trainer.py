@@ -30,6 +30,7 @@ from blobmaster.checkpoint import (
     size_name,
 )
 from blobmaster.model import BlobNet, ModelConfig, default_model, resolve_device
+from blobmaster.replay import TO_MOVE
 from blobmaster.train_config import (
     CheckpointError,
     IncompatibleModelError,
@@ -76,6 +77,7 @@ def batch_losses(
     *,
     value_loss: str = "bce",
     value_weight: float = 1.0,
+    policy_rows: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The losses of one batch (float32 scalars): ``loss`` (the one to
     minimize), ``policy_loss`` (cross-entropy against the search policy over
@@ -84,7 +86,14 @@ def batch_losses(
     ``value_mse``. ``value_logits`` are the value head's outputs before the
     sigmoid (BlobNet.forward_logits): the BCE is computed from them, so its
     gradient never vanishes where the sigmoid saturates. Network outputs may
-    be bf16; the losses are computed in float32."""
+    be bf16; the losses are computed in float32.
+
+    ``policy_rows`` (bool per row; None: every row) limits the policy terms
+    to those rows: the mover's own view. Every decision is stored once per
+    seat (the value target of each seat's view), but the mover's policy is a
+    target only for the mover: from another seat's view it depends on a
+    hand that seat cannot see, so it is noise the network can never fit
+    (docs/training.md, "Which rows teach the policy")."""
     logits = logits.float().masked_fill(~mask, float("-inf"))
     logp = torch.log_softmax(logits, dim=1).masked_fill(~mask, 0.0)
     ce = -(policy * logp).sum(dim=1)
@@ -105,11 +114,17 @@ def batch_losses(
         raise TrainConfigError(f"value_loss must be bce or mse, got {value_loss!r}")
     vl = ((per_seat * seats_f).sum(dim=1) / count).mean()
     mse = ((sq * seats_f).sum(dim=1) / count).mean()
-    pl = ce.mean()
+    if policy_rows is None:
+        pl, kl = ce.mean(), (ce - entropy).mean()
+    else:
+        weights = policy_rows.float()
+        rows = weights.sum().clamp_min(1.0)
+        pl = (ce * weights).sum() / rows
+        kl = ((ce - entropy) * weights).sum() / rows
     return {
         "loss": pl + value_weight * vl,
         "policy_loss": pl,
-        "policy_kl": (ce - entropy).mean(),
+        "policy_kl": kl,
         "value_loss": vl,
         "value_mse": mse,
     }
@@ -140,8 +155,18 @@ def _forward_losses(
         players,
         value_loss=config.value_loss,
         value_weight=config.value_weight,
+        policy_rows=policy_rows(state, config),
     )
     return logits, losses
+
+
+def policy_rows(state: torch.Tensor, config: TrainConfig) -> torch.Tensor | None:
+    """The rows whose policy target is trained (``config.policy_rows``):
+    "mover", the rows that are the mover's own view (the observation's
+    to-move flag), or None for every row ("all", the behaviour before)."""
+    if config.policy_rows == "all":
+        return None
+    return state[:, TO_MOVE] > 0.5
 
 
 @torch.no_grad()
@@ -152,19 +177,28 @@ def _evaluate(
     model.eval()
     totals = {k: 0.0 for k in _LOSS_KEYS}
     correct = 0.0
+    policy_n = 0
     chunk = 4096
     for start in range(0, n, chunk):
         idx = np.arange(start, min(start + chunk, n))
         batch = data.batch(idx)
         logits, losses = _forward_losses(model, batch, data.device, bf16, config)
-        _state, mask, policy, _value, _players = batch
+        state, mask, policy, _value, _players = batch
+        # The policy terms are means over the policy rows: weigh them so.
+        rows = policy_rows(state, config)
+        k_rows = len(idx) if rows is None else int(rows.sum())
+        policy_n += k_rows
         for k in _LOSS_KEYS:
-            totals[k] += float(losses[k]) * len(idx)
+            totals[k] += float(losses[k]) * (k_rows if k.startswith("policy") else len(idx))
         pred = logits.float().masked_fill(~mask, float("-inf")).argmax(dim=1)
-        correct += float((pred == policy.argmax(dim=1)).sum())
+        hits = pred == policy.argmax(dim=1)
+        correct += float((hits if rows is None else hits & rows).sum())
     model.train(was_training)
-    out = {f"val_{k}": v / n for k, v in totals.items()}
-    out["val_policy_acc"] = correct / n
+    out = {
+        f"val_{k}": v / max(policy_n if k.startswith("policy") else n, 1) for k, v in totals.items()
+    }
+    out["val_loss"] = out["val_policy_loss"] + config.value_weight * out["val_value_loss"]
+    out["val_policy_acc"] = correct / max(policy_n, 1)
     return out
 
 
