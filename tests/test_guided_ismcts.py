@@ -4,8 +4,6 @@ exactly as the Python agent does."""
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 import torch
@@ -19,17 +17,12 @@ from blobmaster.arena import ArenaReport, play_duplicate
 from blobmaster.cli import app
 from test_agents import _decisions_that_differ
 from test_arena_engine import _comparable
+from test_ismcts import _position as _ismcts_position
 
 
 def _position(seed: int) -> bm.Round:
     """A random 4 x 5 position with three or more legal actions."""
-    rng = random.Random(seed)
-    while True:
-        r = bm.Round(4, 5, trump=rng.choice([None, 0, 1, 2, 3]), seed=rng.randrange(2**32))
-        for _ in range(rng.randrange(20)):
-            r.apply(rng.choice(r.legal_actions()))
-        if not r.is_over and len(r.legal_actions()) >= 3:
-            return r
+    return _ismcts_position(seed, min_legal=3)
 
 
 def _prior_on(r: bm.Round, favourite: int, mass: float = 0.9) -> np.ndarray:

@@ -25,14 +25,14 @@ from test_loop import tiny_config
 AS, H2 = _core.card_index("AS"), _core.card_index("2H")
 
 
-def _position(seed: int) -> bm.Round:
-    """A random 4 x 5 position with two or more legal actions."""
+def _position(seed: int, min_legal: int = 2) -> bm.Round:
+    """A random 4 x 5 position with ``min_legal`` or more legal actions."""
     rng = random.Random(seed)
     while True:
         r = bm.Round(4, 5, trump=rng.choice([None, 0, 1, 2, 3]), seed=rng.randrange(2**32))
         for _ in range(rng.randrange(20)):
             r.apply(rng.choice(r.legal_actions()))
-        if not r.is_over and len(r.legal_actions()) >= 2:
+        if not r.is_over and len(r.legal_actions()) >= min_legal:
             return r
 
 

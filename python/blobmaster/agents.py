@@ -558,8 +558,13 @@ class IsmctsAgent(Agent):
             exploration=self.exploration,
             rollout=self.rollout,
             seed=decision_seed(self.seed, round),
+            **self._prior(round),
         )
         return visits
+
+    def _prior(self, round: Round) -> dict[str, Any]:
+        """Extra ``_core.ismcts`` arguments for a root prior (none here)."""
+        return {}
 
     def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
         visits = self.visits(round)
@@ -645,20 +650,10 @@ class GuidedIsmctsAgent(IsmctsAgent):
         prior[legal] = weights / weights.sum()
         return prior
 
-    def visits(self, round: Round) -> np.ndarray:
-        _legal(round)
-        if len(round.legal_actions()) == 1:  # forced: no network call
-            return super().visits(round)
-        visits, _ = _ismcts(
-            round,
-            iterations=self.iterations,
-            exploration=self.exploration,
-            rollout=self.rollout,
-            seed=decision_seed(self.seed, round),
-            prior=self.prior(round),
-            prior_weight=self.prior_weight,
-        )
-        return visits
+    def _prior(self, round: Round) -> dict[str, Any]:
+        if len(round.legal_actions()) == 1:  # forced: no search, no network call
+            return {}
+        return {"prior": self.prior(round), "prior_weight": self.prior_weight}
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

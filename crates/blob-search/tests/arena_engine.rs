@@ -166,86 +166,46 @@ fn gumbel_network_agent_plays_as_a_single_search() {
 }
 
 fn replay_against_single_searches(params: SearchParams) {
-    let agents = vec![
-        SeatAgent::Network {
-            net: 0,
-            params: params.clone(),
-            seed: 21,
-        },
-        SeatAgent::Heuristic,
-    ];
-    let cfg = config(2, agents, 1);
-    let (starts, seatings) = (cfg.deals.clone(), cfg.seatings.clone());
-    let ends = play(cfg);
-    let mut searched = 0;
-    for (i, end) in ends.iter().enumerate() {
-        let seating = &seatings[i % seatings.len()];
-        let mut round = starts[i / seatings.len()];
-        let plays = end.plays();
-        let mut cards = plays.iter();
-        while let Some(seat) = round.current_player() {
-            let legal = round.legal_actions();
-            let expected = if legal.len() == 1 {
-                legal.0.trailing_zeros() as usize
-            } else if seating[seat] == 1 {
-                heuristic_action(&round)
-            } else {
-                searched += 1;
-                let outcome = Searcher::new().search(
-                    &round,
-                    &params,
-                    Information::Imperfect,
-                    None,
-                    &mut ObservationNet,
-                    &mut Rng::new(decision_seed(21, &round)),
-                );
-                if params.gumbel.is_some() {
-                    outcome.gumbel_action.expect("a Gumbel decision")
-                } else {
-                    round
-                        .legal_actions()
-                        .iter()
-                        .fold(None, |best: Option<usize>, a| match best {
-                            Some(b) if outcome.visits[b] >= outcome.visits[a] => Some(b),
-                            _ => Some(a),
-                        })
-                        .unwrap()
-                }
-            };
-            let played = if round.phase() == Phase::Bid {
-                BID_OFFSET + end.bid(seat).unwrap()
-            } else {
-                let (by, card) = cards.next().unwrap();
-                assert_eq!(*by, seat);
-                card.index() as usize
-            };
-            assert_eq!(played, expected, "round {i}, seat {seat}");
-            round.apply(played).unwrap();
+    let agent = SeatAgent::Network {
+        net: 0,
+        params: params.clone(),
+        seed: 21,
+    };
+    let searched = replay_against(agent, |round, _seat| {
+        let outcome = Searcher::new().search(
+            round,
+            &params,
+            Information::Imperfect,
+            None,
+            &mut ObservationNet,
+            &mut Rng::new(decision_seed(21, round)),
+        );
+        if params.gumbel.is_some() {
+            outcome.gumbel_action.expect("a Gumbel decision")
+        } else {
+            round
+                .legal_actions()
+                .iter()
+                .fold(None, |best: Option<usize>, a| match best {
+                    Some(b) if outcome.visits[b] >= outcome.visits[a] => Some(b),
+                    _ => Some(a),
+                })
+                .unwrap()
         }
-        assert_eq!(&round, end);
-    }
+    });
     assert!(searched > 20);
 }
 
-/// A guided ISMCTS agent plays as one `Ismcts::search_with_prior` with the
-/// network's policy for the mover's view, seeded with the decision seed,
-/// and asks the network once per decision that is not forced.
-#[test]
-fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
-    let params = IsmctsParams::new(120).with_prior_weight(2.0);
-    let agents = vec![
-        SeatAgent::GuidedIsmcts {
-            net: 0,
-            params: params.clone(),
-            seed: 31,
-        },
-        SeatAgent::Heuristic,
-    ];
-    let cfg = config(2, agents, 1);
+/// Plays `agent` against the heuristic in the engine (network 0 the
+/// stand-in net), then replays each round move by move: the heuristic's
+/// moves must be `heuristic_action`'s and the agent's those of
+/// `expected(round, seat)` at each of its decisions with two or more legal
+/// actions. Returns how many such decisions were checked.
+fn replay_against(agent: SeatAgent, mut expected: impl FnMut(&Round, usize) -> usize) -> usize {
+    let cfg = config(2, vec![agent, SeatAgent::Heuristic], 1);
     let (starts, seatings) = (cfg.deals.clone(), cfg.seatings.clone());
     let ends = play(cfg);
     let mut searched = 0;
-    let mut differs_from_plain = 0;
     for (i, end) in ends.iter().enumerate() {
         let seating = &seatings[i % seatings.len()];
         let mut round = starts[i / seatings.len()];
@@ -253,22 +213,13 @@ fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
         let mut cards = plays.iter();
         while let Some(seat) = round.current_player() {
             let legal = round.legal_actions();
-            let expected = if legal.len() == 1 {
+            let wanted = if legal.len() == 1 {
                 legal.0.trailing_zeros() as usize
             } else if seating[seat] == 1 {
                 heuristic_action(&round)
             } else {
                 searched += 1;
-                let rng = || Rng::new(decision_seed(31, &round));
-                let prior = observation_prior(&round);
-                let guided = Ismcts::new()
-                    .search_with_prior(&round, seat, &params, Some(&prior), &mut rng())
-                    .unwrap();
-                let plain = Ismcts::new()
-                    .search(&round, seat, &params, &mut rng())
-                    .unwrap();
-                differs_from_plain += usize::from(guided.visits != plain.visits);
-                guided.best_action()
+                expected(&round, seat)
             };
             let played = if round.phase() == Phase::Bid {
                 BID_OFFSET + end.bid(seat).unwrap()
@@ -277,11 +228,37 @@ fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
                 assert_eq!(*by, seat);
                 card.index() as usize
             };
-            assert_eq!(played, expected, "round {i}, seat {seat}");
+            assert_eq!(played, wanted, "round {i}, seat {seat}");
             round.apply(played).unwrap();
         }
         assert_eq!(&round, end);
     }
+    searched
+}
+
+/// A guided ISMCTS agent plays as one `Ismcts::search_with_prior` with the
+/// network's policy for the mover's view, seeded with the decision seed.
+#[test]
+fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
+    let params = IsmctsParams::new(120).with_prior_weight(2.0);
+    let agent = SeatAgent::GuidedIsmcts {
+        net: 0,
+        params: params.clone(),
+        seed: 31,
+    };
+    let mut differs_from_plain = 0;
+    let searched = replay_against(agent, |round, seat| {
+        let rng = || Rng::new(decision_seed(31, round));
+        let prior = observation_prior(round);
+        let guided = Ismcts::new()
+            .search_with_prior(round, seat, &params, Some(&prior), &mut rng())
+            .unwrap();
+        let plain = Ismcts::new()
+            .search(round, seat, &params, &mut rng())
+            .unwrap();
+        differs_from_plain += usize::from(guided.visits != plain.visits);
+        guided.best_action()
+    });
     assert!(searched > 20);
     // The prior did steer the searches.
     assert!(

@@ -320,34 +320,18 @@ impl ArenaWorker {
                 let outcome = self.ismcts.search(&round, seat, params, &mut rng)?;
                 most_visited(&round, &outcome.visits).unwrap_or_else(|| heuristic_action(&round))
             }
-            SeatAgent::Network { params, seed, .. } => {
-                let d = params.determinizations as usize;
+            SeatAgent::Network { seed, .. } | SeatAgent::GuidedIsmcts { seed, .. } => {
+                // A guided ISMCTS agent's tree only evaluates its root, the
+                // mover's own view whatever the world: one uniform world serves.
+                let (worlds, inference) = match &self.shared.config.agents[agent] {
+                    SeatAgent::Network { params, .. } => {
+                        (params.determinizations as usize, &params.inference)
+                    }
+                    _ => (1, &Inference::Uniform),
+                };
                 let mut rng = Rng::new(decision_seed(*seed, &round));
                 let slot = &mut self.slots[g];
-                deal_trees(
-                    &mut slot.trees,
-                    &round,
-                    seat,
-                    d,
-                    &params.inference,
-                    &mut rng,
-                )?;
-                slot.searching = Some(agent);
-                return Ok(None);
-            }
-            SeatAgent::GuidedIsmcts { seed, .. } => {
-                // The root's view is the mover's own whatever the world, so
-                // one uniform world serves.
-                let mut rng = Rng::new(decision_seed(*seed, &round));
-                let slot = &mut self.slots[g];
-                deal_trees(
-                    &mut slot.trees,
-                    &round,
-                    seat,
-                    1,
-                    &Inference::Uniform,
-                    &mut rng,
-                )?;
+                deal_trees(&mut slot.trees, &round, seat, worlds, inference, &mut rng)?;
                 slot.searching = Some(agent);
                 return Ok(None);
             }
