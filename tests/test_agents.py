@@ -341,8 +341,8 @@ def test_the_shipped_network_matches_its_record_and_beats_the_heuristic():
     bytes match the sha256 recorded in blobnet.json, and on a fixed set of
     deals it scores more than the heuristic: 10 deals on each of the loop's
     reference tables (3x13, 4x5, 5x10, 7x7), the per-table paired differences
-    summed (it is level at 4x5 and behind at 7x7, docs/play.md has the whole
-    table). Skipped while none is shipped."""
+    summed (10 deals are too few to ask it of every table; docs/play.md has
+    the whole table at 100 deals each). Skipped while none is shipped."""
     from blobmaster import packaged
     from blobmaster.arena import play_duplicate
 
