@@ -78,6 +78,11 @@ def main() -> None:
         sys.exit(f"ship_network: {args.by_table} is not a `blobmaster eval --tables` report")
     run = _training_record(model) if direct else _loop_record(args.run, int(args.iteration))
     info = load_model_info(model)
+    # Before the copy: the copy itself would make the tree look modified.
+    commit, clean = (
+        _git("rev-parse", "HEAD"),
+        _git("status", "--porcelain", "--untracked-files=no") == "",
+    )
     target = MODELS / PACKAGED_MODEL
     atomic_write_bytes(target, model.read_bytes())
     record = {
@@ -88,8 +93,8 @@ def main() -> None:
         "model_config": dataclasses.asdict(info.config) if info.config is not None else None,
         "run": run,
         "commands": args.command,
-        "commit": _git("rev-parse", "HEAD"),
-        "tree_clean": _git("status", "--porcelain", "--untracked-files=no") == "",
+        "commit": commit,
+        "tree_clean": clean,
         "evaluation": {k: evaluation[k] for k in ("agents", "deals", "seed", "rows")},
         "shipped": utc_now(),
     }
