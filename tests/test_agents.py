@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -18,6 +19,7 @@ from blobmaster.agents import (
     AgentError,
     ModelAgent,
     RolloutAgent,
+    SearchAgent,
     decision_seed,
 )
 from blobmaster.config import SearchConfig, load_config
@@ -214,6 +216,39 @@ def test_same_seed_same_choices_and_no_call_counter() -> None:
     assert decision_seed(8, r) != decision_seed(9, r)
     randoms = {Agent.random(seed=s).act(r) for s in range(30)}
     assert len(randoms) > 1  # the seed matters
+
+
+class _PeakedPriorAgent(SearchAgent):
+    """Network stand-in: logits peaked on one bid, every value 0.5."""
+
+    def __init__(self, bid: int, search: object) -> None:
+        super().__init__(search, seed=3)
+        self.bid = bid
+
+    @property
+    def evaluator(self):  # type: ignore[override]
+        def evaluate(states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            logits = np.zeros((len(states), bm.NUM_ACTIONS), dtype=np.float32)
+            logits[:, bm.BID_OFFSET + self.bid] = 1.0
+            return logits, np.full((len(states), 8), 0.5, dtype=np.float32)
+
+        return evaluate
+
+
+def test_a_small_budget_breaks_visit_ties_by_the_prior() -> None:
+    # Light knobs at 3 x 5: the root, then four leaves in flight spread one
+    # per child by virtual loss. The lowest id on ties bid 0 every time.
+    search = dataclasses.replace(load_config("light").search, determinizations=3, simulations=5)
+    r = bm.Round(4, 5, dealer=3, trump=1, seed=11)
+    for bid in (2, 4):
+        agent = _PeakedPriorAgent(bid, search)
+        visits, _, prior = bm._core.search(
+            r, evaluator=agent.evaluator, seed=1, with_prior=True, **agent._kwargs
+        )
+        bids = visits[bm.BID_OFFSET : bm.BID_OFFSET + 6]
+        assert (bids == bids.max()).sum() > 1, bids  # the budget leaves ties
+        assert prior.sum() == pytest.approx(3.0, abs=1e-4)  # summed over 3 trees
+        assert agent.act(r) == bm.BID_OFFSET + bid
 
 
 def test_search_accepts_presets_dicts_and_dataclasses() -> None:

@@ -7,7 +7,7 @@ raises TypeError.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Final, Literal, TypeAlias, final
+from typing import Any, ClassVar, Final, Literal, TypeAlias, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -435,6 +435,7 @@ def heuristic_action(round: Round) -> int:
     """The rule-based player's action for the player to move (uses only what
     that seat may know)."""
 
+@overload
 def search(
     round: Round,
     *,
@@ -456,7 +457,32 @@ def search(
     inference: str = "uniform",
     inference_candidates: int = 32,
     inference_temperature: float = 1.0,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    with_prior: Literal[False] = False,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+@overload
+def search(
+    round: Round,
+    *,
+    evaluator: str
+    | Callable[
+        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
+        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    ],
+    determinizations: int = 3,
+    simulations: int = 30,
+    c_puct: float = 1.5,
+    fpu_reduction: float = 0.1,
+    virtual_loss: float = 1.0,
+    max_pending_per_tree: int = 4,
+    rollouts: int = 1,
+    seed: int | None = None,
+    perfect_information: bool = False,
+    normalize_q: bool = False,
+    inference: str = "uniform",
+    inference_candidates: int = 32,
+    inference_temperature: float = 1.0,
+    with_prior: Literal[True],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Search the decision of the player to move: (visit counts [66], root value [8]).
 
     ``evaluator`` is "uniform", "rollout", "heuristic", or a function
@@ -465,7 +491,9 @@ def search(
     of ``states`` is (the searching seat, whoever moves at the leaf). An
     error raised by the function is re-raised. A forced move comes back with one visit and no search.
     ``normalize_q`` min-max normalises Q in PUCT (as in self-play);
-    ``inference`` samples the hidden hands as in self-play.
+    ``inference`` samples the hidden hands as in self-play. ``with_prior=True``
+    adds a third array, the root priors summed over the trees [66]: how a
+    greedy player breaks ties in the visit counts.
     """
 
 def ismcts(

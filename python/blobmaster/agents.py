@@ -374,8 +374,9 @@ class RandomAgent(Agent):
 
 class SearchAgent(Agent):
     """Determinized MCTS through ``blobmaster._core.search``: plays the most
-    visited root action (ties to the lowest action id), no root noise, no
-    temperature. Subclasses supply the evaluator."""
+    visited root action (ties to the higher root prior, then the lowest
+    action id), no root noise, no temperature. Subclasses supply the
+    evaluator."""
 
     seed: int  # always set: drawn once when None is given
 
@@ -392,11 +393,19 @@ class SearchAgent(Agent):
     def visits(self, round: Round) -> np.ndarray:
         """The summed root visit counts (66 floats) of this agent's search of
         the position (searched even for a forced move)."""
+        return self._root(round)[0]
+
+    def _root(self, round: Round) -> tuple[np.ndarray, np.ndarray]:
+        """(summed root visit counts, summed root priors), 66 floats each."""
         _legal(round)
-        visits, _ = _search(
-            round, evaluator=self.evaluator, seed=decision_seed(self.seed, round), **self._kwargs
+        visits, _, prior = _search(
+            round,
+            evaluator=self.evaluator,
+            seed=decision_seed(self.seed, round),
+            with_prior=True,
+            **self._kwargs,
         )
-        return visits
+        return visits, prior
 
     def _policy(self, round: Round, legal: list[int]) -> dict[int, float]:
         visits = self.visits(round)
@@ -407,8 +416,11 @@ class SearchAgent(Agent):
         return {a: float(c / total) for a, c in zip(legal, counts)}
 
     def _act(self, round: Round, legal: list[int]) -> int:
-        visits = self.visits(round)
-        best = max(legal, key=lambda a: (float(visits[a]), -a))
+        # Ties go to the higher prior: a small budget can leave several
+        # children with one visit each, and the lowest id (bid 0, the lowest
+        # card) is no choice at all.
+        visits, prior = self._root(round)
+        best = max(legal, key=lambda a: (float(visits[a]), float(prior[a]), -a))
         if float(visits[best]) <= 0:
             return heuristic_action(round)
         return best

@@ -12,6 +12,7 @@ use blob_search::{
 use numpy::ndarray::Array2;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 use crate::convert;
 use crate::engine::matrix_f32;
@@ -81,8 +82,9 @@ impl Evaluator for PythonEvaluator {
     }
 }
 
-/// Visit counts [66] and root value [8] of a search, as numpy arrays.
-type SearchResultArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
+/// Visit counts [66], root value [8] and (when asked) root priors [66] of
+/// a search, as a tuple of numpy arrays.
+type SearchResultArrays<'py> = Bound<'py, PyTuple>;
 
 /// The action the rule-based player picks for the player to move. Uses only
 /// what that seat may know.
@@ -105,12 +107,14 @@ pub fn heuristic_action(round: &PyRound) -> BindingResult<usize> {
 /// are what a player picks from. `normalize_q` min-max normalises Q in PUCT.
 /// `inference` ("uniform" or "bids", with `inference_candidates` and
 /// `inference_temperature`) says how the hidden hands are sampled.
+/// `with_prior` adds a third array: the root priors summed over the trees,
+/// how a greedy player breaks ties in the visit counts.
 #[pyfunction]
 #[pyo3(signature = (
     round, *, evaluator, determinizations = 3, simulations = 30, c_puct = 1.5,
     fpu_reduction = 0.1, virtual_loss = 1.0, max_pending_per_tree = 4, rollouts = 1,
     seed = None, perfect_information = false, normalize_q = false, inference = "uniform",
-    inference_candidates = 32, inference_temperature = 1.0
+    inference_candidates = 32, inference_temperature = 1.0, with_prior = false
 ))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
 pub fn search<'py>(
@@ -130,6 +134,7 @@ pub fn search<'py>(
     inference: &str,
     inference_candidates: i128,
     inference_temperature: f32,
+    with_prior: bool,
 ) -> PyResult<SearchResultArrays<'py>> {
     let count = |v: i128, what: &str| {
         u32::try_from(v).map_err(|_| {
@@ -207,8 +212,12 @@ pub fn search<'py>(
     if let Some(e) = error {
         return Err(e);
     }
-    Ok((
-        PyArray1::from_slice(py, &outcome.visits),
-        PyArray1::from_slice(py, &outcome.root_value),
-    ))
+    let visits = PyArray1::from_slice(py, &outcome.visits).into_any();
+    let value = PyArray1::from_slice(py, &outcome.root_value).into_any();
+    if with_prior {
+        let prior = PyArray1::from_slice(py, &outcome.root_prior).into_any();
+        PyTuple::new(py, [visits, value, prior])
+    } else {
+        PyTuple::new(py, [visits, value])
+    }
 }

@@ -128,7 +128,12 @@ impl Player for MctsPlayer {
         self.evaluations += outcome.evaluations as u64;
         let move_number = (round.bids_made() + round.played().len() as usize) as u32;
         let action = if move_number < self.params.temperature_moves {
-            choose_action(&outcome.visits, self.params.temperature, &mut self.rng)
+            choose_action(
+                &outcome.visits,
+                &outcome.root_prior,
+                self.params.temperature,
+                &mut self.rng,
+            )
         } else {
             outcome.best_action()
         };

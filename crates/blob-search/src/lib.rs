@@ -36,6 +36,6 @@ pub use examples::ExampleColumns;
 pub use inference::Inference;
 pub use ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, IsmctsPlayer, Rollout, ismcts_search};
 pub use params::SearchParams;
-pub use search::{Information, SearchOutcome, Searcher, choose_action};
+pub use search::{Information, SearchOutcome, Searcher, choose_action, most_visited};
 pub use teacher::{TeacherConfig, TeacherCounts, TeacherEngine};
 pub use tree::Tree;

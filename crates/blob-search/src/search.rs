@@ -28,6 +28,9 @@ pub enum Information {
 pub struct SearchOutcome {
     /// Root visit counts summed over trees, indexed by action.
     pub visits: [f32; NUM_ACTIONS],
+    /// Root priors summed over trees, indexed by action: how a greedy
+    /// choice breaks ties in `visits`.
+    pub root_prior: [f32; NUM_ACTIONS],
     /// Mean root value by absolute seat, averaged over trees.
     pub root_value: Values,
     /// Simulations run (sum of root visits over trees).
@@ -51,10 +54,11 @@ impl SearchOutcome {
             None => normalized(&self.visits),
         }
     }
-    /// The action to play greedily: the most visited one (lowest id on
-    /// ties), or Gumbel search's choice.
+    /// The action to play greedily: the most visited one (the higher
+    /// prior on ties), or Gumbel search's choice.
     pub fn best_action(&self) -> usize {
-        self.gumbel_action.unwrap_or_else(|| argmax(&self.visits))
+        self.gumbel_action
+            .unwrap_or_else(|| most_visited(&self.visits, &self.root_prior))
     }
 }
 
@@ -70,9 +74,18 @@ pub(crate) fn normalized(visits: &[f32; NUM_ACTIONS]) -> [f32; NUM_ACTIONS] {
 }
 
 pub(crate) fn argmax(visits: &[f32; NUM_ACTIONS]) -> usize {
+    most_visited(visits, &[0.0; NUM_ACTIONS])
+}
+
+/// The most visited action; ties go to the higher `tiebreak` (the root
+/// prior), then to the lowest id. Without the prior, a small budget spread
+/// one visit per child (virtual loss sends a tree's first pending leaves to
+/// different children) would always pick the lowest id: bid 0, or the
+/// lowest card.
+pub fn most_visited(visits: &[f32; NUM_ACTIONS], tiebreak: &[f32; NUM_ACTIONS]) -> usize {
     let mut best = 0;
-    for (a, &v) in visits.iter().enumerate() {
-        if v > visits[best] {
+    for a in 1..NUM_ACTIONS {
+        if (visits[a], tiebreak[a]) > (visits[best], tiebreak[best]) {
             best = a;
         }
     }
@@ -80,14 +93,19 @@ pub(crate) fn argmax(visits: &[f32; NUM_ACTIONS]) -> usize {
 }
 
 /// Picks a move from visit counts: proportional to visits^(1/temperature),
-/// or the most visited one (ties to the lowest id) when temperature is 0.
-pub fn choose_action(visits: &[f32; NUM_ACTIONS], temperature: f32, rng: &mut Rng) -> usize {
+/// or greedily ([`most_visited`], ties by `tiebreak`) when temperature is 0.
+pub fn choose_action(
+    visits: &[f32; NUM_ACTIONS],
+    tiebreak: &[f32; NUM_ACTIONS],
+    temperature: f32,
+    rng: &mut Rng,
+) -> usize {
     if temperature <= 0.0 {
-        return argmax(visits);
+        return most_visited(visits, tiebreak);
     }
     let max = visits.iter().cloned().fold(0.0f32, f32::max);
     if max <= 0.0 {
-        return argmax(visits);
+        return most_visited(visits, tiebreak);
     }
     let mut weights = [0.0f64; NUM_ACTIONS];
     let mut total = 0.0;
@@ -106,7 +124,7 @@ pub fn choose_action(visits: &[f32; NUM_ACTIONS], temperature: f32, rng: &mut Rn
             pick -= w;
         }
     }
-    argmax(visits)
+    most_visited(visits, tiebreak)
 }
 
 /// Reusable search state: trees and batch buffers keep their memory from
@@ -154,6 +172,7 @@ impl Searcher {
             }
             return SearchOutcome {
                 visits,
+                root_prior: visits,
                 root_value: [0.0; MAX_PLAYERS],
                 simulations: 0,
                 evaluations: 0,
@@ -226,6 +245,7 @@ impl Searcher {
         }
         let mut outcome = SearchOutcome {
             visits: [0.0; NUM_ACTIONS],
+            root_prior: [0.0; NUM_ACTIONS],
             root_value: [0.0; MAX_PLAYERS],
             simulations: 0,
             evaluations,
@@ -240,6 +260,7 @@ impl Searcher {
         }
         for tree in &self.trees {
             tree.add_root_visits(&mut outcome.visits);
+            tree.add_root_priors(&mut outcome.root_prior);
             outcome.simulations += tree.root_visits();
             for (acc, v) in outcome.root_value.iter_mut().zip(tree.root_value()) {
                 *acc += v / d as f32;
@@ -324,6 +345,7 @@ where
     });
     let mut total = SearchOutcome {
         visits: [0.0; NUM_ACTIONS],
+        root_prior: [0.0; NUM_ACTIONS],
         root_value: [0.0; MAX_PLAYERS],
         simulations: 0,
         evaluations: 0,
@@ -333,6 +355,9 @@ where
     for o in &outcomes {
         for (acc, v) in total.visits.iter_mut().zip(o.visits) {
             *acc += v;
+        }
+        for (acc, p) in total.root_prior.iter_mut().zip(o.root_prior) {
+            *acc += p;
         }
         let weight = o.simulations as f32 / params.simulations as f32 / d as f32;
         for (acc, v) in total.root_value.iter_mut().zip(o.root_value) {

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use blob_core::NUM_ACTIONS;
 use blob_core::game::Game;
 
 use crate::driver::config::{TableSpec, deal_unit, next_game_round, validate_tables};
@@ -146,7 +147,8 @@ pub(crate) fn play_round(
             } else {
                 0.0
             };
-            let action = choose_action(&outcome.visits, temperature, rng);
+            // ISMCTS has no prior: ties (rare at its budgets) go to the lowest id.
+            let action = choose_action(&outcome.visits, &[0.0; NUM_ACTIONS], temperature, rng);
             records.push(DecisionRecord {
                 state: *round,
                 mask: legal.to_mask(),

@@ -329,6 +329,14 @@ impl Tree {
         }
     }
 
+    /// Adds each root child's prior (after any root noise) to `priors`
+    /// (indexed by action): the tie-break of a greedy choice.
+    pub fn add_root_priors(&self, priors: &mut [f32; NUM_ACTIONS]) {
+        for (a, p, _) in self.children(ROOT) {
+            priors[a] += p;
+        }
+    }
+
     /// Walks from the root to a leaf with PUCT (or Gumbel search when
     /// `params.gumbel` is set). A fresh leaf is marked pending with virtual
     /// loss on its path; a terminal is backed up at once.

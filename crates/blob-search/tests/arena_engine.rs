@@ -12,7 +12,7 @@ use blob_search::driver::arena::{
 use blob_search::heuristic::heuristic_action;
 use blob_search::params::GumbelParams;
 use blob_search::{
-    Evaluator, Information, Ismcts, IsmctsParams, SearchError, SearchParams, Searcher,
+    Evaluator, Information, Ismcts, IsmctsParams, SearchError, SearchParams, Searcher, most_visited,
 };
 
 /// A stand-in network: logits and values are a fixed hash of the
@@ -180,18 +180,9 @@ fn replay_against_single_searches(params: SearchParams) {
             &mut ObservationNet,
             &mut Rng::new(decision_seed(21, round)),
         );
-        if params.gumbel.is_some() {
-            outcome.gumbel_action.expect("a Gumbel decision")
-        } else {
-            round
-                .legal_actions()
-                .iter()
-                .fold(None, |best: Option<usize>, a| match best {
-                    Some(b) if outcome.visits[b] >= outcome.visits[a] => Some(b),
-                    _ => Some(a),
-                })
-                .unwrap()
-        }
+        // Gumbel's choice, or the most visited action with ties to the
+        // higher root prior.
+        outcome.best_action()
     });
     assert!(searched > 20);
 }
@@ -257,7 +248,8 @@ fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
             .search(round, seat, &params, &mut rng())
             .unwrap();
         differs_from_plain += usize::from(guided.visits != plain.visits);
-        guided.best_action()
+        // Ties in the visits go to the higher network prior.
+        most_visited(&guided.visits, &prior)
     });
     assert!(searched > 20);
     // The prior did steer the searches.

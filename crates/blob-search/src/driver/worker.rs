@@ -311,8 +311,10 @@ impl Worker {
         let params = &self.shared.config.params;
         let game = &mut self.games[g];
         let mut visits = [0.0f32; NUM_ACTIONS];
+        let mut priors = [0.0f32; NUM_ACTIONS];
         for tree in &game.trees {
             tree.add_root_visits(&mut visits);
+            tree.add_root_priors(&mut priors);
         }
         let legal = game.round.legal_actions();
         // Gumbel search: the improved policy is the target and the noise
@@ -329,7 +331,7 @@ impl Worker {
                 } else {
                     0.0
                 };
-                let action = choose_action(&visits, temperature, &mut game.rng);
+                let action = choose_action(&visits, &priors, temperature, &mut game.rng);
                 (normalized(&visits), action)
             }
         };

@@ -60,12 +60,17 @@ pub(super) struct ArenaWorker {
     root_only: SearchParams,
 }
 
-/// The most visited legal action, ties to the lowest id; None when no
-/// legal action has a visit (the agents then fall back to the heuristic).
-fn most_visited(round: &Round, visits: &[f32; NUM_ACTIONS]) -> Option<usize> {
+/// The most visited legal action, ties to the higher `tiebreak` (the root
+/// prior) then the lowest id; None when no legal action has a visit (the
+/// agents then fall back to the heuristic).
+fn most_visited(
+    round: &Round,
+    visits: &[f32; NUM_ACTIONS],
+    tiebreak: &[f32; NUM_ACTIONS],
+) -> Option<usize> {
     let mut best: Option<usize> = None;
     for a in round.legal_actions().iter() {
-        if best.is_none_or(|b| visits[a] > visits[b]) {
+        if best.is_none_or(|b| (visits[a], tiebreak[a]) > (visits[b], tiebreak[b])) {
             best = Some(a);
         }
     }
@@ -313,12 +318,14 @@ impl ArenaWorker {
                     &mut evaluator,
                     &mut Rng::new(seed),
                 );
-                most_visited(&round, &outcome.visits).unwrap_or_else(|| heuristic_action(&round))
+                most_visited(&round, &outcome.visits, &outcome.root_prior)
+                    .unwrap_or_else(|| heuristic_action(&round))
             }
             SeatAgent::Ismcts { params, seed } => {
                 let mut rng = Rng::new(decision_seed(*seed, &round));
                 let outcome = self.ismcts.search(&round, seat, params, &mut rng)?;
-                most_visited(&round, &outcome.visits).unwrap_or_else(|| heuristic_action(&round))
+                most_visited(&round, &outcome.visits, &[0.0; NUM_ACTIONS])
+                    .unwrap_or_else(|| heuristic_action(&round))
             }
             SeatAgent::Network { seed, .. } | SeatAgent::GuidedIsmcts { seed, .. } => {
                 // A guided ISMCTS agent's tree only evaluates its root, the
@@ -384,7 +391,7 @@ impl ArenaWorker {
             let outcome =
                 self.ismcts
                     .search_with_prior(&slot.round, seat, params, Some(&prior), &mut rng)?;
-            let action = most_visited(&slot.round, &outcome.visits)
+            let action = most_visited(&slot.round, &outcome.visits, &prior)
                 .unwrap_or_else(|| heuristic_action(&slot.round));
             slot.round.apply_legal(action);
             slot.searching = None;
@@ -396,14 +403,16 @@ impl ArenaWorker {
             .and_then(|agent| self.network(agent).1.gumbel);
         let slot = &mut self.slots[g];
         let mut visits = [0.0f32; NUM_ACTIONS];
+        let mut priors = [0.0f32; NUM_ACTIONS];
         for tree in &slot.trees {
             tree.add_root_visits(&mut visits);
+            tree.add_root_priors(&mut priors);
         }
         let gumbel_action = gumbel
             .and_then(|gp| gumbel::decide(&slot.trees, &[0.0; NUM_ACTIONS], &gp))
             .map(|(action, _)| action);
         let action = gumbel_action
-            .or_else(|| most_visited(&slot.round, &visits))
+            .or_else(|| most_visited(&slot.round, &visits, &priors))
             .unwrap_or_else(|| heuristic_action(&slot.round));
         slot.round.apply_legal(action);
         slot.searching = None;
