@@ -209,7 +209,7 @@ def _uneven_row(ex):
 
 
 TAMPERING = {
-    "policy sum": ("policy", lambda a, ex: a.__setitem__(0, a[0] * 1.5), "does not sum to 1"),
+    "policy sum": ("policy", lambda a, ex: a.__setitem__(0, a[0] * 1.5), "sums neither to 1"),
     "policy on illegal": (
         "policy",
         lambda a, ex: a.__setitem__((0, int(np.flatnonzero(~ex["mask"][0])[0])), 0.1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import math
 import os
 import threading
 import time
@@ -104,6 +105,40 @@ def test_gumbel_selfplay_writes_valid_shards_with_improved_policies(tmp_path, ti
     # give multiples of 1/14, a softmax of completed Q does not
     off_grid = np.abs(policy * 14 - np.round(policy * 14)).max(axis=1) > 1e-3
     assert off_grid.mean() > 0.9
+
+
+def test_playout_cap_rounds_are_valid_and_train(tmp_path, tiny):
+    # Half the decisions searched in full (6 simulations per tree, a policy
+    # target), half fast (2, an all-zero policy row): shards stay valid and
+    # the trainer learns the policy from the full ones only.
+    from blobmaster.train import TrainConfig, train
+    from blobmaster.trainer import policy_rows
+    from helpers import TINY_TRAIN
+
+    eng = engine(full_search_fraction=0.5, fast_simulations=2)
+    summary = run_selfplay(eng, tiny, "cpu", out_dir=tmp_path / "shards", metadata=META)
+    assert summary.rounds == 12 and not summary.interrupted
+    assert sum(validate_shard(p).rounds for p in summary.shards) == 12
+    stats = eng.stats()
+    fast, decisions = int(stats["fast_decisions"]), int(stats["decisions"])
+    assert 0 < fast < decisions
+    df = read_shards(tmp_path / "shards").collect()
+    policy = np.stack(df["policy"].to_numpy()).astype(np.float64)
+    state = np.stack(df["state"].to_numpy())
+    sums = policy.sum(axis=1)
+    assert np.all((np.abs(sums - 1) < 1e-4) | (sums == 0))
+    movers = state[:, bm.replay.TO_MOVE] > 0.5
+    assert int((movers & (sums == 0)).sum()) == fast
+    cfg = TrainConfig(**{**TINY_TRAIN, "steps": 3, "checkpoint_every": 0, "val_fraction": 0.0})
+    rows = policy_rows(torch.from_numpy(state), torch.from_numpy(policy).float(), cfg)
+    assert rows is not None and int(rows.sum()) == int(movers.sum()) - fast
+    result = train(cfg, [tmp_path / "shards"], tmp_path / "run", device="cpu")
+    assert result.step == 3 and math.isfinite(result.loss)
+    # Gumbel halving needs the full budget: the combination is refused.
+    with pytest.raises(ValueError, match="playout cap"):
+        engine(full_search_fraction=0.5, fast_simulations=2, gumbel=True)
+    with pytest.raises(ValueError, match="fast_simulations"):
+        engine(full_search_fraction=0.5, fast_simulations=0)
 
 
 def test_values_match_the_rounds_real_scores(tmp_path, tiny):

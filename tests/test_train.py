@@ -221,9 +221,16 @@ def test_policy_rows_follow_the_config_and_the_to_move_flag():
 
     state = torch.zeros(3, 256)
     state[1, TO_MOVE] = 1.0
-    assert policy_rows(state, TrainConfig()).tolist() == [False, True, False]
+    policy = torch.zeros(3, 66)
+    policy[:, 52] = 1.0
+    assert policy_rows(state, policy, TrainConfig()).tolist() == [False, True, False]
     assert TrainConfig().policy_rows == "mover"
-    assert policy_rows(state, TrainConfig(policy_rows="all")) is None
+    assert policy_rows(state, policy, TrainConfig(policy_rows="all")) is None
+    # An all-zero policy (a fast search under a playout cap) is no target.
+    policy[1] = 0.0
+    assert policy_rows(state, policy, TrainConfig()).tolist() == [False, False, False]
+    rows = policy_rows(state, policy, TrainConfig(policy_rows="all"))
+    assert rows is not None and rows.tolist() == [True, False, True]
     with pytest.raises(TrainConfigError, match="policy_rows"):
         parse_train_config('[train]\npolicy_rows = "seat"', source="my.toml")
 

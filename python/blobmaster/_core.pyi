@@ -248,7 +248,10 @@ class SelfPlayEngine:
     no temperature). ``inference`` ("uniform" or "bids") says how each tree's
     hidden hands are sampled: "bids" weighs ``inference_candidates`` uniform
     deals by the likelihood of the opponents' bids under the rule-based bidder
-    at ``inference_temperature`` and resamples them.
+    at ``inference_temperature`` and resamples them. ``full_search_fraction``
+    below 1 turns on playout-cap randomisation: each decision is searched in
+    full with that probability, else with ``fast_simulations`` per tree, no
+    root noise, and an all-zero policy row (no policy target).
     """
 
     def __init__(
@@ -281,6 +284,8 @@ class SelfPlayEngine:
         inference: str = "uniform",
         inference_candidates: int = 32,
         inference_temperature: float = 1.0,
+        full_search_fraction: float = 1.0,
+        fast_simulations: int = 0,
     ) -> None: ...
     def next_batch(
         self, max_size: int | None = None, timeout_ms: int = 10

@@ -86,8 +86,9 @@ SEARCH_KEYS = (
     "inference_temperature",
 )
 """The SearchConfig fields an agent's search uses. The self-play-only fields
-(Dirichlet noise, temperature) are accepted and ignored: agents play the most
-visited action, with no root noise. So are the Gumbel ones for now: agents
+(Dirichlet noise, temperature, the playout cap) are accepted and ignored:
+agents search every decision in full and play the most visited action,
+with no root noise. So are the Gumbel ones for now: agents
 search with PUCT even for a network trained by Gumbel self-play."""
 
 

@@ -92,6 +92,20 @@ class SearchConfig:
     inference: Literal["uniform", "bids"] = "uniform"
     inference_candidates: StrictInt = Field(32, ge=1, le=4096)
     inference_temperature: StrictFloat = Field(1.0, gt=0.0, le=1e6)
+    full_search_fraction: StrictFloat = Field(1.0, gt=0.0, le=1.0)
+    fast_simulations: StrictInt = Field(0, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _playout_cap(self) -> SearchConfig:
+        if self.full_search_fraction < 1.0:
+            if not 1 <= self.fast_simulations <= self.simulations:
+                raise ValueError(
+                    f"fast_simulations must be in 1..simulations ({self.simulations}) when "
+                    f"full_search_fraction < 1, got {self.fast_simulations}"
+                )
+            if self.gumbel:
+                raise ValueError("full_search_fraction < 1 (playout cap) is not for gumbel search")
+        return self
 
     def label(self) -> str:
         """Short form, e.g. ``3x30``."""

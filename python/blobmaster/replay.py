@@ -7,7 +7,7 @@ column     type                     meaning
 ========== ======================== ===========================================
 state      Array(Float32, 256)      observation of seat ``seat``
 mask       Array(Boolean, 66)       the mover's legal actions
-policy     Array(Float32, 66)       the mover's search policy (visit shares)
+policy     Array(Float32, 66)       the mover's search policy (visit shares; 0: none)
 value      Array(Float32, 8)        round scores / (10 + cards), from ``seat``
 seat       UInt8                    absolute seat whose view the row is
 num_players UInt8                   players at the table (3..8)
@@ -332,7 +332,7 @@ def check_examples(cols: Mapping[str, np.ndarray]) -> list[str]:
     bid phase (0..cards), cards only from the mover's hand in the play phase
     (in the mover's own row: cards of the hand in the state; in another
     seat's row: cards neither in that seat's hand nor already played); policy finite, >= 0, 0 on illegal actions, summing to 1 over
-    legal ones; values in [0, 1], 0 past num_players, each either 0 or
+    legal ones or all zero (no policy target: a fast search under a playout cap); values in [0, 1], 0 past num_players, each either 0 or
     (10 + bid) / (10 + cards) for a whole bid, and, for seats whose bid is
     visible in the state, 0 or exactly (10 + that bid) / (10 + cards), and 0
     when that seat can no longer make its bid. Per decision (round_id, move):
@@ -415,10 +415,12 @@ def _check_policy(r: _Rows, problems: list[str]) -> None:
     bad = ~finite | (policy < 0).any(axis=1) | (np.where(mask, 0.0, policy) != 0).any(axis=1)
     _flag(problems, bad, "policy negative, non-finite or non-zero on an illegal action")
     sums = np.where(mask, policy, 0.0).sum(axis=1, dtype=np.float64)
+    # All zero: a decision with no policy target (playout-cap randomisation's
+    # fast searches); the trainer skips its policy.
     _flag(
         problems,
-        finite & (np.abs(sums - 1.0) > _TOL),
-        "policy does not sum to 1 over legal actions",
+        finite & (np.abs(sums - 1.0) > _TOL) & (sums != 0.0),
+        "policy sums neither to 1 over legal actions nor to 0 (no target)",
     )
 
 

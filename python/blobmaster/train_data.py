@@ -249,8 +249,11 @@ def _check_contents(path: Path, cols: dict[str, np.ndarray]) -> None:
         or (np.where(mask, 0.0, policy) != 0).any()
     ):
         problems.append("policy negative, non-finite or non-zero on an illegal action")
-    elif (np.abs(policy.sum(axis=1, dtype=np.float64) - 1.0) > _POLICY_TOL).any():
-        problems.append("policy does not sum to 1")
+    else:
+        sums = policy.sum(axis=1, dtype=np.float64)
+        # 0: no policy target (a fast search under a playout cap).
+        if ((np.abs(sums - 1.0) > _POLICY_TOL) & (sums != 0.0)).any():
+            problems.append("policy sums neither to 1 nor to 0 (no target)")
     value = cols["value"]
     if not np.isfinite(value).all() or (value < 0).any() or (value > 1).any():
         problems.append("values outside [0, 1]")

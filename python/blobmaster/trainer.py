@@ -155,18 +155,23 @@ def _forward_losses(
         players,
         value_loss=config.value_loss,
         value_weight=config.value_weight,
-        policy_rows=policy_rows(state, config),
+        policy_rows=policy_rows(state, policy, config),
     )
     return logits, losses
 
 
-def policy_rows(state: torch.Tensor, config: TrainConfig) -> torch.Tensor | None:
+def policy_rows(
+    state: torch.Tensor, policy: torch.Tensor, config: TrainConfig
+) -> torch.Tensor | None:
     """The rows whose policy target is trained (``config.policy_rows``):
     "mover", the rows that are the mover's own view (the observation's
-    to-move flag), or None for every row ("all", the behaviour before)."""
+    to-move flag), or every row ("all", the behaviour before). Either way
+    without the rows that have no target: an all-zero policy, a fast search
+    of playout-cap randomisation. None means every row."""
+    has_target = policy.sum(dim=1) > 0
     if config.policy_rows == "all":
-        return None
-    return state[:, TO_MOVE] > 0.5
+        return None if bool(has_target.all()) else has_target
+    return (state[:, TO_MOVE] > 0.5) & has_target
 
 
 @torch.no_grad()
@@ -185,7 +190,7 @@ def _evaluate(
         logits, losses = _forward_losses(model, batch, data.device, bf16, config)
         state, mask, policy, _value, _players = batch
         # The policy terms are means over the policy rows: weigh them so.
-        rows = policy_rows(state, config)
+        rows = policy_rows(state, policy, config)
         k_rows = len(idx) if rows is None else int(rows.sum())
         policy_n += k_rows
         for k in _LOSS_KEYS:

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use blob_core::observation::OBS_SIZE;
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
-use blob_search::params::GumbelParams;
+use blob_search::params::{GumbelParams, PlayoutCap};
 use blob_search::{Engine, EngineConfig, ExampleColumns, SearchParams};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
@@ -141,7 +141,8 @@ impl PyEngine {
         tables = None, seed = 0, max_batch = 512, pipeline_depth = 3, rounds = None,
         cache_entries = 65536, full_games = false, normalize_q = false, gumbel = false,
         gumbel_m = 16, gumbel_c_visit = 50.0, gumbel_c_scale = 0.1,
-        inference = "uniform", inference_candidates = 32, inference_temperature = 1.0
+        inference = "uniform", inference_candidates = 32, inference_temperature = 1.0,
+        full_search_fraction = 1.0, fast_simulations = 0
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -172,6 +173,8 @@ impl PyEngine {
         inference: &str,
         inference_candidates: i128,
         inference_temperature: f32,
+        full_search_fraction: f32,
+        fast_simulations: i128,
     ) -> BindingResult<Self> {
         // Self-play samples the Gumbel noise (scale 1): it is the
         // exploration that replaces Dirichlet noise and temperature.
@@ -203,6 +206,7 @@ impl PyEngine {
                 count_u32(inference_candidates, "inference_candidates")?,
                 inference_temperature,
             )?,
+            playout_cap: playout_cap(full_search_fraction, fast_simulations)?,
         };
         let tables = convert::tables(tables)?;
         let config = EngineConfig {
@@ -350,4 +354,25 @@ impl PyEngine {
         self.close(py);
         false
     }
+}
+
+/// The playout cap of `full_search_fraction` (1 = every decision in full:
+/// none) and `fast_simulations`; the ranges are checked with the rest of
+/// the search params.
+fn playout_cap(
+    full_search_fraction: f32,
+    fast_simulations: i128,
+) -> BindingResult<Option<PlayoutCap>> {
+    if !(full_search_fraction > 0.0 && full_search_fraction <= 1.0) {
+        return Err(BindingError::Argument(format!(
+            "full_search_fraction must be in (0, 1], got {full_search_fraction}"
+        )));
+    }
+    if full_search_fraction == 1.0 {
+        return Ok(None);
+    }
+    Ok(Some(PlayoutCap {
+        full_fraction: full_search_fraction,
+        fast_simulations: count_u32(fast_simulations, "fast_simulations")?,
+    }))
 }

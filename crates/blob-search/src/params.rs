@@ -53,6 +53,26 @@ pub struct SearchParams {
     /// consistent with the searching seat's knowledge (the default), or
     /// weighted by the opponents' bids ([`Inference::Bids`]).
     pub inference: Inference,
+    /// Playout-cap randomisation in self-play (KataGo): most decisions get a
+    /// cheap search that records no policy target, see [`PlayoutCap`].
+    /// `None` (the default) searches every decision in full. Play and
+    /// evaluation ignore it.
+    pub playout_cap: Option<PlayoutCap>,
+}
+
+/// Playout-cap randomisation (Wu 2019, "Accelerating Self-Play Learning in
+/// Go"): each self-play decision is a full search (`simulations` per tree,
+/// root noise, its visit shares recorded as the policy target) with
+/// probability `full_fraction`, else a fast one (`fast_simulations` per
+/// tree, no root noise, no policy target: its rows carry an all-zero
+/// policy, which the trainer skips). The value targets of every decision
+/// are kept, so a round costs less and the value head sees more rounds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlayoutCap {
+    /// Probability that a decision gets the full search. In (0, 1).
+    pub full_fraction: f32,
+    /// Simulations per tree of a fast search: 1..=`simulations`.
+    pub fast_simulations: u32,
 }
 
 /// Knobs of Gumbel search: Gumbel-top-k sampling of the root actions,
@@ -102,6 +122,7 @@ impl SearchParams {
             normalize_q: false,
             gumbel: None,
             inference: Inference::Uniform,
+            playout_cap: None,
         }
     }
     /// 2 determinizations x 20 simulations, with the small exploration
@@ -135,10 +156,12 @@ impl SearchParams {
         }
     }
     /// The same search without root noise and with greedy move choice, for
-    /// evaluation and play (Gumbel search: without Gumbel noise).
+    /// evaluation and play (Gumbel search: without Gumbel noise), every
+    /// decision searched in full.
     pub fn for_play(mut self) -> SearchParams {
         self.dirichlet_fraction = 0.0;
         self.temperature_moves = 0;
+        self.playout_cap = None;
         if let Some(g) = self.gumbel.as_mut() {
             g.gumbel_scale = 0.0;
         }
@@ -177,6 +200,19 @@ impl SearchParams {
             return bad("temperature must be >= 0");
         }
         self.inference.validate()?;
+        if let Some(cap) = &self.playout_cap {
+            if !(cap.full_fraction > 0.0 && cap.full_fraction < 1.0) {
+                return bad("playout cap: full_fraction must be in (0, 1)");
+            }
+            if !(1..=self.simulations).contains(&cap.fast_simulations) {
+                return bad("playout cap: fast_simulations must be in 1..=simulations");
+            }
+            if self.gumbel.is_some() {
+                return bad(
+                    "playout cap: not with Gumbel search (its halving needs the full budget)",
+                );
+            }
+        }
         if let Some(g) = &self.gumbel {
             if !(1..=NUM_ACTIONS as u32).contains(&g.considered_actions) {
                 return bad("gumbel considered_actions must be in 1..=66");

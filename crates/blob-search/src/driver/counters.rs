@@ -51,6 +51,9 @@ worker_counts! {
     examples,
     /// Searched decisions.
     decisions,
+    /// Of those, the fast searches of playout-cap randomisation (no policy
+    /// target recorded).
+    fast_decisions,
     /// Moves played without a search (one legal action).
     forced_moves,
     /// Simulations: leaves expanded, answered or terminal.

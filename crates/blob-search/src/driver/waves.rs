@@ -44,18 +44,20 @@ pub(super) fn waves_done(trees: &[Tree], simulations: u32) -> bool {
 }
 
 /// Starts a wave on every tree of game slot `game` with no leaf
-/// outstanding, sending its leaves through `requests` to `queue`. Returns
-/// whether anything happened.
+/// outstanding, sending its leaves through `requests` to `queue`, until
+/// each tree has `simulations` visits. Returns whether anything happened.
+#[allow(clippy::too_many_arguments)] // one decision's whole search state
 pub(super) fn start_waves(
     requests: &mut Requests,
     queue: &LeafQueue,
     game: usize,
     trees: &mut [Tree],
     params: &SearchParams,
+    simulations: u32,
     context: (Option<GameContext>, u64),
     counts: &mut WorkerCounts,
 ) -> bool {
-    let (s, max_pending) = (params.simulations, params.max_pending_per_tree);
+    let (s, max_pending) = (simulations, params.max_pending_per_tree);
     let mut progressed = false;
     for (t, tree) in trees.iter_mut().enumerate() {
         if tree.pending() > 0 || tree.root_visits() >= s {

@@ -50,6 +50,9 @@ struct GameSlot {
     rng: Rng,
     trees: Vec<Tree>,
     searching: bool,
+    /// Whether the current decision gets the full search (always, unless
+    /// playout-cap randomisation drew a fast one).
+    full_search: bool,
     /// Gumbel search: the noise of the current decision, shared by its trees.
     gumbel_noise: Option<[f32; NUM_ACTIONS]>,
     records: Vec<DecisionRecord>,
@@ -81,6 +84,7 @@ impl Worker {
                 rng: Rng::new(0),
                 trees: Vec::new(),
                 searching: false,
+                full_search: true,
                 gumbel_noise: None,
                 records: Vec::new(),
             })
@@ -270,6 +274,12 @@ impl Worker {
         let d = params.determinizations as usize;
         let game = &mut self.games[g];
         let seat = game.round.current_player().unwrap_or(0);
+        // Drawn only with a playout cap, so that a run without one keeps
+        // its random stream (and its examples) exactly.
+        game.full_search = match &params.playout_cap {
+            Some(cap) => game.rng.unit_f64() < cap.full_fraction as f64,
+            None => true,
+        };
         deal_trees(
             &mut game.trees,
             &game.round,
@@ -290,11 +300,21 @@ impl Worker {
     }
 
     fn search_done(&self, g: usize) -> bool {
-        waves_done(&self.games[g].trees, self.shared.config.params.simulations)
+        waves_done(&self.games[g].trees, self.budget(g))
+    }
+
+    /// Simulations per tree of game `g`'s current decision.
+    fn budget(&self, g: usize) -> u32 {
+        let params = &self.shared.config.params;
+        match (&params.playout_cap, self.games[g].full_search) {
+            (Some(cap), false) => cap.fast_simulations,
+            _ => params.simulations,
+        }
     }
 
     /// Starts a wave on every tree of game `g` with no leaf outstanding.
     fn select_leaves(&mut self, g: usize) -> bool {
+        let budget = self.budget(g);
         let game = &mut self.games[g];
         start_waves(
             &mut self.requests,
@@ -302,6 +322,7 @@ impl Worker {
             g,
             &mut game.trees,
             &self.shared.config.params,
+            budget,
             (game.context, game.context_key),
             &mut self.counts,
         )
@@ -334,6 +355,14 @@ impl Worker {
                 let action = choose_action(&visits, &priors, temperature, &mut game.rng);
                 (normalized(&visits), action)
             }
+        };
+        // A fast search's visits are no target: an all-zero policy, which
+        // the trainer skips (its value targets are kept).
+        let policy = if game.full_search {
+            policy
+        } else {
+            self.counts.fast_decisions += 1;
+            [0.0; NUM_ACTIONS]
         };
         let record = DecisionRecord {
             state: game.round,
@@ -374,8 +403,13 @@ fn resolve(
     let tree = &mut game.trees[w.tree as usize];
     tree.expand_with_priors(w.node, &answer.priors, &answer.values);
     counts.simulations += 1;
-    // Gumbel search replaces the Dirichlet noise with its own.
-    if w.node == ROOT && params.dirichlet_fraction > 0.0 && params.gumbel.is_none() {
+    // Gumbel search replaces the Dirichlet noise with its own; a fast
+    // search (playout cap) plays without noise, as KataGo's do.
+    if w.node == ROOT
+        && params.dirichlet_fraction > 0.0
+        && params.gumbel.is_none()
+        && game.full_search
+    {
         let mut noise_rng = Rng::new(mix_seed(&[
             shared.config.seed,
             game.round_id,

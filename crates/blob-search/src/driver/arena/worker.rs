@@ -369,6 +369,7 @@ impl ArenaWorker {
             g,
             &mut self.slots[g].trees,
             params,
+            params.simulations,
             (None, 0),
             &mut self.counts,
         )
