@@ -11,7 +11,8 @@
 //! Every agent decides exactly as its Python counterpart in
 //! `blobmaster.agents`: the decision's randomness is seeded by
 //! [`pyseed::decision_seed`] (the agent's seed and the mover's observation),
-//! searches play the most visited action (ties to the lowest id) with no
+//! searches play the most visited action (ties to the higher root prior,
+//! then the lowest id) with no
 //! root noise, forced moves are played without search. So a round's course
 //! depends only on the agents and the network answers, never on timing or
 //! threads, and deterministic agents give the Python arena's results.
