@@ -519,7 +519,8 @@ class IsmctsAgent(Agent):
     information sets, a fresh deal of the hidden cards (consistent with what
     the mover knows) every iteration, UCB1 with availability counts, random
     or heuristic playouts to the end of the round. Plays the most visited
-    root action (ties to the lowest action id). No network: a reference
+    root action (ties to the higher root prior when a subclass gives one,
+    then the lowest action id). No network: a reference
     opponent whose strength is set by ``iterations``."""
 
     seed: int  # always set: drawn once when None is given
@@ -564,16 +565,21 @@ class IsmctsAgent(Agent):
     def visits(self, round: Round) -> np.ndarray:
         """The root visit counts (66 floats) of this agent's search of the
         position (one visit on the only action of a forced move)."""
+        return self._root(round)[0]
+
+    def _root(self, round: Round) -> tuple[np.ndarray, np.ndarray | None]:
+        """(root visit counts, the root prior or None without one)."""
         _legal(round)
+        extra = self._prior(round)
         visits, _ = _ismcts(
             round,
             iterations=self.iterations,
             exploration=self.exploration,
             rollout=self.rollout,
             seed=decision_seed(self.seed, round),
-            **self._prior(round),
+            **extra,
         )
-        return visits
+        return visits, extra.get("prior")
 
     def _prior(self, round: Round) -> dict[str, Any]:
         """Extra ``_core.ismcts`` arguments for a root prior (none here)."""
@@ -585,8 +591,11 @@ class IsmctsAgent(Agent):
         return {a: float(visits[a]) / total for a in legal}
 
     def _act(self, round: Round, legal: list[int]) -> int:
-        visits = self.visits(round)
-        return max(legal, key=lambda a: (float(visits[a]), -a))
+        # Ties in the visits go to the higher root prior when there is one
+        # (as in the engine arena), then to the lowest id.
+        visits, prior = self._root(round)
+        tiebreak = np.zeros(len(visits)) if prior is None else prior
+        return max(legal, key=lambda a: (float(visits[a]), float(tiebreak[a]), -a))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
