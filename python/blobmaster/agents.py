@@ -221,6 +221,17 @@ def _legal(round: Round) -> list[int]:
     return round.legal_actions()
 
 
+def _most_visited(legal: list[int], visits: np.ndarray, prior: np.ndarray | None) -> int:
+    """The most visited of ``legal``; ties go to the higher root prior (when
+    there is one), then the lowest id, as in the engine (``search::most_visited``):
+    a small budget can leave several children with one visit each, and the
+    lowest id (bid 0, the lowest card) is no choice at all."""
+    return max(
+        legal,
+        key=lambda a: (float(visits[a]), 0.0 if prior is None else float(prior[a]), -a),
+    )
+
+
 class Agent(abc.ABC):
     """A player for whichever seat is to move. Build one with
     :meth:`load`, :meth:`heuristic`, :meth:`random` or :meth:`rollout_mcts`.
@@ -417,11 +428,8 @@ class SearchAgent(Agent):
         return {a: float(c / total) for a, c in zip(legal, counts)}
 
     def _act(self, round: Round, legal: list[int]) -> int:
-        # Ties go to the higher prior: a small budget can leave several
-        # children with one visit each, and the lowest id (bid 0, the lowest
-        # card) is no choice at all.
         visits, prior = self._root(round)
-        best = max(legal, key=lambda a: (float(visits[a]), float(prior[a]), -a))
+        best = _most_visited(legal, visits, prior)
         if float(visits[best]) <= 0:
             return heuristic_action(round)
         return best
@@ -591,11 +599,7 @@ class IsmctsAgent(Agent):
         return {a: float(visits[a]) / total for a in legal}
 
     def _act(self, round: Round, legal: list[int]) -> int:
-        # Ties in the visits go to the higher root prior when there is one
-        # (as in the engine arena), then to the lowest id.
-        visits, prior = self._root(round)
-        tiebreak = np.zeros(len(visits)) if prior is None else prior
-        return max(legal, key=lambda a: (float(visits[a]), float(tiebreak[a]), -a))
+        return _most_visited(legal, *self._root(round))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

@@ -23,7 +23,7 @@ use crate::inference::Inference;
 use crate::ismcts::Ismcts;
 use crate::params::SearchParams;
 use crate::queue::AnswerMsg;
-use crate::search::{Information, Searcher};
+use crate::search::{self, Information, Searcher};
 use crate::tree::{ROOT, Tree};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,21 +60,17 @@ pub(super) struct ArenaWorker {
     root_only: SearchParams,
 }
 
-/// The most visited legal action, ties to the higher `tiebreak` (the root
-/// prior) then the lowest id; None when no legal action has a visit (the
-/// agents then fall back to the heuristic).
+/// The most visited action ([`search::most_visited`], ties to the higher
+/// `tiebreak`, then the lowest id); None when nothing was visited (the
+/// agents then fall back to the heuristic). Only legal root children can
+/// have visits.
 fn most_visited(
     round: &Round,
     visits: &[f32; NUM_ACTIONS],
     tiebreak: &[f32; NUM_ACTIONS],
 ) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for a in round.legal_actions().iter() {
-        if best.is_none_or(|b| (visits[a], tiebreak[a]) > (visits[b], tiebreak[b])) {
-            best = Some(a);
-        }
-    }
-    best.filter(|&b| visits[b] > 0.0)
+    let best = search::most_visited(visits, tiebreak);
+    (visits[best] > 0.0 && round.legal_actions().contains(best)).then_some(best)
 }
 
 impl ArenaWorker {
