@@ -128,6 +128,7 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         "model:random:ismcts:200:0.5",
         "model:random:ismcts:200:0.7:2:heuristic",
         "model:random:ismcts:200:heuristic",
+        "model:random:ismcts:200:0.7:0:network",
     ):
         agent = parse_agent_spec(spec, seed=3)
         assert isinstance(agent, GuidedIsmctsAgent)
@@ -148,6 +149,7 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         ("default:ismcts:100:0.7:-1", "prior weight|prior_weight"),
         ("default:ismcts:100:0.7:1:2", "ismcts:N"),
         ("model:random:ismcts:ten", "iterations"),
+        ("ismcts:100:network", "needs a network"),
     ):
         with pytest.raises(AgentError, match=match):
             parse_agent_spec(bad)
@@ -169,6 +171,73 @@ def test_engine_arena_plays_it_as_the_python_agent_does() -> None:
     python = play_duplicate(agents(), 3, 4, 6, seed=8, progress=False, engine=False)
     assert _comparable(engine) == _comparable(python)
     assert engine_agents[0].evaluations > 0
+
+
+def test_engine_arena_plays_network_leaves_as_the_python_agent_does() -> None:
+    """Network-valued ISMCTS: the engine batches the leaves of many rounds,
+    the Python agent asks for them one at a time; the moves are the same."""
+
+    def agents() -> list:
+        return [
+            parse_agent_spec("model:random:ismcts:20:0.7:1:network", seed=5),
+            parse_agent_spec("model:random:ismcts:20:0.7:0:network", seed=7),
+            parse_agent_spec("heuristic"),
+        ]
+
+    engine_agents, python_agents = agents(), agents()
+    engine = play_duplicate(engine_agents, 3, 3, 2, seed=8, progress=False, engine=True)
+    python = play_duplicate(python_agents, 3, 3, 2, seed=8, progress=False, engine=False)
+    assert _comparable(engine) == _comparable(python)
+    # One evaluation per iteration (and the root's for the prior), minus
+    # the exact last-trick leaves.
+    assert python_agents[0].evaluations > 20 * 6
+    assert engine_agents[0].evaluations > 0
+
+
+# ---- network leaves through the binding
+
+
+def _uniform(states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((len(states), 66), np.float32), np.full((len(states), 8), 0.5, np.float32)
+
+
+def test_network_leaves_are_valued_by_the_evaluator_one_at_a_time() -> None:
+    r = bm.Round(4, 5, seed=3)  # the first bid: every leaf is far from the end
+    rows: list[int] = []
+
+    def quarter(states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows.append(len(states))
+        assert states.shape[1] == 256 and masks.shape == (len(states), 66)
+        return np.zeros((len(states), 66), np.float32), np.full((len(states), 8), 0.25, np.float32)
+
+    visits, value = _core.ismcts(r, iterations=40, rollout="network", evaluator=quarter, seed=1)
+    assert visits.sum() == 40
+    # The root's evaluation (its prior), then one leaf per iteration.
+    assert rows == [1] * 41
+    np.testing.assert_allclose(value[:4], 0.25, rtol=1e-6)
+    # Without a prior weight the root is not evaluated.
+    rows.clear()
+    _core.ismcts(r, iterations=40, rollout="network", evaluator=quarter, prior_weight=0.0)
+    assert len(rows) == 40
+
+
+def test_network_leaf_errors_are_clear() -> None:
+    r = _position(1)
+    with pytest.raises(ValueError, match="needs an evaluator"):
+        _core.ismcts(r, iterations=10, rollout="network")
+    with pytest.raises(ValueError, match="no prior"):
+        _core.ismcts(r, iterations=10, rollout="network", evaluator="uniform",
+                     prior=_prior_on(r, r.legal_actions()[0]))  # fmt: skip
+    with pytest.raises(ValueError, match="only used with"):
+        _core.ismcts(r, iterations=10, rollout="heuristic", evaluator="uniform")
+
+    def broken(states: np.ndarray, masks: np.ndarray) -> None:
+        raise RuntimeError("the network is down")
+
+    with pytest.raises(RuntimeError, match="network is down"):
+        _core.ismcts(r, iterations=10, rollout="network", evaluator=broken)
+    with pytest.raises(AgentError, match="needs a network"):
+        bm.Agent.ismcts(10, rollout="network")
 
 
 def test_cli_eval_accepts_a_guided_agent(tmp_path) -> None:

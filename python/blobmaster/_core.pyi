@@ -506,11 +506,17 @@ def ismcts(
     *,
     iterations: int = 1000,
     exploration: float = 0.7,
-    rollout: Literal["random", "heuristic"] = "random",
+    rollout: Literal["random", "heuristic", "network"] = "random",
     seed: int | None = None,
     perfect_information: bool = False,
     prior: npt.NDArray[np.float32] | None = None,
     prior_weight: float = 1.0,
+    evaluator: str
+    | Callable[
+        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
+        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    ]
+    | None = None,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Single-observer ISMCTS of the decision of the player to move: (root
     visit counts [66], mean value of each seat [8] by absolute seat).
@@ -527,4 +533,11 @@ def ismcts(
     forced move comes back with one visit and no search. Bad arguments
     (a prior that is not 66 finite values >= 0 with mass on a legal action)
     raise InvalidArgumentError; a finished round raises IllegalActionError.
+
+    ``rollout="network"``: no playouts; each iteration's new node is valued
+    by ``evaluator`` (as :func:`search` takes it; every row is the searching
+    seat's own view, values relative to it), one leaf per call. The root's
+    own evaluation is the prior (none when ``prior_weight`` is 0), so
+    ``prior`` must not be given; leaves in the last trick are valued exactly.
+    An evaluator with another rollout is an InvalidArgumentError.
     """

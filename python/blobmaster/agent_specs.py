@@ -35,7 +35,7 @@ def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str]:
     if len(fields) > numbers:
         expected = "ismcts:N[:C]" if numbers == 2 else "ismcts:N[:C[:W]]"
         raise AgentError(
-            f"expected {expected}[:random|heuristic] (N iterations, C the UCT exploration "
+            f"expected {expected}[:random|heuristic|network] (N iterations, C the UCT exploration "
             "constant, W the weight of the network prior)"
         )
     values: list[float] = []
@@ -93,7 +93,8 @@ SPEC_HELP = (
     "| default:ismcts:N[:C[:W]] | model:PATH:ismcts:N[:C[:W]] "
     "(SEARCH: light, medium, heavy or a .toml preset file; default medium; "
     "N: ISMCTS iterations, C: its UCT exploration constant, default 0.7; "
-    "W: the weight of the network's prior at the root, default 1)"
+    "W: the weight of the network's prior at the root, default 1; any ISMCTS spec may end in "
+    ":random or :heuristic playouts, a network one in :network, the network's value at leaves)"
 )
 
 
@@ -121,6 +122,10 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         ismcts:N[:C]           single-observer ISMCTS, N iterations, UCT constant C
         default:ismcts:N[:C[:W]]     ISMCTS with the shipped network's policy as
         model:PATH:ismcts:N[:C[:W]]  the root prior (weight W, default 1)
+
+    An ISMCTS spec may end in ``:random`` (the default) or ``:heuristic``
+    (the playouts), a network one also in ``:network``: no playouts, the
+    network values every iteration's new node.
 
     SEARCH is light, medium (the default) or heavy, or a preset .toml file.
     ``ismcts`` alone is 1000 iterations; C defaults to 0.7; a last field

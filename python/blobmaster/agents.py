@@ -492,23 +492,27 @@ class ModelAgent(SearchAgent):
         return self._evaluate
 
     def _evaluate(self, states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-
         self.batches += 1
         self.evaluations += len(states)
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
-            if self.device.type != "cpu":
-                x = x.to(self.device, non_blocking=True)
-            logits, values = self.net(x)
-            logits = logits.float().cpu().numpy()
-            values = values.float().cpu().numpy()
-        return logits, values
+        return _forward(self.net, self.device, states)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(model=self.model_source, device=str(self.device))
         return out
+
+
+def _forward(net: Any, device: Any, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's (policy logits [B, 66], values [B, 8]) for a batch of
+    observations, as float32 numpy arrays."""
+    import torch
+
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
+        if device.type != "cpu":
+            x = x.to(device, non_blocking=True)
+        logits, values = net(x)
+        return logits.float().cpu().numpy(), values.float().cpu().numpy()
 
 
 ISMCTS_ITERATIONS = 1000
@@ -518,7 +522,9 @@ ISMCTS_EXPLORATION = 0.7
 ISMCTS_PRIOR_WEIGHT = 1.0
 """Weight of the network prior's root bonus in a guided ISMCTS agent."""
 ISMCTS_MAX_ITERATIONS = 10_000_000
-ISMCTS_ROLLOUTS = ("random", "heuristic")
+ISMCTS_ROLLOUTS = ("random", "heuristic", "network")
+"""How an ISMCTS iteration is valued: a playout of random or rule-based
+moves, or (network agents only) the network's value of the new node."""
 
 
 class IsmctsAgent(Agent):
@@ -532,6 +538,7 @@ class IsmctsAgent(Agent):
     opponent whose strength is set by ``iterations``."""
 
     seed: int  # always set: drawn once when None is given
+    _rollouts: tuple[str, ...] = ("random", "heuristic")
 
     def __init__(
         self,
@@ -557,11 +564,17 @@ class IsmctsAgent(Agent):
             exploration = math.inf
         if not (math.isfinite(exploration) and exploration >= 0):
             raise AgentError(f"exploration must be a finite number >= 0, got {exploration}")
-        if rollout not in ISMCTS_ROLLOUTS:
-            raise AgentError(f"rollout must be 'random' or 'heuristic', got {rollout!r}")
+        if rollout == "network" and rollout not in self._rollouts:
+            raise AgentError(
+                "rollout 'network' needs a network: use a guided ISMCTS agent "
+                "(spec MODEL:ismcts:N[:C[:W]]:network)"
+            )
+        if rollout not in self._rollouts:
+            allowed = ", ".join(repr(r) for r in self._rollouts)
+            raise AgentError(f"rollout must be one of {allowed}, got {rollout!r}")
         self.iterations = iterations
         self.exploration = exploration
-        self.rollout = cast(Literal["random", "heuristic"], rollout)  # checked above
+        self.rollout = cast(Literal["random", "heuristic", "network"], rollout)  # checked above
         self.seed = _check_seed(seed)
         name = f"ismcts:{iterations}"
         if self.exploration != ISMCTS_EXPLORATION:
@@ -613,7 +626,15 @@ class GuidedIsmctsAgent(IsmctsAgent):
     ``prior_weight * P(a) * sqrt(available) / (1 + visits)`` to each root
     child's UCB1 score (``blobmaster._core.ismcts(prior=...)``). The rest of
     the tree and the playouts are plain ISMCTS, so the cost is one network
-    evaluation plus ``iterations`` iterations per decision."""
+    evaluation plus ``iterations`` iterations per decision.
+
+    With ``rollout="network"`` there are no playouts: every iteration's new
+    node is valued by the network from the mover's own view (the search's
+    observer), one network evaluation per iteration. Here they go one at a
+    time; ``blobmaster eval`` runs the same search in the engine arena with
+    the leaves of many rounds batched."""
+
+    _rollouts = ISMCTS_ROLLOUTS
 
     def __init__(
         self,
@@ -657,17 +678,11 @@ class GuidedIsmctsAgent(IsmctsAgent):
     def prior(self, round: Round) -> np.ndarray:
         """The network's policy (66 float32, zero off the legal actions) for
         the mover's own view of ``round``."""
-        import torch
-
         legal = _legal(round)
         self.batches += 1
         self.evaluations += 1
-        with torch.inference_mode():
-            x = torch.from_numpy(np.asarray(round.observation(), dtype=np.float32)[None, :])
-            if self.device.type != "cpu":
-                x = x.to(self.device)
-            logits, _ = self.net(x)
-            row = logits[0].float().cpu().numpy()
+        logits, _ = _forward(self.net, self.device, np.asarray(round.observation())[None, :])
+        row = logits[0]
         chosen = row[legal]
         weights = (
             np.exp(chosen - chosen.max()) if np.isfinite(chosen.max()) else np.ones(len(legal))
@@ -680,6 +695,29 @@ class GuidedIsmctsAgent(IsmctsAgent):
         if len(round.legal_actions()) == 1:  # forced: no search, no network call
             return {}
         return {"prior": self.prior(round), "prior_weight": self.prior_weight}
+
+    def _root(self, round: Round) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.rollout != "network":
+            return super()._root(round)
+        legal = _legal(round)
+        visits, _ = _ismcts(
+            round,
+            iterations=self.iterations,
+            exploration=self.exploration,
+            rollout="network",
+            prior_weight=self.prior_weight,
+            evaluator=self._evaluate,
+            seed=decision_seed(self.seed, round),
+        )
+        # Visit ties go to the root prior the search used: the network's
+        # policy, or none when its weight is 0 (as in the engine arena).
+        guided = self.prior_weight > 0 and len(legal) > 1
+        return visits, (self.prior(round) if guided else None)
+
+    def _evaluate(self, states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.batches += 1
+        self.evaluations += len(states)
+        return _forward(self.net, self.device, states)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

@@ -2,13 +2,15 @@
 //! is built on.
 
 use blob_core::{NUM_ACTIONS, Rng};
-use blob_search::{Information, Ismcts, IsmctsParams, Rollout};
+use blob_search::leaf_ismcts::search_with_evaluator;
+use blob_search::{Evaluator, Information, Ismcts, IsmctsParams, Rollout};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use crate::convert;
-use crate::errors::{BindingError, BindingResult};
+use crate::errors::BindingError;
 use crate::round::PyRound;
+use crate::search::leaf_evaluator;
 
 /// Visit counts [66] and root value [8] of a search, as numpy arrays.
 type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
@@ -20,10 +22,16 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 /// a policy over the 66 actions for the mover's own view (from a network):
 /// the root children then get the bonus `prior_weight * P(a) *
 /// sqrt(available) / (1 + visits)`. The GIL is released during the search.
+///
+/// `rollout = "network"` values every iteration's new node with `evaluator`
+/// instead of a playout (as `_core.search` takes it: "uniform",
+/// "heuristic" or a function of (states, masks), every row the searching
+/// seat's own view); the root's own evaluation is then the prior (unless
+/// `prior_weight` is 0), and `prior` must not be given.
 #[pyfunction]
 #[pyo3(signature = (
     round, *, iterations = 1000, exploration = 0.7, rollout = "random", seed = None,
-    perfect_information = false, prior = None, prior_weight = 1.0
+    perfect_information = false, prior = None, prior_weight = 1.0, evaluator = None
 ))]
 #[allow(clippy::too_many_arguments)] // the Python keyword arguments
 pub fn ismcts<'py>(
@@ -36,7 +44,8 @@ pub fn ismcts<'py>(
     perfect_information: bool,
     prior: Option<PyReadonlyArray1<'py, f32>>,
     prior_weight: f64,
-) -> BindingResult<IsmctsArrays<'py>> {
+    evaluator: Option<Bound<'py, PyAny>>,
+) -> PyResult<IsmctsArrays<'py>> {
     let iterations = u32::try_from(iterations).map_err(|_| {
         BindingError::Argument(format!(
             "iterations must be a positive integer, got {iterations}"
@@ -44,17 +53,17 @@ pub fn ismcts<'py>(
     })?;
     let mut params = IsmctsParams::new(iterations)
         .with_exploration(exploration as f32)
-        .with_rollout(Rollout::from_name(rollout)?)
+        .with_rollout(Rollout::from_name(rollout).map_err(BindingError::from)?)
         .with_prior_weight(prior_weight as f32);
     if perfect_information {
         params.information = Information::Perfect;
     }
-    params.validate()?;
+    params.validate().map_err(BindingError::from)?;
     let state = round.inner;
     let Some(observer) = state.current_player() else {
-        return Err(BindingError::IllegalAction(
-            "the round is over: nothing to search".into(),
-        ));
+        return Err(
+            BindingError::IllegalAction("the round is over: nothing to search".into()).into(),
+        );
     };
     let prior = match prior {
         None => None,
@@ -72,15 +81,55 @@ pub fn ismcts<'py>(
         }
     };
     let seed = convert::seed(seed)?;
-    let outcome = py.detach(move || {
-        Ismcts::new().search_with_prior(
-            &state,
-            observer,
-            &params,
-            prior.as_ref(),
-            &mut Rng::new(seed),
-        )
-    })?;
+    if params.rollout == Rollout::Network {
+        let Some(evaluator) = evaluator else {
+            return Err(BindingError::Argument(
+                "rollout \"network\" needs an evaluator (a function or a built-in name)".into(),
+            )
+            .into());
+        };
+        if prior.is_some() {
+            return Err(BindingError::Argument(
+                "rollout \"network\" takes its root prior from the evaluator: give no prior".into(),
+            )
+            .into());
+        }
+        let (mut python, mut builtin) = leaf_evaluator(&evaluator, seed, 1)?;
+        let (outcome, error) = py.detach(move || {
+            let evaluator: &mut dyn Evaluator = match python.as_mut() {
+                Some(p) => p,
+                None => builtin.as_mut(),
+            };
+            let result =
+                search_with_evaluator(&state, observer, &params, Rng::new(seed), evaluator);
+            (result, python.and_then(|p| p.error))
+        });
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let (outcome, _) = outcome.map_err(BindingError::from)?;
+        return Ok((
+            PyArray1::from_slice(py, &outcome.visits),
+            PyArray1::from_slice(py, &outcome.root_value),
+        ));
+    }
+    if evaluator.is_some() {
+        return Err(BindingError::Argument(format!(
+            "an evaluator is only used with rollout \"network\", not {rollout:?}"
+        ))
+        .into());
+    }
+    let outcome = py
+        .detach(move || {
+            Ismcts::new().search_with_prior(
+                &state,
+                observer,
+                &params,
+                prior.as_ref(),
+                &mut Rng::new(seed),
+            )
+        })
+        .map_err(BindingError::from)?;
     Ok((
         PyArray1::from_slice(py, &outcome.visits),
         PyArray1::from_slice(py, &outcome.root_value),

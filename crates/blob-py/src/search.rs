@@ -22,9 +22,9 @@ use crate::round::PyRound;
 /// Answers leaves by calling a Python function `f(states, masks) ->
 /// (policy_logits, values)` on each batch. The first error it raises is kept
 /// and re-raised once the search returns (the search itself cannot fail).
-struct PythonEvaluator {
+pub(crate) struct PythonEvaluator {
     function: Py<PyAny>,
-    error: Option<PyErr>,
+    pub(crate) error: Option<PyErr>,
 }
 
 impl PythonEvaluator {
@@ -79,6 +79,43 @@ impl Evaluator for PythonEvaluator {
             // Finish the search cheaply; its result is discarded.
             UniformEvaluator.evaluate(batch, policy, values);
         }
+    }
+}
+
+/// The evaluator named by a Python `evaluator` argument: a built-in one
+/// ("uniform", "rollout" with `rollouts` playouts seeded from `seed`,
+/// "heuristic"), or a Python function (returned apart, so that its first
+/// error can be raised after the search; the box is then a stand-in).
+pub(crate) fn leaf_evaluator(
+    evaluator: &Bound<'_, PyAny>,
+    seed: u64,
+    rollouts: u32,
+) -> BindingResult<(Option<PythonEvaluator>, Box<dyn Evaluator>)> {
+    match evaluator.extract::<String>() {
+        Ok(name) => match name.as_str() {
+            "uniform" => Ok((None, Box::new(UniformEvaluator))),
+            "rollout" => Ok((
+                None,
+                Box::new(RolloutEvaluator::with_rollouts(
+                    mix_seed(&[seed, 1]),
+                    rollouts,
+                )),
+            )),
+            "heuristic" => Ok((None, Box::new(HeuristicEvaluator::new()))),
+            other => Err(BindingError::Argument(format!(
+                "unknown evaluator {other:?}: use \"uniform\", \"rollout\", \"heuristic\" or a function"
+            ))),
+        },
+        Err(_) if evaluator.is_callable() => Ok((
+            Some(PythonEvaluator {
+                function: evaluator.clone().unbind(),
+                error: None,
+            }),
+            Box::new(UniformEvaluator),
+        )),
+        Err(_) => Err(BindingError::Argument(
+            "evaluator must be a name or a callable".into(),
+        )),
     }
 }
 
@@ -165,35 +202,7 @@ pub fn search<'py>(
     }
     let seed = convert::seed(seed)?;
     let rollouts = count(rollouts, "rollouts")?;
-    let mut python: Option<PythonEvaluator> = None;
-    let mut builtin: Box<dyn Evaluator> = match evaluator.extract::<String>() {
-        Ok(name) => match name.as_str() {
-            "uniform" => Box::new(UniformEvaluator),
-            "rollout" => Box::new(RolloutEvaluator::with_rollouts(
-                mix_seed(&[seed, 1]),
-                rollouts,
-            )),
-            "heuristic" => Box::new(HeuristicEvaluator::new()),
-            other => {
-                return Err(BindingError::Argument(format!(
-                    "unknown evaluator {other:?}: use \"uniform\", \"rollout\", \"heuristic\" or a function"
-                ))
-                .into());
-            }
-        },
-        Err(_) if evaluator.is_callable() => {
-            python = Some(PythonEvaluator {
-                function: evaluator.clone().unbind(),
-                error: None,
-            });
-            Box::new(UniformEvaluator)
-        }
-        Err(_) => {
-            return Err(
-                BindingError::Argument("evaluator must be a name or a callable".into()).into(),
-            );
-        }
-    };
+    let (mut python, mut builtin) = leaf_evaluator(evaluator, seed, rollouts)?;
     let info = if perfect_information {
         Information::Perfect
     } else {

@@ -71,6 +71,11 @@ pub enum Rollout {
     /// The rule-based player for every seat (deterministic given the
     /// determinization).
     Heuristic,
+    /// No playout: the new node is valued by a network reading the
+    /// observer's own view ([`crate::leaf_ismcts`]). Only a search whose
+    /// leaves go to a network (the engine arena) can run it; the
+    /// self-contained [`Ismcts::search`] refuses it.
+    Network,
 }
 
 impl Rollout {
@@ -79,16 +84,19 @@ impl Rollout {
         match self {
             Rollout::Random => "random",
             Rollout::Heuristic => "heuristic",
+            Rollout::Network => "network",
         }
     }
 
-    /// The rollout policy named `name` ("random" or "heuristic").
+    /// The rollout policy named `name` ("random", "heuristic" or
+    /// "network").
     pub fn from_name(name: &str) -> SearchResult<Rollout> {
         match name {
             "random" => Ok(Rollout::Random),
             "heuristic" => Ok(Rollout::Heuristic),
+            "network" => Ok(Rollout::Network),
             other => Err(SearchError::InvalidParam(format!(
-                "unknown rollout {other:?}: use \"random\" or \"heuristic\""
+                "unknown rollout {other:?}: use \"random\", \"heuristic\" or \"network\""
             ))),
         }
     }
@@ -198,6 +206,10 @@ impl IsmctsOutcome {
     pub fn best_action(&self) -> usize {
         argmax(&self.visits)
     }
+    /// Whether the decision was a forced move (its one visit, no search).
+    pub fn is_forced(&self) -> bool {
+        self.iterations == 0 && self.visits.iter().any(|&v| v > 0.0)
+    }
 }
 
 const NO_NODE: u32 = u32::MAX;
@@ -278,6 +290,46 @@ impl Ismcts {
         prior: Option<&[f32; NUM_ACTIONS]>,
         rng: &mut Rng,
     ) -> SearchResult<IsmctsOutcome> {
+        if params.rollout == Rollout::Network {
+            return Err(SearchError::InvalidParam(
+                "the network rollout needs a network: it runs in the engine arena \
+                 (MODEL:ismcts:...:network), not in a self-contained search"
+                    .into(),
+            ));
+        }
+        let mut outcome = self.start(round, observer, params, prior)?;
+        if outcome.is_forced() {
+            return Ok(outcome);
+        }
+        let mut value_sum = [0.0f64; MAX_PLAYERS];
+        let mut world = Vec::with_capacity(1);
+        for _ in 0..params.iterations {
+            let state = self.sample(round, observer, params, rng, &mut world)?;
+            let mut state = self.descend(state, observer, params, rng);
+            match params.rollout {
+                Rollout::Random => state.play_out_randomly(rng),
+                // (Network was refused above.)
+                Rollout::Heuristic | Rollout::Network => play_out_heuristic(&mut state),
+            }
+            let values = state.values_from(0);
+            self.back_up(&values);
+            for (acc, v) in value_sum.iter_mut().zip(values) {
+                *acc += v as f64;
+            }
+        }
+        self.finish(&mut outcome, &value_sum, params.iterations);
+        Ok(outcome)
+    }
+
+    /// Checks the request and resets the tree to a root for `observer`. A
+    /// forced move comes back with its one visit (and no tree).
+    pub(crate) fn start(
+        &mut self,
+        round: &Round,
+        observer: usize,
+        params: &IsmctsParams,
+        prior: Option<&[f32; NUM_ACTIONS]>,
+    ) -> SearchResult<IsmctsOutcome> {
         params.validate()?;
         let players = round.num_players();
         if observer >= players {
@@ -303,28 +355,42 @@ impl Ismcts {
             nodes: 1,
         };
         self.set_prior(prior, legal)?;
-        if legal.len() == 1 {
-            outcome.visits[legal.0.trailing_zeros() as usize] = 1.0;
-            return Ok(outcome);
-        }
         self.nodes.clear();
         self.nodes.push(Node::new(0, observer));
-        let mut value_sum = [0.0f64; MAX_PLAYERS];
-        let mut world = Vec::with_capacity(1);
-        for _ in 0..params.iterations {
-            let state = match params.information {
-                Information::Imperfect => {
-                    world.clear();
-                    sample_worlds(round, observer, &params.inference, 1, rng, &mut world)?;
-                    world[0]
-                }
-                Information::Perfect => *round,
-            };
-            let values = self.iterate(state, observer, params, rng);
-            for (acc, v) in value_sum.iter_mut().zip(values) {
-                *acc += v as f64;
-            }
+        if legal.len() == 1 {
+            outcome.visits[legal.0.trailing_zeros() as usize] = 1.0;
         }
+        Ok(outcome)
+    }
+
+    /// This iteration's world: a determinization for the observer (the true
+    /// deal with perfect information).
+    pub(crate) fn sample(
+        &self,
+        round: &Round,
+        observer: usize,
+        params: &IsmctsParams,
+        rng: &mut Rng,
+        world: &mut Vec<Round>,
+    ) -> SearchResult<Round> {
+        Ok(match params.information {
+            Information::Imperfect => {
+                world.clear();
+                sample_worlds(round, observer, &params.inference, 1, rng, world)?;
+                world[0]
+            }
+            Information::Perfect => *round,
+        })
+    }
+
+    /// Fills `outcome` with the root's visits and the mean of `value_sum`
+    /// over `iterations`.
+    pub(crate) fn finish(
+        &self,
+        outcome: &mut IsmctsOutcome,
+        value_sum: &[f64; MAX_PLAYERS],
+        iterations: u32,
+    ) {
         let mut child = self.nodes[ROOT as usize].first_child;
         while child != NO_NODE {
             let node = &self.nodes[child as usize];
@@ -332,22 +398,22 @@ impl Ismcts {
             child = node.next_sibling;
         }
         for (out, sum) in outcome.root_value.iter_mut().zip(value_sum) {
-            *out = (sum / params.iterations as f64) as f32;
+            *out = (sum / iterations.max(1) as f64) as f32;
         }
-        outcome.iterations = params.iterations;
+        outcome.iterations = iterations;
         outcome.nodes = self.nodes.len() as u32;
-        Ok(outcome)
     }
 
-    /// One iteration on the determinization `state`: select, expand, roll
-    /// out, back up. Returns the final values by absolute seat.
-    fn iterate(
+    /// Selects and expands on the determinization `state`: returns the
+    /// state at the new node (or where the round ended), with the path to
+    /// it kept for [`Ismcts::back_up`].
+    pub(crate) fn descend(
         &mut self,
         mut state: Round,
         observer: usize,
         params: &IsmctsParams,
         rng: &mut Rng,
-    ) -> Values {
+    ) -> Round {
         self.path.clear();
         self.path.push(ROOT);
         let mut node = ROOT;
@@ -383,21 +449,22 @@ impl Ismcts {
             state.apply_legal(self.nodes[node as usize].action as usize);
             self.path.push(node);
         }
-        match params.rollout {
-            Rollout::Random => state.play_out_randomly(rng),
-            Rollout::Heuristic => play_out_heuristic(&mut state),
-        }
-        let values = state.values_from(0);
+        state
+    }
+
+    /// Backs up one iteration's final values (by absolute seat) along the
+    /// path of the last [`Ismcts::descend`]: each node adds the value of the
+    /// seat that moved into it.
+    pub(crate) fn back_up(&mut self, values: &Values) {
         for &n in &self.path {
             let node = &mut self.nodes[n as usize];
             node.visits += 1;
             node.reward += values[node.mover as usize] as f64;
         }
-        values
     }
 
     /// Checks and stores the root prior (renormalized over `legal`).
-    fn set_prior(
+    pub(crate) fn set_prior(
         &mut self,
         prior: Option<&[f32; NUM_ACTIONS]>,
         legal: ActionSet,
@@ -426,6 +493,15 @@ impl Ismcts {
             self.prior[a] = (prior[a] as f64 / mass) as f32;
         }
         Ok(())
+    }
+
+    /// The root prior in use, by action (all zeros without one).
+    pub(crate) fn prior(&self) -> [f32; NUM_ACTIONS] {
+        let mut out = [0.0; NUM_ACTIONS];
+        for (o, &p) in out.iter_mut().zip(&self.prior) {
+            *o = p;
+        }
+        out
     }
 
     /// Counts one more availability for every child of `node` whose action

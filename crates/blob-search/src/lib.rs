@@ -5,6 +5,8 @@
 //! - [`params`]: search knobs and the Light / Medium / Heavy presets;
 //! - [`tree`]: one arena tree with per-seat PUCT and virtual loss;
 //! - [`inference`]: sampling the hidden hands (uniform, or weighted by bids);
+//! - [`ismcts`], [`leaf_ismcts`]: the reference ISMCTS player, and its
+//!   network-valued form that waits for its leaves' answers;
 //! - [`search`]: searching one position with a directly called evaluator;
 //! - [`evaluator`]: the evaluator interface and pure-Rust evaluators;
 //! - [`queue`]: the lock-free ring of batch buffers leaves are written into;
@@ -22,6 +24,7 @@ pub mod gumbel;
 pub mod heuristic;
 pub mod inference;
 pub mod ismcts;
+pub mod leaf_ismcts;
 pub mod params;
 pub mod queue;
 pub mod search;
@@ -35,6 +38,7 @@ pub use evaluator::{Evaluator, LeafBatch, RolloutEvaluator, UniformEvaluator};
 pub use examples::ExampleColumns;
 pub use inference::Inference;
 pub use ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, IsmctsPlayer, Rollout, ismcts_search};
+pub use leaf_ismcts::{LeafIsmcts, LeafRequest};
 pub use params::SearchParams;
 pub use search::{Information, SearchOutcome, Searcher, choose_action, most_visited};
 pub use teacher::{TeacherConfig, TeacherCounts, TeacherEngine};

@@ -10,9 +10,11 @@ use blob_search::driver::arena::{
     ArenaConfig, ArenaEngine, ArenaRound, SeatAgent, decision_seed, serve_arena,
 };
 use blob_search::heuristic::heuristic_action;
+use blob_search::leaf_ismcts::search_with_evaluator;
 use blob_search::params::GumbelParams;
 use blob_search::{
-    Evaluator, Information, Ismcts, IsmctsParams, SearchError, SearchParams, Searcher, most_visited,
+    Evaluator, Information, Ismcts, IsmctsParams, Rollout, SearchError, SearchParams, Searcher,
+    most_visited,
 };
 
 /// A stand-in network: logits and values are a fixed hash of the
@@ -257,6 +259,45 @@ fn guided_ismcts_agent_plays_as_a_single_search_with_the_network_prior() {
         differs_from_plain * 2 > searched,
         "{differs_from_plain} of {searched}"
     );
+}
+
+/// With network leaves, a guided ISMCTS agent plays as one
+/// `leaf_ismcts::search_with_evaluator` with the same network: the engine's
+/// batching across rounds changes nothing but the speed.
+#[test]
+fn network_valued_ismcts_agent_plays_as_a_single_search() {
+    let params = IsmctsParams::new(60).with_rollout(Rollout::Network);
+    for weight in [1.0, 0.0] {
+        let params = params.clone().with_prior_weight(weight);
+        let agent = SeatAgent::GuidedIsmcts {
+            net: 0,
+            params: params.clone(),
+            seed: 41,
+        };
+        let mut differs_from_playouts = 0;
+        let searched = replay_against(agent, |round, seat| {
+            let rng = Rng::new(decision_seed(41, round));
+            let (outcome, prior) =
+                search_with_evaluator(round, seat, &params, rng, &mut ObservationNet).unwrap();
+            let playouts = Ismcts::new()
+                .search(
+                    round,
+                    seat,
+                    &params.clone().with_rollout(Rollout::Heuristic),
+                    &mut Rng::new(decision_seed(41, round)),
+                )
+                .unwrap();
+            differs_from_playouts += usize::from(outcome.visits != playouts.visits);
+            assert_eq!(outcome.visits.iter().sum::<f32>(), 60.0);
+            most_visited(&outcome.visits, &prior)
+        });
+        assert!(searched > 20);
+        // The network's values, not playouts, steered the searches.
+        assert!(
+            differs_from_playouts * 2 > searched,
+            "{differs_from_playouts} of {searched}"
+        );
+    }
 }
 
 #[test]

@@ -62,7 +62,10 @@ pub enum SeatAgent {
     Ismcts { params: IsmctsParams, seed: u64 },
     /// ISMCTS whose root children get network `net`'s policy for the
     /// mover's own view as a prior (`agents.GuidedIsmctsAgent`): one
-    /// network evaluation per decision, then the search.
+    /// network evaluation per decision, then the search. With
+    /// [`Rollout::Network`](crate::ismcts::Rollout::Network) every
+    /// iteration's new node is valued by the network too
+    /// ([`crate::leaf_ismcts`]), one leaf in flight per round.
     GuidedIsmcts {
         net: usize,
         params: IsmctsParams,

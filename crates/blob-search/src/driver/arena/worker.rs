@@ -20,7 +20,8 @@ use crate::evaluator::RolloutEvaluator;
 use crate::gumbel;
 use crate::heuristic::heuristic_action;
 use crate::inference::Inference;
-use crate::ismcts::Ismcts;
+use crate::ismcts::{Ismcts, Rollout};
+use crate::leaf_ismcts::{LeafIsmcts, LeafRequest};
 use crate::params::SearchParams;
 use crate::queue::AnswerMsg;
 use crate::search::{self, Information, Searcher};
@@ -41,9 +42,16 @@ struct Slot {
     index: u64,
     seating: usize,
     trees: Vec<Tree>,
+    /// The network-valued ISMCTS search of the current decision, if its
+    /// agent is one (`searching` is then that agent).
+    leaf_search: Option<LeafIsmcts>,
     /// The network agent searching now, if any.
     searching: Option<usize>,
 }
+
+/// The `Waiter::tree` of a network-valued ISMCTS leaf (a slot has one such
+/// search and at most one of its leaves out).
+const LEAF_SEARCH: u32 = u32::MAX;
 
 pub(super) struct ArenaWorker {
     shared: Arc<ArenaShared>,
@@ -87,6 +95,7 @@ impl ArenaWorker {
                 index: 0,
                 seating: 0,
                 trees: Vec::new(),
+                leaf_search: None,
                 searching: None,
             })
             .collect();
@@ -234,6 +243,7 @@ impl ArenaWorker {
         slot.index = index;
         slot.round = cfg.deals[(index / per_deal) as usize];
         slot.seating = (index % per_deal) as usize;
+        slot.leaf_search = None;
         slot.searching = None;
     }
 
@@ -277,7 +287,7 @@ impl ArenaWorker {
                     continue;
                 }
             }
-            progressed |= self.select_leaves(g);
+            progressed |= self.select_leaves(g)?;
             if !self.search_done(g) {
                 return Ok(progressed);
             }
@@ -323,6 +333,13 @@ impl ArenaWorker {
                 most_visited(&round, &outcome.visits, &[0.0; NUM_ACTIONS])
                     .unwrap_or_else(|| heuristic_action(&round))
             }
+            SeatAgent::GuidedIsmcts { params, seed, .. } if params.rollout == Rollout::Network => {
+                let rng = Rng::new(decision_seed(*seed, &round));
+                let slot = &mut self.slots[g];
+                slot.leaf_search = Some(LeafIsmcts::start(&round, seat, params, rng)?);
+                slot.searching = Some(agent);
+                return Ok(None);
+            }
             SeatAgent::Network { seed, .. } | SeatAgent::GuidedIsmcts { seed, .. } => {
                 // A guided ISMCTS agent's tree only evaluates its root, the
                 // mover's own view whatever the world: one uniform world serves.
@@ -350,16 +367,40 @@ impl ArenaWorker {
         let Some(agent) = self.slots[g].searching else {
             return true;
         };
+        if let Some(search) = &self.slots[g].leaf_search {
+            return search.is_done();
+        }
         waves_done(&self.slots[g].trees, self.network(agent).1.simulations)
     }
 
     /// Starts a wave on every tree of round `g` with no leaf outstanding.
-    fn select_leaves(&mut self, g: usize) -> bool {
+    fn select_leaves(&mut self, g: usize) -> SearchResult<bool> {
         let Some(agent) = self.slots[g].searching else {
-            return false;
+            return Ok(false);
         };
+        if let Some(search) = &mut self.slots[g].leaf_search {
+            let LeafRequest::Evaluate(state) = search.next_request()? else {
+                return Ok(false);
+            };
+            let net = network_search(&self.shared.config.agents[agent], &self.root_only).0;
+            let waiter = Waiter {
+                game: g as u32,
+                tree: LEAF_SEARCH,
+                node: 0,
+            };
+            let observer = search.observer();
+            self.requests[net].request(
+                &self.shared.queues[net],
+                waiter,
+                state,
+                observer,
+                (None, 0),
+                &mut self.counts,
+            );
+            return Ok(true);
+        }
         let (net, params) = network_search(&self.shared.config.agents[agent], &self.root_only);
-        start_waves(
+        Ok(start_waves(
             &mut self.requests[net],
             &self.shared.queues[net],
             g,
@@ -368,13 +409,23 @@ impl ArenaWorker {
             params.simulations,
             (None, 0),
             &mut self.counts,
-        )
+        ))
     }
 
     /// Plays the most visited action of the finished search (the heuristic's
     /// when nothing was visited, as `SearchAgent` does); with Gumbel search,
     /// the Gumbel decision without noise (agents play with `for_play()`).
     fn finish_search(&mut self, g: usize) -> SearchResult<()> {
+        if let Some(search) = self.slots[g].leaf_search.take() {
+            let slot = &mut self.slots[g];
+            let outcome = search.outcome();
+            let action = most_visited(&slot.round, &outcome.visits, &search.root_prior())
+                .unwrap_or_else(|| heuristic_action(&slot.round));
+            slot.round.apply_legal(action);
+            slot.searching = None;
+            self.counts.decisions += 1;
+            return Ok(());
+        }
         if let Some(agent) = self.slots[g].searching
             && let SeatAgent::GuidedIsmcts { params, seed, .. } = &self.shared.config.agents[agent]
         {
@@ -434,7 +485,13 @@ fn network_search<'a>(
 /// Expands the leaf `w` waited on with `answer` (no root noise: agents play
 /// without it).
 fn resolve(slots: &mut [Slot], counts: &mut WorkerCounts, w: Waiter, answer: &CachedAnswer) {
+    counts.simulations += 1;
+    if w.tree == LEAF_SEARCH {
+        if let Some(search) = &mut slots[w.game as usize].leaf_search {
+            search.answer(&answer.priors, &answer.values);
+        }
+        return;
+    }
     let tree = &mut slots[w.game as usize].trees[w.tree as usize];
     tree.expand_with_priors(w.node, &answer.priors, &answer.values);
-    counts.simulations += 1;
 }

@@ -1,0 +1,187 @@
+//! Network-valued ISMCTS (`leaf_ismcts`): it waits for one leaf at a time,
+//! never peeks at the hidden hands, follows the values it is given, and
+//! refuses the wrong rollout.
+
+use blob_core::determinize::determinize;
+use blob_core::rng::mix_seed;
+use blob_core::{BID_OFFSET, MAX_PLAYERS, NUM_ACTIONS, Rng, Round, Suit};
+use blob_search::leaf_ismcts::{LeafIsmcts, LeafRequest, search_with_evaluator};
+use blob_search::{Evaluator, Information, Ismcts, IsmctsParams, LeafBatch, Rollout, SearchError};
+
+/// Answers from a hash of the observation alone, as a network reading the
+/// observer's view does.
+struct HashNet;
+
+impl Evaluator for HashNet {
+    fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
+        for i in 0..batch.len() {
+            let bits: Vec<u64> = batch
+                .obs_row(i)
+                .iter()
+                .map(|x| x.to_bits() as u64)
+                .collect();
+            let h = mix_seed(&bits);
+            for a in 0..NUM_ACTIONS {
+                policy[i * NUM_ACTIONS + a] = (mix_seed(&[h, a as u64]) % 100) as f32 / 50.0;
+            }
+            for k in 0..MAX_PLAYERS {
+                values[i * MAX_PLAYERS + k] = (mix_seed(&[h, 99 + k as u64]) % 1000) as f32 / 1e3;
+            }
+        }
+    }
+}
+
+/// Values the observer's round at 1 when its bid is `bid`, else 0 (and
+/// every other seat at 0.5); uniform policy.
+struct WantsBid(usize);
+
+impl Evaluator for WantsBid {
+    fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
+        for (i, state) in batch.states.iter().enumerate() {
+            let observer = batch.observers[i] as usize;
+            policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS].fill(0.0);
+            let row = &mut values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS];
+            row.fill(0.5);
+            row[0] = f32::from(state.bid(observer) == Some(self.0));
+        }
+    }
+}
+
+fn network(iterations: u32) -> IsmctsParams {
+    IsmctsParams::new(iterations).with_rollout(Rollout::Network)
+}
+
+fn position(rng: &mut Rng) -> Round {
+    loop {
+        let players = 3 + rng.below(4) as usize;
+        let cards = 2 + rng.below(6) as usize;
+        let trump = Suit::from_index(rng.below(5) as u8).ok();
+        let dealer = rng.below(players as u32) as usize;
+        let mut r = Round::deal(players, cards, dealer, trump, rng).unwrap();
+        for _ in 0..rng.below((players * (cards + 1)) as u32) {
+            if r.is_over() {
+                break;
+            }
+            let legal = r.legal_actions();
+            r.apply_legal(legal.nth(rng.below(legal.len())).unwrap());
+        }
+        if !r.is_over() && r.legal_actions().len() >= 2 {
+            return r;
+        }
+    }
+}
+
+#[test]
+fn the_rollout_must_match_the_search() {
+    let r = position(&mut Rng::new(1));
+    let seat = r.current_player().unwrap();
+    let playouts = IsmctsParams::new(10).with_rollout(Rollout::Heuristic);
+    assert!(matches!(
+        LeafIsmcts::start(&r, seat, &playouts, Rng::new(1)),
+        Err(SearchError::InvalidParam(_))
+    ));
+    assert!(matches!(
+        Ismcts::new().search(&r, seat, &network(10), &mut Rng::new(1)),
+        Err(SearchError::InvalidParam(m)) if m.contains("network")
+    ));
+    assert_eq!(Rollout::from_name("network"), Ok(Rollout::Network));
+    assert_eq!(Rollout::Network.name(), "network");
+    // Not the seat to move, or a finished round: errors, as for Ismcts.
+    let other = (seat + 1) % r.num_players();
+    assert!(LeafIsmcts::start(&r, other, &network(10), Rng::new(1)).is_err());
+}
+
+#[test]
+fn one_leaf_at_a_time_and_every_iteration_backed_up() {
+    let mut rng = Rng::new(2);
+    for _ in 0..40 {
+        let r = position(&mut rng);
+        let seat = r.current_player().unwrap();
+        let mut search = LeafIsmcts::start(&r, seat, &network(50), Rng::new(3)).unwrap();
+        let mut asked = 0;
+        loop {
+            match search.next_request().unwrap() {
+                LeafRequest::Evaluate(state) => {
+                    asked += 1;
+                    assert!(!state.is_over());
+                    // Asked again before the answer: it waits.
+                    assert_eq!(search.next_request().unwrap(), LeafRequest::Waiting);
+                    assert!(!search.is_done());
+                    let legal = state.legal_actions().len() as usize;
+                    search.answer(&vec![1.0 / legal as f32; legal], &[0.5; MAX_PLAYERS]);
+                }
+                LeafRequest::Waiting => panic!("nothing was outstanding"),
+                LeafRequest::Done => break,
+            }
+        }
+        assert!(search.is_done());
+        // The root's own evaluation (the prior), then at most one per
+        // iteration (leaves in the last trick are valued exactly).
+        assert!((1..=51).contains(&asked), "{asked}");
+        let out = search.outcome();
+        assert_eq!(out.visits.iter().sum::<f32>(), 50.0);
+        assert!(
+            out.visits
+                .iter()
+                .enumerate()
+                .all(|(a, &v)| v == 0.0 || r.legal_actions().contains(a))
+        );
+        assert!(out.root_value.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}
+
+#[test]
+fn a_forced_move_needs_no_network() {
+    let mut rng = Rng::new(4);
+    let mut r = Round::deal(4, 1, 0, None, &mut rng).unwrap();
+    for bid in [0, 0, 0, 0] {
+        r.apply_legal(BID_OFFSET + bid);
+    }
+    let seat = r.current_player().unwrap();
+    let mut search = LeafIsmcts::start(&r, seat, &network(10), Rng::new(1)).unwrap();
+    assert_eq!(search.next_request().unwrap(), LeafRequest::Done);
+    assert!(search.outcome().is_forced());
+}
+
+#[test]
+fn it_follows_the_values_it_is_given() {
+    let mut rng = Rng::new(5);
+    for wanted in [0, 1, 2] {
+        let r = Round::deal(4, 4, 3, None, &mut rng).unwrap();
+        let seat = r.current_player().unwrap();
+        let (out, _) =
+            search_with_evaluator(&r, seat, &network(200), Rng::new(6), &mut WantsBid(wanted))
+                .unwrap();
+        assert_eq!(out.best_action(), BID_OFFSET + wanted);
+    }
+}
+
+/// Reshuffling the cards the searcher cannot see changes nothing: every
+/// world is sampled from its information and every leaf is valued from its
+/// own view.
+#[test]
+fn it_never_peeks() {
+    let mut rng = Rng::new(7);
+    let (mut checked, mut peeked) = (0, 0);
+    for i in 0..60 {
+        let r = position(&mut rng);
+        let seat = r.current_player().unwrap();
+        let other = determinize(&r, seat, &mut rng).unwrap();
+        if other == r {
+            continue;
+        }
+        let params = network(120).with_prior_weight(if i % 2 == 0 { 1.0 } else { 0.0 });
+        let search = |round: &Round, params: &IsmctsParams| {
+            search_with_evaluator(round, seat, params, Rng::new(8), &mut HashNet).unwrap()
+        };
+        assert_eq!(search(&r, &params), search(&other, &params), "position {i}");
+        // The check can fail: a search of the true deal (perfect
+        // information) sees the reshuffle.
+        let mut cheat = params.clone();
+        cheat.information = Information::Perfect;
+        peeked += usize::from(search(&r, &cheat) != search(&other, &cheat));
+        checked += 1;
+    }
+    assert!(checked > 30);
+    assert!(peeked * 2 > checked, "{peeked} of {checked}");
+}
