@@ -2,9 +2,9 @@
 # Issue 10's 90-minute proof, from nothing, the fastest way this machine has
 # found: distil the reference ISMCTS into the proof's small network.
 #
-#   bash benchmarks/teacher_proof.sh [RUN_DIR] [ROUNDS] [STEPS] [DEALS]
+#   bash benchmarks/teacher_proof.sh [RUN_DIR] [ROUNDS] [STEPS] [DEALS] [TEACHER]
 #
-# 1. `blobmaster selfplay --teacher ismcts:1000:0.7:heuristic` plays ROUNDS
+# 1. `blobmaster selfplay --teacher TEACHER` (default ismcts:1000:0.7:heuristic) plays ROUNDS
 #    rounds of 4 players x 5 cards (the loop_proof table) with the teacher on
 #    every seat: its visit counts are the policy targets, the round scores
 #    the value targets (about 72 rounds/s on 2 cores).
@@ -30,12 +30,13 @@ run=${1:-runs/teacher-proof}
 rounds=${2:-150000}
 steps=${3:-30000}
 deals=${4:-2000}
+teacher=${5:-ismcts:1000:0.7:heuristic}
 mkdir -p "$run"
 
 start=$(date +%s)
 if [[ ! -f "$run/teacher.done" ]]; then
     rm -rf "$run/teacher"
-    blobmaster selfplay --threads 2 --teacher ismcts:1000:0.7:heuristic --config loop_proof \
+    blobmaster selfplay --threads 2 --teacher "$teacher" --config loop_proof \
         --rounds "$rounds" --seed 9 --out "$run/teacher"
     touch "$run/teacher.done"
 fi

@@ -20,6 +20,7 @@ from blobmaster.arena import ArenaReport, play_duplicate
 from blobmaster.cli import app
 from blobmaster.loop import LoopConfigError, run_loop
 from test_agents import _decisions_that_differ
+from test_arena_engine import _comparable
 from test_loop import tiny_config
 
 AS, H2 = _core.card_index("AS"), _core.card_index("2H")
@@ -104,6 +105,9 @@ def test_agent_constructors_names_and_settings() -> None:
         "iterations": 200,
         "exploration": 0.7,
         "rollout": "random",
+        "inference": "uniform",
+        "inference_candidates": 1024,
+        "inference_temperature": 0.5,
     }
     assert Agent.ismcts().iterations == 1000
     assert Agent.ismcts(50, exploration=0.3, rollout="heuristic").name == "ismcts:50:0.3:heuristic"
@@ -119,6 +123,10 @@ def test_agent_constructors_names_and_settings() -> None:
         ({"exploration": float("inf")}, "exploration"),
         ({"exploration": "high"}, "exploration"),
         ({"rollout": "smart"}, "rollout"),
+        ({"rollout": "network"}, "needs a network"),
+        ({"inference": "plays"}, "inference"),
+        ({"inference": "bids", "inference_temperature": 0}, "inference_temperature"),
+        ({"inference": "bids", "inference_candidates": 0}, "inference_candidates"),
         ({"seed": -3}, "seed"),
     ],
 )
@@ -203,9 +211,38 @@ def test_specs() -> None:
         ("ismcts:100:nan", "exploration"),
         ("ismcts:100:wide", "exploration"),
         ("ismcts:100:0.5:random:1", "ismcts:N"),
+        ("ismcts:100:bids=warm", "bids=T"),
+        ("ismcts:100:bids=-1", "inference_temperature"),
+        ("ismcts:100:bids:heuristic", "exploration"),
     ):
         with pytest.raises(AgentError, match=match):
             parse_agent_spec(bad)
+    # Bid inference: the last field, with its softness when not the default.
+    for spec, temperature in (("ismcts:50:heuristic:bids", 0.5), ("ismcts:50:0.2:bids=1", 1.0)):
+        agent = parse_agent_spec(spec, seed=2)
+        assert agent.name == spec
+        assert (agent.inference, agent.inference_temperature) == ("bids", temperature)
+
+
+def test_bid_inference_changes_the_search_and_keeps_the_engine_in_step() -> None:
+    """The binding's inference keywords reach the search, and the engine
+    arena plays an ISMCTS agent with bid inference as the Python one does."""
+    r = bm.Round(4, 5, seed=12)
+    for _ in range(3):  # three bids made: the fourth bidder can weigh them
+        r.apply(r.legal_actions()[len(r.legal_actions()) // 2])
+    kwargs = dict(iterations=300, rollout="heuristic", seed=4)
+    plain, _ = _core.ismcts(r, **kwargs)
+    bids, _ = _core.ismcts(r, inference="bids", inference_temperature=0.3, **kwargs)
+    assert not np.array_equal(plain, bids)
+    with pytest.raises(ValueError, match="inference"):
+        _core.ismcts(r, inference="plays", **kwargs)
+
+    def agents() -> list:
+        return [parse_agent_spec("ismcts:40:heuristic:bids", seed=5), parse_agent_spec("heuristic")]
+
+    engine = play_duplicate(agents(), 4, 3, 3, seed=8, progress=False, engine=True)
+    python = play_duplicate(agents(), 4, 3, 3, seed=8, progress=False, engine=False)
+    assert _comparable(engine) == _comparable(python)
 
 
 def test_cli_eval_accepts_ismcts(tmp_path) -> None:

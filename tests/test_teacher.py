@@ -38,8 +38,11 @@ def _preset(full_games: bool = False):
     )
 
 
-def _run(out: Path, *, threads: int, rounds: int = 10, first_round: int = 0, **preset_kw):
-    teacher = TeacherSpec.parse("ismcts:30")
+def _run(
+    out: Path, *, threads: int, rounds: int = 10, first_round: int = 0, spec: str = "ismcts:30",
+    **preset_kw: bool,
+):  # fmt: skip
+    teacher = TeacherSpec.parse(spec)
     kwargs = teacher_engine_kwargs(
         _preset(**preset_kw), teacher, rounds=rounds, seed=5, threads=threads,
         first_round=first_round,
@@ -61,7 +64,12 @@ def test_spec_parsing() -> None:
     assert TeacherSpec.parse("ismcts:300") == TeacherSpec(300, 0.7, "random")
     assert TeacherSpec.parse("ismcts:50:1.2:heuristic") == TeacherSpec(50, 1.2, "heuristic")
     assert TeacherSpec.parse("ismcts:50:heuristic").spec() == "ismcts:50:0.7:heuristic"
-    for bad in ("heuristic", "ismcts:0", "ismcts:x", "ismcts:10:-1", "model:x", ""):
+    bids = TeacherSpec.parse("ismcts:50:heuristic:bids")
+    assert (bids.inference, bids.inference_temperature) == ("bids", 0.5)
+    assert bids.spec() == "ismcts:50:0.7:heuristic:bids=0.5"
+    assert TeacherSpec.parse(bids.spec()) == bids
+    for bad in ("heuristic", "ismcts:0", "ismcts:x", "ismcts:10:-1", "model:x", "",
+                "ismcts:10:network", "ismcts:10:bids=0"):  # fmt: skip
         with pytest.raises(TeacherSpecError):
             TeacherSpec.parse(bad)
 
@@ -71,6 +79,9 @@ def test_engine_rejects_bad_arguments() -> None:
         dict(rounds=2, iterations=0),
         dict(rounds=2, exploration=-1.0),
         dict(rounds=2, rollout="greedy"),
+        dict(rounds=2, rollout="network"),
+        dict(rounds=2, inference="plays"),
+        dict(rounds=2, inference="bids", inference_temperature=0.0),
         dict(rounds=2, threads=0),
         dict(rounds=2, tables=[(9, 5, 1.0)]),
         dict(rounds=2, first_round=3),
@@ -100,6 +111,19 @@ def test_shards_are_valid_whole_rounds_with_the_teacher_in_metadata(tmp_path: Pa
     assert summary.decisions * 30 == summary.iterations
     # The preset's tables, both drawn.
     assert set(zip(df["num_players"].to_list(), df["cards"].to_list())) == {(3, 3), (4, 2)}
+
+
+def test_a_bid_inference_teacher_records_its_sampler_and_differs(tmp_path: Path) -> None:
+    summary = _run(tmp_path / "bids", threads=2, spec="ismcts:30:bids=0.3")
+    info = validate_shard(summary.shards[0])
+    assert info.models == ("teacher:ismcts:30:0.7:random:bids=0.3",)
+    search = json.loads(info.searches[0])
+    assert (search["inference"], search["inference_temperature"]) == ("bids", 0.3)
+    _run(tmp_path / "uniform", threads=2)
+    bids, uniform = _frame(tmp_path / "bids"), _frame(tmp_path / "uniform")
+    # Same deals (same seed); the worlds the searches sample differ.
+    assert bids["state"].to_list()[0] == uniform["state"].to_list()[0]
+    assert bids["policy"].to_list() != uniform["policy"].to_list()
 
 
 def test_same_shards_for_any_thread_count_and_resume(tmp_path: Path) -> None:

@@ -336,8 +336,9 @@ class TeacherEngine:
     the first ``temperature_moves`` moves of a round are drawn from the
     visits with ``temperature``. Everything random in round ``id`` comes from
     ``(seed, id)`` and rounds come out in id order, so the examples are the
-    same for any ``threads``. Bad input raises InvalidArgumentError and
-    starts nothing.
+    same for any ``threads``. ``inference`` samples the hidden hands as
+    :func:`ismcts` does. Bad input raises InvalidArgumentError and starts
+    nothing.
     """
 
     def __init__(
@@ -354,6 +355,9 @@ class TeacherEngine:
         rollout: str = "random",
         temperature_moves: int = 4,
         temperature: float = 1.0,
+        inference: Literal["uniform", "bids"] = "uniform",
+        inference_candidates: int = 1024,
+        inference_temperature: float = 0.5,
     ) -> None: ...
     def take_examples(self) -> dict[str, npt.NDArray[Any]]:
         """Examples of the rounds finished since the last call (whole rounds, in
@@ -517,6 +521,9 @@ def ismcts(
         tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
     ]
     | None = None,
+    inference: Literal["uniform", "bids"] = "uniform",
+    inference_candidates: int = 1024,
+    inference_temperature: float = 0.5,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Single-observer ISMCTS of the decision of the player to move: (root
     visit counts [66], mean value of each seat [8] by absolute seat).
@@ -540,4 +547,10 @@ def ismcts(
     own evaluation is the prior (none when ``prior_weight`` is 0), so
     ``prior`` must not be given; leaves in the last trick are valued exactly.
     An evaluator with another rollout is an InvalidArgumentError.
+
+    ``inference="bids"`` weighs the sampled deals by how likely each
+    opponent's bid is under the soft rule-based bidder
+    (``P(b) ∝ exp(-|b - h| / inference_temperature)``), drawing
+    ``inference_candidates`` uniform deals per block of iterations and
+    resampling as many, so an iteration costs about one uniform draw.
     """

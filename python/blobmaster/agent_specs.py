@@ -25,18 +25,29 @@ from blobmaster.packaged import RANDOM_MODEL
 __all__ = ["SPEC_HELP", "parse_agent_spec"]
 
 
-def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str]:
-    """``[N[:C...]][:ROLLOUT]`` (after ``ismcts:``) -> (at most ``numbers``
-    numbers, the rollout policy)."""
+def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str, Any]]:
+    """``[N[:C...]][:ROLLOUT][:bids[=T]]`` (after ``ismcts:``) -> (at most
+    ``numbers`` numbers, the rollout policy, the inference keywords)."""
     fields = [f.strip() for f in rest.split(":")] if rest else []
+    inference: dict[str, Any] = {}
+    if fields and (fields[-1].lower() == "bids" or fields[-1].lower().startswith("bids=")):
+        _, _, temperature = fields.pop().partition("=")
+        inference["inference"] = "bids"
+        if temperature:
+            try:
+                inference["inference_temperature"] = float(temperature)
+            except ValueError:
+                raise AgentError(
+                    f"bids=T: T must be a positive number, got {temperature!r}"
+                ) from None
     rollout = "random"
     if fields and fields[-1].lower() in ISMCTS_ROLLOUTS:
         rollout = fields.pop().lower()
     if len(fields) > numbers:
         expected = "ismcts:N[:C]" if numbers == 2 else "ismcts:N[:C[:W]]"
         raise AgentError(
-            f"expected {expected}[:random|heuristic|network] (N iterations, C the UCT exploration "
-            "constant, W the weight of the network prior)"
+            f"expected {expected}[:random|heuristic|network][:bids[=T]] (N iterations, C the UCT "
+            "exploration constant, W the weight of the network prior, T the bid model's softness)"
         )
     values: list[float] = []
     names = ("iterations must be a positive integer", "exploration must be a number >= 0",
@@ -46,15 +57,17 @@ def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str]:
             values.append(int(text) if k == 0 else float(text))
         except ValueError:
             raise AgentError(f"{names[k]}, got {text!r}") from None
-    return values, rollout
+    return values, rollout, inference
 
 
 def _ismcts_from_spec(rest: str, seed: int | None) -> IsmctsAgent:
     """``[N[:C][:ROLLOUT]]`` (after ``ismcts:``) -> an IsmctsAgent."""
-    values, rollout = _ismcts_fields(rest, 2)
+    values, rollout, inference = _ismcts_fields(rest, 2)
     defaults = [ISMCTS_ITERATIONS, ISMCTS_EXPLORATION]
     iterations, exploration = values + defaults[len(values) :]
-    return IsmctsAgent(int(iterations), exploration=exploration, rollout=rollout, seed=seed)
+    return IsmctsAgent(
+        int(iterations), exploration=exploration, rollout=rollout, seed=seed, **inference
+    )
 
 
 def _guided_from_spec(
@@ -62,7 +75,7 @@ def _guided_from_spec(
 ) -> GuidedIsmctsAgent:
     """``[N[:C[:W]]][:ROLLOUT]`` (after ``MODEL:ismcts``) -> a GuidedIsmctsAgent
     (``model`` None: the shipped network)."""
-    values, rollout = _ismcts_fields(rest, 3)
+    values, rollout, inference = _ismcts_fields(rest, 3)
     defaults = [ISMCTS_ITERATIONS, ISMCTS_EXPLORATION, ISMCTS_PRIOR_WEIGHT]
     iterations, exploration, weight = values + defaults[len(values) :]
     label = None
@@ -73,7 +86,7 @@ def _guided_from_spec(
         model, label = (RANDOM_MODEL if shipped is None else str(shipped)), "default"
     return GuidedIsmctsAgent(
         model, int(iterations), exploration=exploration, prior_weight=weight, rollout=rollout,
-        device=device, seed=seed, label=label,
+        device=device, seed=seed, label=label, **inference,
     )  # fmt: skip
 
 
@@ -94,7 +107,8 @@ SPEC_HELP = (
     "(SEARCH: light, medium, heavy or a .toml preset file; default medium; "
     "N: ISMCTS iterations, C: its UCT exploration constant, default 0.7; "
     "W: the weight of the network's prior at the root, default 1; any ISMCTS spec may end in "
-    ":random or :heuristic playouts, a network one in :network, the network's value at leaves)"
+    ":random or :heuristic playouts, a network one in :network, the network's value at leaves; "
+    "then :bids[=T] weighs the sampled hands by the opponents' bids)"
 )
 
 
@@ -125,7 +139,9 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
 
     An ISMCTS spec may end in ``:random`` (the default) or ``:heuristic``
     (the playouts), a network one also in ``:network``: no playouts, the
-    network values every iteration's new node.
+    network values every iteration's new node. Then ``:bids`` or
+    ``:bids=T``: worlds weighted by the opponents' bids (T the bid model's
+    softness, default 0.5).
 
     SEARCH is light, medium (the default) or heavy, or a preset .toml file.
     ``ismcts`` alone is 1000 iterations; C defaults to 0.7; a last field

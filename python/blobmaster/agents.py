@@ -299,10 +299,14 @@ class Agent(abc.ABC):
         *,
         exploration: float = 0.7,
         rollout: str = "random",
+        inference: str = "uniform",
     ) -> IsmctsAgent:
         """Single-observer ISMCTS with ``iterations`` iterations (UCT constant
-        ``exploration``, ``random`` or ``heuristic`` playouts; no network)."""
-        return IsmctsAgent(iterations, exploration=exploration, rollout=rollout, seed=seed)
+        ``exploration``, ``random`` or ``heuristic`` playouts, ``uniform``
+        worlds or ``bids`` inference; no network)."""
+        return IsmctsAgent(
+            iterations, exploration=exploration, rollout=rollout, inference=inference, seed=seed
+        )
 
     @staticmethod
     def from_spec(spec: str, *, device: Any = "auto", seed: int | None = None) -> Agent:
@@ -522,6 +526,11 @@ ISMCTS_EXPLORATION = 0.7
 ISMCTS_PRIOR_WEIGHT = 1.0
 """Weight of the network prior's root bonus in a guided ISMCTS agent."""
 ISMCTS_MAX_ITERATIONS = 10_000_000
+ISMCTS_BIDS_TEMPERATURE = 0.5
+"""Softness of the bid model of ISMCTS bid inference (the best of 0.1-2 in
+benchmarks/RESULTS.md, "Bid inference in ISMCTS")."""
+ISMCTS_INFERENCE_CANDIDATES = 1024
+"""Uniform worlds weighed per block of ISMCTS iterations with bid inference."""
 ISMCTS_ROLLOUTS = ("random", "heuristic", "network")
 """How an ISMCTS iteration is valued: a playout of random or rule-based
 moves, or (network agents only) the network's value of the new node."""
@@ -546,8 +555,15 @@ class IsmctsAgent(Agent):
         *,
         exploration: float = ISMCTS_EXPLORATION,
         rollout: str = "random",
+        inference: str = "uniform",
+        inference_temperature: float = ISMCTS_BIDS_TEMPERATURE,
+        inference_candidates: int = ISMCTS_INFERENCE_CANDIDATES,
         seed: int | None = None,
     ) -> None:
+        """``inference="bids"`` weighs the sampled worlds by how likely each
+        opponent's bid is under the soft rule-based bidder at
+        ``inference_temperature``, ``inference_candidates`` uniform worlds
+        per block of iterations (``_core.ismcts``)."""
         if isinstance(iterations, bool) or not isinstance(iterations, int):
             raise AgentError(
                 f"iterations must be an integer, got {type(iterations).__name__} {iterations!r}"
@@ -572,16 +588,51 @@ class IsmctsAgent(Agent):
         if rollout not in self._rollouts:
             allowed = ", ".join(repr(r) for r in self._rollouts)
             raise AgentError(f"rollout must be one of {allowed}, got {rollout!r}")
+        if inference not in ("uniform", "bids"):
+            raise AgentError(f"inference must be 'uniform' or 'bids', got {inference!r}")
+        if isinstance(inference_temperature, bool) or not (
+            isinstance(inference_temperature, (int, float))
+            and math.isfinite(inference_temperature)
+            and inference_temperature > 0
+        ):
+            raise AgentError(
+                f"inference_temperature must be a positive number, got {inference_temperature!r}"
+            )
+        if isinstance(inference_candidates, bool) or not (
+            isinstance(inference_candidates, int) and 1 <= inference_candidates <= 4096
+        ):
+            raise AgentError(
+                f"inference_candidates must be an integer in 1..4096, got {inference_candidates!r}"
+            )
         self.iterations = iterations
         self.exploration = exploration
         self.rollout = cast(Literal["random", "heuristic", "network"], rollout)  # checked above
+        self.inference = inference
+        self.inference_temperature = float(inference_temperature)
+        self.inference_candidates = inference_candidates
         self.seed = _check_seed(seed)
         name = f"ismcts:{iterations}"
         if self.exploration != ISMCTS_EXPLORATION:
             name += f":{self.exploration:g}"
-        if rollout != "random":
-            name += f":{rollout}"
-        self.name = name
+        self.name = name + self._search_suffix()
+
+    def _search_suffix(self) -> str:
+        """The spec's trailing fields: ``:ROLLOUT`` (unless random), then
+        ``:bids`` or ``:bids=T`` with bid inference."""
+        out = f":{self.rollout}" if self.rollout != "random" else ""
+        if self.inference == "bids":
+            out += ":bids"
+            if self.inference_temperature != ISMCTS_BIDS_TEMPERATURE:
+                out += f"={self.inference_temperature:g}"
+        return out
+
+    def inference_kwargs(self) -> dict[str, Any]:
+        """The ``_core.ismcts`` (and engine arena) keys of the world sampler."""
+        return {
+            "inference": self.inference,
+            "inference_candidates": self.inference_candidates,
+            "inference_temperature": self.inference_temperature,
+        }
 
     def visits(self, round: Round) -> np.ndarray:
         """The root visit counts (66 floats) of this agent's search of the
@@ -598,6 +649,7 @@ class IsmctsAgent(Agent):
             exploration=self.exploration,
             rollout=self.rollout,
             seed=decision_seed(self.seed, round),
+            **self.inference_kwargs(),
             **extra,
         )
         return visits, extra.get("prior")
@@ -617,6 +669,7 @@ class IsmctsAgent(Agent):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(iterations=self.iterations, exploration=self.exploration, rollout=self.rollout)
+        out.update(self.inference_kwargs())
         return out
 
 
@@ -644,13 +697,21 @@ class GuidedIsmctsAgent(IsmctsAgent):
         exploration: float = ISMCTS_EXPLORATION,
         prior_weight: float = ISMCTS_PRIOR_WEIGHT,
         rollout: str = "random",
+        inference: str = "uniform",
+        inference_temperature: float = ISMCTS_BIDS_TEMPERATURE,
+        inference_candidates: int = ISMCTS_INFERENCE_CANDIDATES,
         device: Any = "auto",
         seed: int | None = None,
         label: str | None = None,
     ) -> None:
         """``model`` as for :class:`ModelAgent`; ``label``: the name's model
-        part instead of the one derived from ``model``."""
-        super().__init__(iterations, exploration=exploration, rollout=rollout, seed=seed)
+        part instead of the one derived from ``model``; the rest as for
+        :class:`IsmctsAgent`."""
+        super().__init__(
+            iterations, exploration=exploration, rollout=rollout, inference=inference,
+            inference_temperature=inference_temperature,
+            inference_candidates=inference_candidates, seed=seed,
+        )  # fmt: skip
         if isinstance(prior_weight, bool) or not isinstance(prior_weight, (int, float)):
             raise AgentError(
                 f"prior_weight must be a number, got {type(prior_weight).__name__} {prior_weight!r}"
@@ -661,15 +722,13 @@ class GuidedIsmctsAgent(IsmctsAgent):
         self.net, self.device, self.model_label, self.model_source = load_network(model, device)
         if label is not None:
             self.model_label = label
-        # The spec that builds this agent again: MODEL:ismcts:N[:C[:W]][:ROLLOUT].
+        # The spec that builds this agent again: MODEL:ismcts:N[:C[:W]][:ROLLOUT][:bids].
         search = f"ismcts:{self.iterations}"
         if self.prior_weight != ISMCTS_PRIOR_WEIGHT:
             search += f":{self.exploration:g}:{self.prior_weight:g}"
         elif self.exploration != ISMCTS_EXPLORATION:
             search += f":{self.exploration:g}"
-        if self.rollout != "random":
-            search += f":{self.rollout}"
-        self.name = f"{self.model_label}:{search}"
+        self.name = f"{self.model_label}:{search}{self._search_suffix()}"
         self.evaluations = 0
         """Positions sent to the network so far."""
         self.batches = 0
@@ -708,6 +767,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
             prior_weight=self.prior_weight,
             evaluator=self._evaluate,
             seed=decision_seed(self.seed, round),
+            **self.inference_kwargs(),
         )
         # Visit ties go to the root prior the search used: the network's
         # policy, or none when its weight is 0 (as in the engine arena).

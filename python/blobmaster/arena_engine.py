@@ -63,6 +63,7 @@ def engine_specs(
                     "exploration": agent.exploration,
                     "rollout": agent.rollout,
                 }
+                | agent.inference_kwargs()
             )
         elif kind is ModelAgent:
             specs.append(
@@ -80,6 +81,7 @@ def engine_specs(
                     "rollout": agent.rollout,
                     "prior_weight": agent.prior_weight,
                 }
+                | agent.inference_kwargs()
             )
         else:
             return None

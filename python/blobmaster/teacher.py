@@ -48,22 +48,26 @@ class TeacherSpecError(ValueError):
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """The teacher's search: ISMCTS iterations, UCT exploration, rollout."""
+    """The teacher's search: ISMCTS iterations, UCT exploration, rollout, and
+    the world sampler (uniform, or bid inference at a temperature)."""
 
     iterations: int
     exploration: float
     rollout: str
+    inference: str = "uniform"
+    inference_temperature: float = 0.5
+    inference_candidates: int = 1024
 
     @classmethod
     def parse(cls, text: str) -> TeacherSpec:
-        """``ismcts:N[:C][:heuristic|random]``, parsed by the agent spec parser;
-        raises TeacherSpecError for anything else."""
+        """``ismcts:N[:C][:heuristic|random][:bids[=T]]``, parsed by the agent
+        spec parser; raises TeacherSpecError for anything else."""
         from blobmaster.agent_specs import parse_agent_spec
         from blobmaster.agents import AgentError, IsmctsAgent
 
         if not isinstance(text, str) or not text.strip().lower().startswith("ismcts"):
             raise TeacherSpecError(
-                f"teacher {text!r}: expected ismcts:N[:C][:heuristic] (the only search teacher)"
+                f"teacher {text!r}: expected ismcts:N[:C][:heuristic][:bids[=T]] (the only search teacher)"
             )
         try:
             agent = parse_agent_spec(text, seed=0)
@@ -71,11 +75,18 @@ class TeacherSpec:
             raise TeacherSpecError(str(e)) from None
         if not isinstance(agent, IsmctsAgent):  # "ismctsfoo" names no agent: parse raised
             raise TeacherSpecError(f"teacher {text!r}: not an ISMCTS spec")
-        return cls(agent.iterations, agent.exploration, agent.rollout)
+        return cls(
+            agent.iterations, agent.exploration, agent.rollout, agent.inference,
+            agent.inference_temperature, agent.inference_candidates,
+        )  # fmt: skip
 
     def spec(self) -> str:
-        """The canonical spec string, e.g. ``ismcts:1000:0.7:random``."""
-        return f"ismcts:{self.iterations}:{self.exploration:g}:{self.rollout}"
+        """The canonical spec string, e.g. ``ismcts:1000:0.7:random`` or
+        ``ismcts:1000:0.7:heuristic:bids=0.5``."""
+        out = f"ismcts:{self.iterations}:{self.exploration:g}:{self.rollout}"
+        if self.inference == "bids":
+            out += f":bids={self.inference_temperature:g}"
+        return out
 
 
 def teacher_engine_kwargs(
@@ -102,6 +113,9 @@ def teacher_engine_kwargs(
         rollout=teacher.rollout,
         temperature_moves=search.temperature_moves,
         temperature=search.temperature,
+        inference=teacher.inference,
+        inference_candidates=teacher.inference_candidates,
+        inference_temperature=teacher.inference_temperature,
     )
 
 
@@ -116,6 +130,12 @@ def teacher_metadata(teacher: TeacherSpec, kwargs: dict[str, Any]) -> ShardMetad
         "temperature_moves": kwargs["temperature_moves"],
         "temperature": kwargs["temperature"],
     }
+    if teacher.inference != "uniform":
+        search.update(
+            inference=teacher.inference,
+            inference_candidates=teacher.inference_candidates,
+            inference_temperature=teacher.inference_temperature,
+        )
     return ShardMetadata(
         model=f"teacher:{teacher.spec()}",
         search=json.dumps(search, sort_keys=True, separators=(",", ":")),

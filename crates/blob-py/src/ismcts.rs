@@ -3,7 +3,7 @@
 
 use blob_core::{NUM_ACTIONS, Rng};
 use blob_search::leaf_ismcts::search_with_evaluator;
-use blob_search::{Evaluator, Information, Ismcts, IsmctsParams, Rollout};
+use blob_search::{Evaluator, Inference, Information, Ismcts, IsmctsParams, Rollout};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
@@ -23,6 +23,10 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 /// the root children then get the bonus `prior_weight * P(a) *
 /// sqrt(available) / (1 + visits)`. The GIL is released during the search.
 ///
+/// `inference = "bids"` weighs the sampled worlds by the opponents' bids
+/// under the soft rule-based bidder (`inference_temperature`), drawing them
+/// `inference_candidates` at a time.
+///
 /// `rollout = "network"` values every iteration's new node with `evaluator`
 /// instead of a playout (as `_core.search` takes it: "uniform",
 /// "heuristic" or a function of (states, masks), every row the searching
@@ -31,7 +35,8 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 #[pyfunction]
 #[pyo3(signature = (
     round, *, iterations = 1000, exploration = 0.7, rollout = "random", seed = None,
-    perfect_information = false, prior = None, prior_weight = 1.0, evaluator = None
+    perfect_information = false, prior = None, prior_weight = 1.0, evaluator = None,
+    inference = "uniform", inference_candidates = 1024, inference_temperature = 0.5
 ))]
 #[allow(clippy::too_many_arguments)] // the Python keyword arguments
 pub fn ismcts<'py>(
@@ -45,6 +50,9 @@ pub fn ismcts<'py>(
     prior: Option<PyReadonlyArray1<'py, f32>>,
     prior_weight: f64,
     evaluator: Option<Bound<'py, PyAny>>,
+    inference: &str,
+    inference_candidates: i128,
+    inference_temperature: f32,
 ) -> PyResult<IsmctsArrays<'py>> {
     let iterations = u32::try_from(iterations).map_err(|_| {
         BindingError::Argument(format!(
@@ -54,7 +62,19 @@ pub fn ismcts<'py>(
     let mut params = IsmctsParams::new(iterations)
         .with_exploration(exploration as f32)
         .with_rollout(Rollout::from_name(rollout).map_err(BindingError::from)?)
-        .with_prior_weight(prior_weight as f32);
+        .with_prior_weight(prior_weight as f32)
+        .with_inference(
+            Inference::from_name(
+                inference,
+                u32::try_from(inference_candidates).map_err(|_| {
+                    BindingError::Argument(format!(
+                        "inference_candidates must be in 1..=4096, got {inference_candidates}"
+                    ))
+                })?,
+                inference_temperature,
+            )
+            .map_err(BindingError::from)?,
+        );
     if perfect_information {
         params.information = Information::Perfect;
     }

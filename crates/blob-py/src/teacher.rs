@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use blob_search::{IsmctsParams, Rollout, TeacherConfig, TeacherEngine};
+use blob_search::{Inference, IsmctsParams, Rollout, TeacherConfig, TeacherEngine};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -29,7 +29,8 @@ impl PyTeacherEngine {
     #[pyo3(signature = (
         *, rounds, threads = 2, tables = None, full_games = false, seed = 0, first_round = 0,
         iterations = 1000, exploration = 0.7, rollout = "random", temperature_moves = 4,
-        temperature = 1.0
+        temperature = 1.0, inference = "uniform", inference_candidates = 1024,
+        inference_temperature = 0.5
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -44,6 +45,9 @@ impl PyTeacherEngine {
         rollout: &str,
         temperature_moves: i128,
         temperature: f64,
+        inference: &str,
+        inference_candidates: i128,
+        inference_temperature: f64,
     ) -> BindingResult<Self> {
         let iterations = u32::try_from(iterations).map_err(|_| {
             BindingError::Argument(format!(
@@ -65,7 +69,12 @@ impl PyTeacherEngine {
             units: convert::non_negative(rounds, "rounds")? as u64,
             ismcts: IsmctsParams::new(iterations)
                 .with_exploration(exploration as f32)
-                .with_rollout(Rollout::from_name(rollout)?),
+                .with_rollout(Rollout::from_name(rollout)?)
+                .with_inference(Inference::from_name(
+                    inference,
+                    convert::positive(inference_candidates, "inference_candidates")? as u32,
+                    inference_temperature as f32,
+                )?),
             temperature_moves,
             temperature: temperature as f32,
         };

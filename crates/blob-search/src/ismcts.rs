@@ -115,10 +115,11 @@ pub struct IsmctsParams {
     /// [`Information::Perfect`] searches the true deal every iteration
     /// (plain UCT, a cheat kept for tests and as an upper bound).
     pub information: Information,
-    /// How each iteration's determinization is sampled (with
-    /// [`Inference::Bids`], one world resampled from `candidates` fresh
-    /// uniform ones per iteration, so an iteration costs `candidates`
-    /// determinizations). Uniform by default.
+    /// How each iteration's determinization is sampled. With
+    /// [`Inference::Bids`] the worlds come in blocks: `candidates` fresh
+    /// uniform worlds weighed by the bids and resampled into as many (see
+    /// [`Ismcts::sample`]), about one uniform draw per iteration. Uniform by
+    /// default.
     pub inference: Inference,
     /// Weight `w` of the root prior's bonus, finite and >= 0 (used only by
     /// [`Ismcts::search_with_prior`] with a prior; 0 ignores the prior).
@@ -256,6 +257,8 @@ pub struct Ismcts {
     /// The root prior of the current search, normalized over the legal
     /// actions (all zeros without one).
     prior: Vec<f32>,
+    /// Worlds drawn for the coming iterations (see [`Ismcts::sample`]).
+    worlds: Vec<Round>,
 }
 
 impl Ismcts {
@@ -302,9 +305,8 @@ impl Ismcts {
             return Ok(outcome);
         }
         let mut value_sum = [0.0f64; MAX_PLAYERS];
-        let mut world = Vec::with_capacity(1);
-        for _ in 0..params.iterations {
-            let state = self.sample(round, observer, params, rng, &mut world)?;
+        for done in 0..params.iterations {
+            let state = self.sample(round, observer, params, params.iterations - done, rng)?;
             let mut state = self.descend(state, observer, params, rng);
             match params.rollout {
                 Rollout::Random => state.play_out_randomly(rng),
@@ -355,6 +357,7 @@ impl Ismcts {
             nodes: 1,
         };
         self.set_prior(prior, legal)?;
+        self.worlds.clear();
         self.nodes.clear();
         self.nodes.push(Node::new(0, observer));
         if legal.len() == 1 {
@@ -364,23 +367,47 @@ impl Ismcts {
     }
 
     /// This iteration's world: a determinization for the observer (the true
-    /// deal with perfect information).
+    /// deal with perfect information). With [`Inference::Bids`] the worlds
+    /// are drawn a block at a time: `candidates` fresh uniform worlds (fewer
+    /// when fewer iterations remain) are weighed and resampled into as many,
+    /// which the next iterations use in a random order. Each world has the
+    /// distribution of a one-world draw from `candidates`, at the cost of one
+    /// uniform world per iteration instead of `candidates`.
     pub(crate) fn sample(
-        &self,
+        &mut self,
         round: &Round,
         observer: usize,
         params: &IsmctsParams,
+        remaining: u32,
         rng: &mut Rng,
-        world: &mut Vec<Round>,
     ) -> SearchResult<Round> {
-        Ok(match params.information {
-            Information::Imperfect => {
-                world.clear();
-                sample_worlds(round, observer, &params.inference, 1, rng, world)?;
-                world[0]
-            }
-            Information::Perfect => *round,
-        })
+        if params.information == Information::Perfect {
+            return Ok(*round);
+        }
+        if let Some(world) = self.worlds.pop() {
+            return Ok(world);
+        }
+        let block = match params.inference {
+            Inference::Bids { candidates, .. } => candidates.min(remaining).max(1),
+            Inference::Uniform => 1,
+        };
+        sample_worlds(
+            round,
+            observer,
+            &params.inference,
+            block as usize,
+            rng,
+            &mut self.worlds,
+        )?;
+        // Systematic resampling returns the worlds by candidate index, so
+        // copies of one world sit together: spread them out.
+        for i in (1..self.worlds.len()).rev() {
+            let j = rng.below(i as u32 + 1) as usize;
+            self.worlds.swap(i, j);
+        }
+        self.worlds
+            .pop()
+            .ok_or_else(|| SearchError::InvalidParam("the world sampler returned no world".into()))
     }
 
     /// Fills `outcome` with the root's visits and the mean of `value_sum`
@@ -625,5 +652,70 @@ impl Player for IsmctsPlayer {
     }
     fn name(&self) -> String {
         self.label.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blob_core::{BID_OFFSET, Card, CardSet, Suit};
+
+    /// Seat 0 (to lead, no spade) saw seat 1 bid all 5 tricks with spades
+    /// trumps: uniformly seat 1 holds the ace of spades 5/47 of the time.
+    /// Worlds drawn a block at a time keep bid inference's weighting (about
+    /// half the time at temperature 0.5, as one-world draws), and a block is
+    /// used in a shuffled order, not copies side by side.
+    #[test]
+    fn bid_inference_worlds_come_in_weighted_shuffled_blocks() {
+        let hand =
+            |names: &[&str]| -> CardSet { names.iter().map(|n| Card::parse(n).unwrap()).collect() };
+        let hands = [
+            hand(&["2H", "5H", "7D", "9C", "3D"]),
+            hand(&["2S", "3S", "4S", "5S", "6S"]),
+            hand(&["AS", "KS", "QS", "JS", "10S"]),
+            hand(&["AH", "KH", "AD", "KD", "AC"]),
+        ];
+        let mut round = Round::from_hands(&hands, 3, Some(Suit::Spades)).unwrap();
+        for b in [0, 5, 0, 1] {
+            round.apply(BID_OFFSET + b).unwrap();
+        }
+        let ace = Card::parse("AS").unwrap();
+        let draws = 2048u32;
+        let share = |inference: Inference| {
+            let params = IsmctsParams::new(draws).with_inference(inference);
+            let mut search = Ismcts::new();
+            search.start(&round, 0, &params, None).unwrap();
+            let mut rng = Rng::new(3);
+            let worlds: Vec<Round> = (0..draws)
+                .map(|k| {
+                    search
+                        .sample(&round, 0, &params, draws - k, &mut rng)
+                        .unwrap()
+                })
+                .collect();
+            let adjacent = worlds.windows(2).filter(|w| w[0] == w[1]).count();
+            let mut distinct = worlds.clone();
+            distinct.sort_by_key(|w| (0..4).map(|s| w.hand(s).bits()).collect::<Vec<_>>());
+            distinct.dedup();
+            let held = worlds.iter().filter(|w| w.hand(1).contains(ace)).count();
+            (held as f64 / draws as f64, adjacent, distinct.len())
+        };
+        let (uniform, _, _) = share(Inference::Uniform);
+        let (bids, adjacent, distinct) = share(Inference::Bids {
+            candidates: 512,
+            temperature: 0.5,
+        });
+        println!(
+            "AS with seat 1: {uniform:.3} uniform, {bids:.3} bids; {distinct} distinct worlds, {adjacent} copies side by side"
+        );
+        let expected = 5.0 / 47.0;
+        assert!((uniform - expected).abs() < 0.03, "{uniform}");
+        assert!(bids > 3.0 * expected, "{bids}");
+        // Resampled blocks repeat worlds (a block in candidate order would
+        // put every repeat next to its original: draws - distinct pairs);
+        // shuffled, far fewer copies sit side by side.
+        let repeats = draws as usize - distinct;
+        assert!(repeats > 500, "{repeats}");
+        assert!(adjacent * 3 < repeats, "{adjacent} of {repeats}");
     }
 }

@@ -55,7 +55,6 @@ pub struct LeafIsmcts {
     root_pending: bool,
     waiting: bool,
     value_sum: [f64; MAX_PLAYERS],
-    world: Vec<Round>,
 }
 
 impl LeafIsmcts {
@@ -87,7 +86,6 @@ impl LeafIsmcts {
             root_pending: !forced && params.prior_weight > 0.0,
             waiting: false,
             value_sum: [0.0; MAX_PLAYERS],
-            world: Vec::with_capacity(1),
         })
     }
 
@@ -107,12 +105,13 @@ impl LeafIsmcts {
             return Ok(LeafRequest::Evaluate(self.round));
         }
         while self.iterations < self.params.iterations {
+            let remaining = self.params.iterations - self.iterations;
             let world = self.tree.sample(
                 &self.round,
                 self.observer,
                 &self.params,
+                remaining,
                 &mut self.rng,
-                &mut self.world,
             )?;
             let mut leaf = self
                 .tree

@@ -28,7 +28,7 @@ use blob_core::game::Game;
 use crate::driver::config::{TableSpec, deal_unit, next_game_round, validate_tables};
 use crate::error::{SearchError, SearchResult};
 use crate::examples::{DecisionRecord, ExampleColumns};
-use crate::ismcts::{Ismcts, IsmctsParams};
+use crate::ismcts::{Ismcts, IsmctsParams, Rollout};
 use crate::search::choose_action;
 
 /// Everything a teacher run needs.
@@ -59,6 +59,9 @@ impl TeacherConfig {
         self.ismcts.validate()?;
         validate_tables(&self.tables)?;
         let bad = |m: String| Err(SearchError::InvalidConfig(m));
+        if self.ismcts.rollout == Rollout::Network {
+            return bad("the teacher has no network: its playouts are random or heuristic".into());
+        }
         if !(1..=1024).contains(&self.threads) {
             return bad(format!("threads must be in 1..=1024, got {}", self.threads));
         }

@@ -306,8 +306,9 @@ def selfplay(
     teacher: Annotated[
         str | None,
         typer.Option(
-            help="Play every seat with this search instead of a network: ismcts:N[:C][:heuristic] "
-            "(shards to distil the search into a network; --config may be a loop preset)."
+            help="Play every seat with this search instead of a network: "
+            "ismcts:N[:C][:heuristic][:bids[=T]] (shards to distil the search into a network; "
+            "--config may be a loop preset)."
         ),
     ] = None,
 ) -> None:

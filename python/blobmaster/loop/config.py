@@ -119,7 +119,7 @@ class TeacherConfig:
     "A search teacher")."""
 
     agent: StrictStr = ""
-    """"" (off) or an ISMCTS spec, ``ismcts:N[:C][:heuristic]``."""
+    """"" (off) or an ISMCTS spec, ``ismcts:N[:C][:heuristic][:bids[=T]]``."""
     warm_start_rounds: StrictInt = Field(0, ge=0, le=10**9)
     """Teacher rounds the first network learns from; 0 = no warm start
     (games with ``[selfplay] full_games``)."""
