@@ -3,9 +3,12 @@
 //! network agent decides exactly as a one-position search with the same
 //! seed and evaluator does.
 
+mod common;
+
+use common::{ObservationNet, logits_of};
+
 use blob_core::rng::mix_seed;
 use blob_core::{BID_OFFSET, Phase, Rng, Round, Suit};
-use blob_search::LeafBatch;
 use blob_search::driver::arena::{
     ArenaConfig, ArenaEngine, ArenaRound, SeatAgent, decision_seed, serve_arena,
 };
@@ -16,38 +19,6 @@ use blob_search::{
     Evaluator, Information, Ismcts, IsmctsParams, Rollout, SearchError, SearchParams, Searcher,
     most_visited,
 };
-
-/// A stand-in network: logits and values are a fixed hash of the
-/// observation, so, like a real network, it answers from what the observer
-/// sees only (the engine's answer cache and request sharing are then exact),
-/// and different determinizations lead to different searches.
-struct ObservationNet;
-
-impl Evaluator for ObservationNet {
-    fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
-        use blob_core::{MAX_PLAYERS, NUM_ACTIONS};
-        for i in 0..batch.len() {
-            let bits: Vec<u64> = batch
-                .obs_row(i)
-                .iter()
-                .map(|x| x.to_bits() as u64)
-                .collect();
-            let h = mix_seed(&bits);
-            policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS].copy_from_slice(&logits_of(h));
-            for (k, v) in values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS]
-                .iter_mut()
-                .enumerate()
-            {
-                *v = (mix_seed(&[h, 100 + k as u64]) % 1000) as f32 / 1000.0;
-            }
-        }
-    }
-}
-
-/// The stand-in network's logits for an observation hashed to `h`.
-fn logits_of(h: u64) -> [f32; blob_core::NUM_ACTIONS] {
-    std::array::from_fn(|a| (mix_seed(&[h, a as u64]) % 1000) as f32 / 400.0)
-}
 
 /// The stand-in network's policy for the mover's own view of `round`.
 fn observation_prior(round: &Round) -> [f32; blob_core::NUM_ACTIONS] {

@@ -13,7 +13,11 @@
 //! "stronger" when the 95% interval of its paired per-deal score difference
 //! is above 0.
 
+mod common;
+
 use std::time::Instant;
+
+use common::position;
 
 use blob_core::determinize::determinize;
 use blob_core::{BID_OFFSET, Card, CardSet, CoreError, Phase, Rng, Round, Suit};
@@ -30,29 +34,6 @@ fn card(name: &str) -> usize {
 
 fn hand(names: &[&str]) -> CardSet {
     names.iter().map(|n| Card::parse(n).unwrap()).collect()
-}
-
-/// A random position with the seat to move holding at least two legal
-/// actions: random table, random bids and a random prefix of play.
-fn position(rng: &mut Rng) -> Round {
-    loop {
-        let players = 3 + rng.below(4) as usize;
-        let cards = 1 + rng.below(7) as usize;
-        let trump = Suit::from_index(rng.below(5) as u8).ok();
-        let dealer = rng.below(players as u32) as usize;
-        let mut r = Round::deal(players, cards, dealer, trump, rng).unwrap();
-        let moves = rng.below((players * (cards + 1)) as u32);
-        for _ in 0..moves {
-            if r.is_over() {
-                break;
-            }
-            let legal = r.legal_actions();
-            r.apply_legal(legal.nth(rng.below(legal.len())).unwrap());
-        }
-        if !r.is_over() && r.legal_actions().len() >= 2 {
-            return r;
-        }
-    }
 }
 
 fn mover(r: &Round) -> usize {

@@ -2,34 +2,13 @@
 //! never peeks at the hidden hands, follows the values it is given, and
 //! refuses the wrong rollout.
 
+mod common;
+
 use blob_core::determinize::determinize;
-use blob_core::rng::mix_seed;
-use blob_core::{BID_OFFSET, MAX_PLAYERS, NUM_ACTIONS, Rng, Round, Suit};
+use blob_core::{BID_OFFSET, MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
 use blob_search::leaf_ismcts::{LeafIsmcts, LeafRequest, search_with_evaluator};
 use blob_search::{Evaluator, Information, Ismcts, IsmctsParams, LeafBatch, Rollout, SearchError};
-
-/// Answers from a hash of the observation alone, as a network reading the
-/// observer's view does.
-struct HashNet;
-
-impl Evaluator for HashNet {
-    fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
-        for i in 0..batch.len() {
-            let bits: Vec<u64> = batch
-                .obs_row(i)
-                .iter()
-                .map(|x| x.to_bits() as u64)
-                .collect();
-            let h = mix_seed(&bits);
-            for a in 0..NUM_ACTIONS {
-                policy[i * NUM_ACTIONS + a] = (mix_seed(&[h, a as u64]) % 100) as f32 / 50.0;
-            }
-            for k in 0..MAX_PLAYERS {
-                values[i * MAX_PLAYERS + k] = (mix_seed(&[h, 99 + k as u64]) % 1000) as f32 / 1e3;
-            }
-        }
-    }
-}
+use common::{ObservationNet, position};
 
 /// Values the observer's round at 1 when its bid is `bid`, else 0 (and
 /// every other seat at 0.5); uniform policy.
@@ -49,26 +28,6 @@ impl Evaluator for WantsBid {
 
 fn network(iterations: u32) -> IsmctsParams {
     IsmctsParams::new(iterations).with_rollout(Rollout::Network)
-}
-
-fn position(rng: &mut Rng) -> Round {
-    loop {
-        let players = 3 + rng.below(4) as usize;
-        let cards = 2 + rng.below(6) as usize;
-        let trump = Suit::from_index(rng.below(5) as u8).ok();
-        let dealer = rng.below(players as u32) as usize;
-        let mut r = Round::deal(players, cards, dealer, trump, rng).unwrap();
-        for _ in 0..rng.below((players * (cards + 1)) as u32) {
-            if r.is_over() {
-                break;
-            }
-            let legal = r.legal_actions();
-            r.apply_legal(legal.nth(rng.below(legal.len())).unwrap());
-        }
-        if !r.is_over() && r.legal_actions().len() >= 2 {
-            return r;
-        }
-    }
 }
 
 #[test]
@@ -172,7 +131,7 @@ fn it_never_peeks() {
         }
         let params = network(120).with_prior_weight(if i % 2 == 0 { 1.0 } else { 0.0 });
         let search = |round: &Round, params: &IsmctsParams| {
-            search_with_evaluator(round, seat, params, Rng::new(8), &mut HashNet).unwrap()
+            search_with_evaluator(round, seat, params, Rng::new(8), &mut ObservationNet).unwrap()
         };
         assert_eq!(search(&r, &params), search(&other, &params), "position {i}");
         // The check can fail: a search of the true deal (perfect
