@@ -4,10 +4,15 @@
 #
 #   bash benchmarks/teacher_proof.sh [RUN_DIR] [ROUNDS] [STEPS] [DEALS] [TEACHER]
 #
-# 1. `blobmaster selfplay --teacher TEACHER` (default ismcts:1000:0.7:heuristic) plays ROUNDS
-#    rounds of 4 players x 5 cards (the loop_proof table) with the teacher on
-#    every seat: its visit counts are the policy targets, the round scores
-#    the value targets (about 72 rounds/s on 2 cores).
+# 1. `blobmaster selfplay --teacher TEACHER` plays ROUNDS rounds of 4 players
+#    x 5 cards (the loop_proof table) with the teacher on every seat: its
+#    visit counts are the policy targets, the round scores the value targets.
+#    The default teacher, ismcts:1000:0.7:heuristic:bids, weighs its sampled
+#    hands by the opponents' bids (about 55 rounds/s on 2 cores); its network
+#    is stronger than the plain ismcts:1000:0.7:heuristic's (about 72
+#    rounds/s): +1.74 against +1.59 over the heuristic, +0.44 against +0.27
+#    over ISMCTS-1000 (benchmarks/RESULTS.md, "The student of the
+#    bid-inference teacher").
 # 2. `blobmaster train` fits a fresh small network to all of them for STEPS
 #    steps (policy on the mover's rows; about 27,000 examples/s on 2 cores).
 # 3. The network at Light against the heuristic (DEALS duplicate deals, 4
@@ -30,7 +35,7 @@ run=${1:-runs/teacher-proof}
 rounds=${2:-150000}
 steps=${3:-30000}
 deals=${4:-2000}
-teacher=${5:-ismcts:1000:0.7:heuristic}
+teacher=${5:-ismcts:1000:0.7:heuristic:bids}
 mkdir -p "$run"
 
 start=$(date +%s)
