@@ -129,6 +129,8 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         "model:random:ismcts:200:0.7:2:heuristic",
         "model:random:ismcts:200:heuristic",
         "model:random:ismcts:200:0.7:0:network",
+        "model:random:ismcts:200:network:policy",
+        "model:random:ismcts:200:network:policy=0.5",
     ):
         agent = parse_agent_spec(spec, seed=3)
         assert isinstance(agent, GuidedIsmctsAgent)
@@ -150,6 +152,9 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         ("default:ismcts:100:0.7:1:2", "ismcts:N"),
         ("model:random:ismcts:ten", "iterations"),
         ("ismcts:100:network", "needs a network"),
+        ("ismcts:100:policy", "network leaves"),
+        ("model:random:ismcts:100:heuristic:policy", "network leaves"),
+        ("model:random:ismcts:100:network:policy=0", "inference_temperature"),
     ):
         with pytest.raises(AgentError, match=match):
             parse_agent_spec(bad)
@@ -180,7 +185,7 @@ def test_engine_arena_plays_network_leaves_as_the_python_agent_does() -> None:
     def agents() -> list:
         return [
             parse_agent_spec("model:random:ismcts:20:0.7:1:network", seed=5),
-            parse_agent_spec("model:random:ismcts:20:0.7:0:network", seed=7),
+            parse_agent_spec("model:random:ismcts:20:0.7:0:network:policy", seed=7),
             parse_agent_spec("heuristic"),
         ]
 

@@ -521,7 +521,7 @@ def ismcts(
         tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
     ]
     | None = None,
-    inference: Literal["uniform", "bids"] = "uniform",
+    inference: Literal["uniform", "bids", "policy"] = "uniform",
     inference_candidates: int = 1024,
     inference_temperature: float = 0.5,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
@@ -553,4 +553,9 @@ def ismcts(
     (``P(b) ∝ exp(-|b - h| / inference_temperature)``), drawing
     ``inference_candidates`` uniform deals per block of iterations and
     resampling as many, so an iteration costs about one uniform draw.
+    ``inference="policy"`` (with ``rollout="network"`` only) weighs
+    ``inference_candidates`` uniform deals by ``evaluator``'s probability of
+    every opponent's bid, asked from that opponent's view in the deal (the
+    rows of those calls are the bidder's observation), to the power
+    ``1 / inference_temperature``, and resamples them once per search.
     """

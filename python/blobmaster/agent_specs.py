@@ -30,15 +30,15 @@ def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str,
     ``numbers`` numbers, the rollout policy, the inference keywords)."""
     fields = [f.strip() for f in rest.split(":")] if rest else []
     inference: dict[str, Any] = {}
-    if fields and (fields[-1].lower() == "bids" or fields[-1].lower().startswith("bids=")):
-        _, _, temperature = fields.pop().partition("=")
-        inference["inference"] = "bids"
+    if fields and fields[-1].lower().partition("=")[0] in ("bids", "policy"):
+        name, _, temperature = fields.pop().lower().partition("=")
+        inference["inference"] = name
         if temperature:
             try:
                 inference["inference_temperature"] = float(temperature)
             except ValueError:
                 raise AgentError(
-                    f"bids=T: T must be a positive number, got {temperature!r}"
+                    f"{name}=T: T must be a positive number, got {temperature!r}"
                 ) from None
     rollout = "random"
     if fields and fields[-1].lower() in ISMCTS_ROLLOUTS:
@@ -46,7 +46,7 @@ def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str,
     if len(fields) > numbers:
         expected = "ismcts:N[:C]" if numbers == 2 else "ismcts:N[:C[:W]]"
         raise AgentError(
-            f"expected {expected}[:random|heuristic|network][:bids[=T]] (N iterations, C the UCT "
+            f"expected {expected}[:random|heuristic|network][:bids|policy[=T]] (N iterations, C the UCT "
             "exploration constant, W the weight of the network prior, T the bid model's softness)"
         )
     values: list[float] = []

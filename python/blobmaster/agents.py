@@ -531,6 +531,9 @@ ISMCTS_BIDS_TEMPERATURE = 0.5
 benchmarks/RESULTS.md, "Bid inference in ISMCTS")."""
 ISMCTS_INFERENCE_CANDIDATES = 1024
 """Uniform worlds weighed per block of ISMCTS iterations with bid inference."""
+ISMCTS_POLICY_CANDIDATES = 64
+"""Worlds weighed per decision with policy inference (a network evaluation
+per opponent bid in each)."""
 ISMCTS_ROLLOUTS = ("random", "heuristic", "network")
 """How an ISMCTS iteration is valued: a playout of random or rule-based
 moves, or (network agents only) the network's value of the new node."""
@@ -556,14 +559,24 @@ class IsmctsAgent(Agent):
         exploration: float = ISMCTS_EXPLORATION,
         rollout: str = "random",
         inference: str = "uniform",
-        inference_temperature: float = ISMCTS_BIDS_TEMPERATURE,
-        inference_candidates: int = ISMCTS_INFERENCE_CANDIDATES,
+        inference_temperature: float | None = None,
+        inference_candidates: int | None = None,
         seed: int | None = None,
     ) -> None:
         """``inference="bids"`` weighs the sampled worlds by how likely each
         opponent's bid is under the soft rule-based bidder at
-        ``inference_temperature``, ``inference_candidates`` uniform worlds
-        per block of iterations (``_core.ismcts``)."""
+        ``inference_temperature`` (default 0.5), ``inference_candidates``
+        (default 1024) uniform worlds per block of iterations
+        (``_core.ismcts``). ``inference="policy"`` (network leaves only)
+        weighs ``inference_candidates`` (default 64) worlds by the network's
+        probability of every opponent's bid from that opponent's view, to
+        the power ``1 / inference_temperature`` (default 1)."""
+        if inference_temperature is None:
+            inference_temperature = 1.0 if inference == "policy" else ISMCTS_BIDS_TEMPERATURE
+        if inference_candidates is None:
+            inference_candidates = (
+                ISMCTS_POLICY_CANDIDATES if inference == "policy" else ISMCTS_INFERENCE_CANDIDATES
+            )
         if isinstance(iterations, bool) or not isinstance(iterations, int):
             raise AgentError(
                 f"iterations must be an integer, got {type(iterations).__name__} {iterations!r}"
@@ -588,8 +601,13 @@ class IsmctsAgent(Agent):
         if rollout not in self._rollouts:
             allowed = ", ".join(repr(r) for r in self._rollouts)
             raise AgentError(f"rollout must be one of {allowed}, got {rollout!r}")
-        if inference not in ("uniform", "bids"):
-            raise AgentError(f"inference must be 'uniform' or 'bids', got {inference!r}")
+        if inference not in ("uniform", "bids", "policy"):
+            raise AgentError(f"inference must be 'uniform', 'bids' or 'policy', got {inference!r}")
+        if inference == "policy" and rollout != "network":
+            raise AgentError(
+                "inference 'policy' asks the network about the opponents' bids: it needs "
+                "network leaves (spec MODEL:ismcts:N[:C[:W]]:network:policy)"
+            )
         if isinstance(inference_temperature, bool) or not (
             isinstance(inference_temperature, (int, float))
             and math.isfinite(inference_temperature)
@@ -620,9 +638,10 @@ class IsmctsAgent(Agent):
         """The spec's trailing fields: ``:ROLLOUT`` (unless random), then
         ``:bids`` or ``:bids=T`` with bid inference."""
         out = f":{self.rollout}" if self.rollout != "random" else ""
-        if self.inference == "bids":
-            out += ":bids"
-            if self.inference_temperature != ISMCTS_BIDS_TEMPERATURE:
+        if self.inference != "uniform":
+            out += f":{self.inference}"
+            default = 1.0 if self.inference == "policy" else ISMCTS_BIDS_TEMPERATURE
+            if self.inference_temperature != default:
                 out += f"={self.inference_temperature:g}"
         return out
 
@@ -698,8 +717,8 @@ class GuidedIsmctsAgent(IsmctsAgent):
         prior_weight: float = ISMCTS_PRIOR_WEIGHT,
         rollout: str = "random",
         inference: str = "uniform",
-        inference_temperature: float = ISMCTS_BIDS_TEMPERATURE,
-        inference_candidates: int = ISMCTS_INFERENCE_CANDIDATES,
+        inference_temperature: float | None = None,
+        inference_candidates: int | None = None,
         device: Any = "auto",
         seed: int | None = None,
         label: str | None = None,

@@ -45,19 +45,41 @@ pub enum Inference {
         /// bid, large approaches uniform sampling.
         temperature: f32,
     },
+    /// `candidates` uniform worlds weighted by the probability of every
+    /// opponent's bid under a network's policy from that opponent's view in
+    /// the world (to the power `1 / temperature`), then resampled. It needs
+    /// network evaluations, so only a search whose leaves go to a network
+    /// runs it ([`crate::leaf_ismcts`]); [`sample_worlds`] refuses it.
+    Policy { candidates: u32, temperature: f32 },
 }
 
 impl Inference {
-    /// "uniform" or "bids".
+    /// "uniform", "bids" or "policy".
     pub fn name(&self) -> &'static str {
         match self {
             Inference::Uniform => "uniform",
             Inference::Bids { .. } => "bids",
+            Inference::Policy { .. } => "policy",
         }
     }
 
-    /// The inference named `name` ("uniform" or "bids"; the bids knobs are
-    /// used by "bids" only), checked.
+    /// (candidates, temperature) of a weighted sampler, None for uniform.
+    pub fn weighted(&self) -> Option<(u32, f32)> {
+        match *self {
+            Inference::Uniform => None,
+            Inference::Bids {
+                candidates,
+                temperature,
+            }
+            | Inference::Policy {
+                candidates,
+                temperature,
+            } => Some((candidates, temperature)),
+        }
+    }
+
+    /// The inference named `name` ("uniform", "bids" or "policy"; the knobs
+    /// are used by the weighted ones only), checked.
     pub fn from_name(name: &str, candidates: u32, temperature: f32) -> SearchResult<Inference> {
         let inference = match name {
             "uniform" => Inference::Uniform,
@@ -65,9 +87,13 @@ impl Inference {
                 candidates,
                 temperature,
             },
+            "policy" => Inference::Policy {
+                candidates,
+                temperature,
+            },
             other => {
                 return Err(SearchError::InvalidParam(format!(
-                    "unknown inference {other:?}: use \"uniform\" or \"bids\""
+                    "unknown inference {other:?}: use \"uniform\", \"bids\" or \"policy\""
                 )));
             }
         };
@@ -77,11 +103,7 @@ impl Inference {
 
     /// Checks the knobs against their ranges.
     pub fn validate(&self) -> SearchResult<()> {
-        if let Inference::Bids {
-            candidates,
-            temperature,
-        } = *self
-        {
+        if let Some((candidates, temperature)) = self.weighted() {
             if !(1..=MAX_CANDIDATES).contains(&candidates) {
                 return Err(SearchError::InvalidParam(format!(
                     "inference_candidates must be in 1..={MAX_CANDIDATES}, got {candidates}"
@@ -100,6 +122,8 @@ impl Inference {
 /// Appends `count` worlds to `out`: copies of `round` with every hand but
 /// `observer`'s sampled as `inference` says. With [`Inference::Uniform`]
 /// this is exactly `count` calls of [`determinize`] on `rng`.
+/// [`Inference::Policy`] needs a network and is refused by every search's
+/// parameter check before it gets here; here it samples uniformly.
 ///
 /// # Errors
 /// Those of [`determinize`]: a bad observer, a state no deal matches.
@@ -150,11 +174,6 @@ pub fn sample_worlds(
     Ok(())
 }
 
-/// Whether a seat other than `observer` has bid.
-fn opponents_have_bid(round: &Round, observer: usize) -> bool {
-    (0..round.num_players()).any(|s| s != observer && round.bid(s).is_some())
-}
-
 /// The cards each seat has played this round (public).
 fn cards_played_by_seat(round: &Round) -> [CardSet; MAX_PLAYERS] {
     let mut played = [CardSet::EMPTY; MAX_PLAYERS];
@@ -183,14 +202,35 @@ fn bid_log_likelihood_with(
     played: &[CardSet; MAX_PLAYERS],
     temperature: f64,
 ) -> CoreResult<f64> {
+    let mut total = 0.0;
+    for_each_opponent_bid(world, observer, played, |replay, _seat, bid| {
+        let h = (heuristic_action(replay) - BID_OFFSET) as f64;
+        let logit = |b: usize| -(b as f64 - h).abs() / temperature;
+        let legal = replay.legal_actions();
+        // Every logit is <= 0 (the heuristic's own bid scores 0), so the
+        // sum cannot overflow.
+        let norm: f64 = legal.iter().map(|a| logit(a - BID_OFFSET).exp()).sum();
+        total += logit(bid) - norm.ln();
+    })?;
+    Ok(total)
+}
+
+/// The position before each opponent's bid in `world`, as that opponent
+/// bid: the bidding replayed on the hands as dealt (each hand in the world
+/// plus the cards its seat has played). Calls `visit(state, seat, bid)`
+/// with the state before the bid of every seat but `observer`.
+fn for_each_opponent_bid(
+    world: &Round,
+    observer: usize,
+    played: &[CardSet; MAX_PLAYERS],
+    mut visit: impl FnMut(&Round, usize, usize),
+) -> CoreResult<()> {
     let p = world.num_players();
     let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
     for (seat, hand) in hands.iter_mut().enumerate().take(p) {
         *hand = world.hand(seat).union(played[seat]);
     }
-    // The bidding replayed on the hands as dealt.
     let mut replay = Round::from_hands(&hands[..p], world.dealer(), world.trump())?;
-    let mut total = 0.0;
     for _ in 0..world.bids_made() {
         let Some(seat) = replay.current_player() else {
             break;
@@ -199,24 +239,44 @@ fn bid_log_likelihood_with(
             break;
         };
         if seat != observer {
-            let h = (heuristic_action(&replay) - BID_OFFSET) as f64;
-            let logit = |b: usize| -(b as f64 - h).abs() / temperature;
-            let legal = replay.legal_actions();
-            // Every logit is <= 0 (the heuristic's own bid scores 0), so
-            // the sum cannot overflow.
-            let norm: f64 = legal.iter().map(|a| logit(a - BID_OFFSET).exp()).sum();
-            total += logit(bid) - norm.ln();
+            visit(&replay, seat, bid);
         }
         replay.apply(BID_OFFSET + bid)?;
     }
-    Ok(total)
+    Ok(())
+}
+
+/// Every opponent's bid in `world` (a full deal, e.g. a sampled world) as
+/// (the position before it, the bidder, the bid's action id), in bidding
+/// order: what a policy-based weighting asks a network about, each from
+/// the bidder's own view.
+///
+/// # Errors
+/// As [`bid_log_likelihood`].
+pub fn opponent_bids(world: &Round, observer: usize) -> CoreResult<Vec<(Round, usize, usize)>> {
+    let mut out = Vec::new();
+    for_each_opponent_bid(
+        world,
+        observer,
+        &cards_played_by_seat(world),
+        |state, seat, bid| {
+            out.push((*state, seat, BID_OFFSET + bid));
+        },
+    )?;
+    Ok(out)
+}
+
+/// Whether an opponent of `observer` has bid (before that, every world
+/// weighs the same).
+pub fn opponents_have_bid(round: &Round, observer: usize) -> bool {
+    (0..round.num_players()).any(|s| s != observer && round.bid(s).is_some())
 }
 
 /// `count` indices drawn by systematic resampling from `weights` (positive,
 /// not necessarily normalised): one uniform offset, `count` evenly spaced
 /// pointers into the cumulative weights. Each index appears
 /// `floor` or `ceil` of `count * w_i / sum w` times.
-fn systematic_resample(weights: &[f64], count: usize, rng: &mut Rng) -> Vec<usize> {
+pub fn systematic_resample(weights: &[f64], count: usize, rng: &mut Rng) -> Vec<usize> {
     let total: f64 = weights.iter().sum();
     let step = total / count as f64;
     let mut pointer = rng.unit_f64() * step;

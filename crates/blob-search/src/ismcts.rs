@@ -179,6 +179,13 @@ impl IsmctsParams {
                 self.prior_weight
             )));
         }
+        if matches!(self.inference, Inference::Policy { .. }) && self.rollout != Rollout::Network {
+            return Err(SearchError::InvalidParam(
+                "policy inference asks the network about the opponents' bids: it needs the \
+                 network rollout"
+                    .into(),
+            ));
+        }
         self.inference.validate()
     }
 }
@@ -390,6 +397,13 @@ impl Ismcts {
         let block = match params.inference {
             Inference::Bids { candidates, .. } => candidates.min(remaining).max(1),
             Inference::Uniform => 1,
+            Inference::Policy { .. } => {
+                return Err(SearchError::InvalidParam(
+                    "policy inference needs a network: the network rollout's search weighs \
+                     its worlds itself"
+                        .into(),
+                ));
+            }
         };
         sample_worlds(
             round,

@@ -22,22 +22,51 @@
 use blob_core::observation::{OBS_SIZE, encode_observation};
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
 
+use blob_core::determinize::determinize;
+
 use crate::error::{SearchError, SearchResult};
 use crate::evaluator::{Evaluator, LeafBatch};
+use crate::inference::{Inference, opponent_bids, opponents_have_bid, systematic_resample};
 use crate::ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, Rollout};
 use crate::tree::{absolute_values, advance_forced, masked_softmax};
 
 /// What a search needs next.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LeafRequest {
-    /// The network's answer for this state from the observer's view:
-    /// the priors (for the root) and the value vector relative to the
-    /// observer. Give it to [`LeafIsmcts::answer`].
-    Evaluate(Round),
+    /// The network's answer for `state` from `observer`'s view: the priors
+    /// over its legal actions and the value vector relative to `observer`.
+    /// Give it to [`LeafIsmcts::answer`]. The observer is the searching
+    /// seat, except for policy inference's questions about an opponent's
+    /// bid, asked from that opponent's view in a sampled world.
+    Evaluate { state: Round, observer: usize },
     /// An answer is still awaited.
     Waiting,
     /// Every iteration is backed up: read [`LeafIsmcts::outcome`].
     Done,
+}
+
+/// What the search waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Awaited {
+    Root,
+    Bid,
+    Leaf,
+}
+
+/// Policy-based inference ([`Inference::Policy`]): the candidate worlds,
+/// every opponent bid in them to ask the network about, the log-weights so
+/// far; then the worlds resampled by weight, which the iterations use in
+/// turn.
+#[derive(Debug, Default)]
+struct Weighing {
+    candidates: Vec<Round>,
+    /// (candidate, the position before the bid, the bidder, the bid).
+    asks: Vec<(usize, Round, usize, usize)>,
+    next: usize,
+    log_weights: Vec<f64>,
+    temperature: f64,
+    /// The resampled worlds, once every bid is answered.
+    worlds: Vec<Round>,
 }
 
 /// One decision's network-valued ISMCTS search.
@@ -53,7 +82,8 @@ pub struct LeafIsmcts {
     iterations: u32,
     /// Whether the root's own evaluation (the prior) is still to come.
     root_pending: bool,
-    waiting: bool,
+    waiting: Option<Awaited>,
+    weighing: Option<Weighing>,
     value_sum: [f64; MAX_PLAYERS],
 }
 
@@ -64,7 +94,7 @@ impl LeafIsmcts {
         round: &Round,
         observer: usize,
         params: &IsmctsParams,
-        rng: Rng,
+        mut rng: Rng,
     ) -> SearchResult<LeafIsmcts> {
         if params.rollout != Rollout::Network {
             return Err(SearchError::InvalidParam(format!(
@@ -75,16 +105,46 @@ impl LeafIsmcts {
         let mut tree = Ismcts::new();
         let outcome = tree.start(round, observer, params, None)?;
         let forced = outcome.is_forced();
+        let weighing = match params.inference {
+            Inference::Policy {
+                candidates,
+                temperature,
+            } if !forced && opponents_have_bid(round, observer) => {
+                let mut w = Weighing {
+                    temperature: temperature as f64,
+                    ..Weighing::default()
+                };
+                for k in 0..candidates as usize {
+                    let world = determinize(round, observer, &mut rng)?;
+                    for (state, seat, bid) in opponent_bids(&world, observer)? {
+                        w.asks.push((k, state, seat, bid));
+                    }
+                    w.candidates.push(world);
+                }
+                w.log_weights = vec![0.0; w.candidates.len()];
+                Some(w)
+            }
+            _ => None,
+        };
+        // The iterations sample from the weighed worlds; before any
+        // opponent has bid there is nothing to weigh, and worlds are uniform.
+        let root_pending = !forced && params.prior_weight > 0.0;
+        let iterations = if forced { params.iterations } else { 0 };
+        let mut params = params.clone();
+        if matches!(params.inference, Inference::Policy { .. }) {
+            params.inference = Inference::Uniform;
+        }
         Ok(LeafIsmcts {
             tree,
             round: *round,
             observer,
-            params: params.clone(),
+            params,
             rng,
             outcome,
-            iterations: if forced { params.iterations } else { 0 },
-            root_pending: !forced && params.prior_weight > 0.0,
-            waiting: false,
+            iterations,
+            root_pending,
+            waiting: None,
+            weighing,
             value_sum: [0.0; MAX_PLAYERS],
         })
     }
@@ -97,22 +157,41 @@ impl LeafIsmcts {
     /// The next state to evaluate, running every iteration that needs no
     /// network on the way (leaves at or near the end of the round).
     pub fn next_request(&mut self) -> SearchResult<LeafRequest> {
-        if self.waiting {
+        if self.waiting.is_some() {
             return Ok(LeafRequest::Waiting);
         }
         if self.root_pending {
-            self.waiting = true;
-            return Ok(LeafRequest::Evaluate(self.round));
+            self.waiting = Some(Awaited::Root);
+            return Ok(LeafRequest::Evaluate {
+                state: self.round,
+                observer: self.observer,
+            });
+        }
+        if let Some(w) = &self.weighing
+            && let Some(&(_, state, seat, _)) = w.asks.get(w.next)
+        {
+            self.waiting = Some(Awaited::Bid);
+            return Ok(LeafRequest::Evaluate {
+                state,
+                observer: seat,
+            });
         }
         while self.iterations < self.params.iterations {
-            let remaining = self.params.iterations - self.iterations;
-            let world = self.tree.sample(
-                &self.round,
-                self.observer,
-                &self.params,
-                remaining,
-                &mut self.rng,
-            )?;
+            let world = match self.weighing.as_ref().map(|w| &w.worlds) {
+                Some(worlds) if !worlds.is_empty() => {
+                    worlds[self.iterations as usize % worlds.len()]
+                }
+                _ => {
+                    let remaining = self.params.iterations - self.iterations;
+                    self.tree.sample(
+                        &self.round,
+                        self.observer,
+                        &self.params,
+                        remaining,
+                        &mut self.rng,
+                    )?
+                }
+            };
             let mut leaf = self
                 .tree
                 .descend(world, self.observer, &self.params, &mut self.rng);
@@ -126,37 +205,82 @@ impl LeafIsmcts {
                 self.back_up(&values);
                 continue;
             }
-            self.waiting = true;
-            return Ok(LeafRequest::Evaluate(leaf));
+            self.waiting = Some(Awaited::Leaf);
+            return Ok(LeafRequest::Evaluate {
+                state: leaf,
+                observer: self.observer,
+            });
         }
         Ok(LeafRequest::Done)
     }
 
     /// The network's answer to the last [`LeafRequest::Evaluate`]: `priors`
     /// over that state's legal actions (in increasing action order), values
-    /// relative to the observer. An answer with nothing asked is ignored.
+    /// relative to its observer. An answer with nothing asked is ignored.
     pub fn answer(&mut self, priors: &[f32], relative_values: &[f32]) {
-        if !self.waiting {
+        match self.waiting.take() {
+            None => {}
+            Some(Awaited::Root) => {
+                self.root_pending = false;
+                let legal = self.round.legal_actions();
+                let mut prior = [0.0f32; NUM_ACTIONS];
+                for (action, &p) in legal.iter().zip(priors) {
+                    prior[action] = p;
+                }
+                // Softmax priors are finite and sum to 1 over the legal
+                // actions; anything else leaves the search unguided.
+                if self.tree.set_prior(Some(&prior), legal).is_err() {
+                    let _ = self.tree.set_prior(None, legal);
+                }
+            }
+            Some(Awaited::Bid) => self.weigh(priors),
+            Some(Awaited::Leaf) => {
+                let players = self.round.num_players();
+                let values = absolute_values(relative_values, self.observer, players);
+                self.back_up(&values);
+            }
+        }
+    }
+
+    /// Adds the log-probability of the asked bid to its world's weight;
+    /// after the last one, resamples the worlds by weight (as many as there
+    /// are candidates, in a shuffled order).
+    fn weigh(&mut self, priors: &[f32]) {
+        let Some(w) = self.weighing.as_mut() else {
+            return;
+        };
+        let Some(&(k, state, _, bid)) = w.asks.get(w.next) else {
+            return;
+        };
+        let p = state
+            .legal_actions()
+            .iter()
+            .position(|a| a == bid)
+            .and_then(|i| priors.get(i))
+            .copied()
+            .unwrap_or(0.0);
+        // A bid the network calls impossible still leaves its world a
+        // sliver of weight: the network is a model, not the rules.
+        w.log_weights[k] += (p.max(1e-6) as f64).ln() / w.temperature;
+        w.next += 1;
+        if w.next < w.asks.len() {
             return;
         }
-        self.waiting = false;
-        if self.root_pending {
-            self.root_pending = false;
-            let legal = self.round.legal_actions();
-            let mut prior = [0.0f32; NUM_ACTIONS];
-            for (action, &p) in legal.iter().zip(priors) {
-                prior[action] = p;
-            }
-            // Softmax priors are finite and sum to 1 over the legal actions;
-            // anything else leaves the search unguided.
-            if self.tree.set_prior(Some(&prior), legal).is_err() {
-                let _ = self.tree.set_prior(None, legal);
-            }
-            return;
+        let top = w
+            .log_weights
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let weights: Vec<f64> = w.log_weights.iter().map(|&l| (l - top).exp()).collect();
+        let picks = systematic_resample(&weights, w.candidates.len(), &mut self.rng);
+        w.worlds = picks.into_iter().map(|i| w.candidates[i]).collect();
+        for i in (1..w.worlds.len()).rev() {
+            let j = self.rng.below(i as u32 + 1) as usize;
+            w.worlds.swap(i, j);
         }
-        let players = self.round.num_players();
-        let values = absolute_values(relative_values, self.observer, players);
-        self.back_up(&values);
+        w.candidates = Vec::new();
+        w.asks = Vec::new();
+        w.next = 0;
     }
 
     fn back_up(&mut self, values: &[f32; MAX_PLAYERS]) {
@@ -169,7 +293,7 @@ impl LeafIsmcts {
 
     /// Whether every iteration is backed up.
     pub fn is_done(&self) -> bool {
-        !self.waiting && !self.root_pending && self.iterations >= self.params.iterations
+        self.waiting.is_none() && !self.root_pending && self.iterations >= self.params.iterations
     }
 
     /// The root's visits and mean values (meaningful once done).
@@ -208,7 +332,7 @@ pub fn search_with_evaluator(
     let mut priors = Vec::with_capacity(NUM_ACTIONS);
     // Every request is answered at once, so nothing is ever awaited: the
     // search ends at the first request that is not a leaf.
-    while let LeafRequest::Evaluate(state) = search.next_request()? {
+    while let LeafRequest::Evaluate { state, observer } = search.next_request()? {
         encode_observation(&state, observer, None, &mut obs);
         let legal = state.legal_actions();
         for (a, m) in mask.iter_mut().enumerate() {
@@ -226,4 +350,102 @@ pub fn search_with_evaluator(
         search.answer(&p, &values);
     }
     Ok((search.outcome(), search.root_prior()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blob_core::{BID_OFFSET, Suit};
+
+    /// Bids exactly its number of spades, as far as this stand-in network
+    /// is concerned (a leaf's values are neutral).
+    struct CountsSpades;
+
+    impl Evaluator for CountsSpades {
+        fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
+            for (i, state) in batch.states.iter().enumerate() {
+                let seat = batch.observers[i] as usize;
+                let spades = state
+                    .hand(seat)
+                    .iter()
+                    .filter(|c| c.suit() == Suit::Spades)
+                    .count();
+                let row = &mut policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS];
+                row.fill(0.0);
+                row[BID_OFFSET + spades] = 6.0;
+                values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS].fill(0.5);
+            }
+        }
+    }
+
+    #[test]
+    fn policy_inference_asks_about_every_opponent_bid_and_weighs_the_worlds() {
+        let mut rng = Rng::new(9);
+        let mut round = Round::deal(4, 5, 3, Some(Suit::Spades), &mut rng).unwrap();
+        // Seats 0, 1, 2 bid their spade counts; seat 3 (the dealer) searches.
+        for seat in 0..3 {
+            let spades = round
+                .hand(seat)
+                .iter()
+                .filter(|c| c.suit() == Suit::Spades)
+                .count();
+            round.apply(BID_OFFSET + spades).unwrap();
+        }
+        let params = IsmctsParams::new(20)
+            .with_rollout(Rollout::Network)
+            .with_prior_weight(0.0)
+            .with_inference(Inference::Policy {
+                candidates: 200,
+                temperature: 1.0,
+            });
+        let mut search = LeafIsmcts::start(&round, 3, &params, Rng::new(1)).unwrap();
+        let mut asked_others = 0;
+        let mut evaluator = CountsSpades;
+        let (mut logits, mut values) = ([0.0f32; NUM_ACTIONS], [0.0f32; MAX_PLAYERS]);
+        let mut obs = [0.0f32; OBS_SIZE];
+        while let LeafRequest::Evaluate { state, observer } = search.next_request().unwrap() {
+            if observer != 3 {
+                asked_others += 1;
+                // Asked from the bidder's view, before its bid.
+                assert_eq!(state.current_player(), Some(observer));
+                assert_eq!(state.bid(observer), None);
+            }
+            encode_observation(&state, observer, None, &mut obs);
+            let batch = LeafBatch {
+                states: std::slice::from_ref(&state),
+                observers: &[observer as u8],
+                obs: &obs,
+                masks: &[true; NUM_ACTIONS],
+            };
+            evaluator.evaluate(&batch, &mut logits, &mut values);
+            let mut pairs = Vec::new();
+            masked_softmax(&logits, state.legal_actions(), &mut pairs);
+            let priors: Vec<f32> = pairs.iter().map(|&(_, p)| p).collect();
+            search.answer(&priors, &values);
+        }
+        assert!(search.is_done());
+        // Three opponents' bids in each of the 200 candidate worlds.
+        assert_eq!(asked_others, 600);
+        let worlds = &search.weighing.as_ref().unwrap().worlds;
+        assert_eq!(worlds.len(), 200);
+        // Seats holding as many spades as they bid, on average over worlds.
+        let matching = |worlds: &[Round]| {
+            let seats = |w: &Round| {
+                (0..3)
+                    .filter(|&s| {
+                        let spades = w.hand(s).iter().filter(|c| c.suit() == Suit::Spades);
+                        w.bid(s) == Some(spades.count())
+                    })
+                    .count()
+            };
+            worlds.iter().map(seats).sum::<usize>() as f64 / worlds.len() as f64
+        };
+        let mut rng = Rng::new(2);
+        let uniform: Vec<Round> = (0..2000)
+            .map(|_| determinize(&round, 3, &mut rng).unwrap())
+            .collect();
+        let (weighted, uniform) = (matching(worlds), matching(&uniform));
+        assert!(uniform < 1.2, "{uniform}");
+        assert!(weighted > 1.8, "{weighted} against {uniform} uniformly");
+    }
 }

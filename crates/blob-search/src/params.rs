@@ -199,6 +199,13 @@ impl SearchParams {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return bad("temperature must be >= 0");
         }
+        if matches!(self.inference, Inference::Policy { .. }) {
+            return Err(SearchError::InvalidParam(
+                "policy inference runs only in ISMCTS with network leaves for now \
+                 (MODEL:ismcts:...:network:policy); use \"uniform\" or \"bids\""
+                    .into(),
+            ));
+        }
         self.inference.validate()?;
         if let Some(cap) = &self.playout_cap {
             if !(cap.full_fraction > 0.0 && cap.full_fraction < 1.0) {

@@ -7,7 +7,10 @@ mod common;
 use blob_core::determinize::determinize;
 use blob_core::{BID_OFFSET, MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
 use blob_search::leaf_ismcts::{LeafIsmcts, LeafRequest, search_with_evaluator};
-use blob_search::{Evaluator, Information, Ismcts, IsmctsParams, LeafBatch, Rollout, SearchError};
+use blob_search::{
+    Evaluator, Inference, Information, Ismcts, IsmctsParams, LeafBatch, Rollout, SearchError,
+    SearchParams,
+};
 use common::{ObservationNet, position};
 
 /// Values the observer's round at 1 when its bid is `bid`, else 0 (and
@@ -44,6 +47,16 @@ fn the_rollout_must_match_the_search() {
         Err(SearchError::InvalidParam(m)) if m.contains("network")
     ));
     assert_eq!(Rollout::from_name("network"), Ok(Rollout::Network));
+    // Policy inference needs the network: not with playouts, not in the
+    // determinized network search (for now).
+    let policy = Inference::from_name("policy", 16, 1.0).unwrap();
+    assert!(playouts.clone().with_inference(policy).validate().is_err());
+    assert!(network(10).with_inference(policy).validate().is_ok());
+    let dxs = SearchParams {
+        inference: policy,
+        ..SearchParams::light()
+    };
+    assert!(dxs.validate().is_err());
     assert_eq!(Rollout::Network.name(), "network");
     // Not the seat to move, or a finished round: errors, as for Ismcts.
     let other = (seat + 1) % r.num_players();
@@ -60,8 +73,9 @@ fn one_leaf_at_a_time_and_every_iteration_backed_up() {
         let mut asked = 0;
         loop {
             match search.next_request().unwrap() {
-                LeafRequest::Evaluate(state) => {
+                LeafRequest::Evaluate { state, observer } => {
                     asked += 1;
+                    assert_eq!(observer, seat);
                     assert!(!state.is_over());
                     // Asked again before the answer: it waits.
                     assert_eq!(search.next_request().unwrap(), LeafRequest::Waiting);
@@ -129,7 +143,15 @@ fn it_never_peeks() {
         if other == r {
             continue;
         }
-        let params = network(120).with_prior_weight(if i % 2 == 0 { 1.0 } else { 0.0 });
+        let mut params = network(120).with_prior_weight(if i % 2 == 0 { 1.0 } else { 0.0 });
+        if i % 3 == 0 {
+            // Policy inference asks about the opponents' bids in sampled
+            // worlds only.
+            params.inference = Inference::Policy {
+                candidates: 8,
+                temperature: 1.0,
+            };
+        }
         let search = |round: &Round, params: &IsmctsParams| {
             search_with_evaluator(round, seat, params, Rng::new(8), &mut ObservationNet).unwrap()
         };

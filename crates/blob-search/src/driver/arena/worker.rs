@@ -379,7 +379,7 @@ impl ArenaWorker {
             return Ok(false);
         };
         if let Some(search) = &mut self.slots[g].leaf_search {
-            let LeafRequest::Evaluate(state) = search.next_request()? else {
+            let LeafRequest::Evaluate { state, observer } = search.next_request()? else {
                 return Ok(false);
             };
             let net = network_search(&self.shared.config.agents[agent], &self.root_only).0;
@@ -388,7 +388,6 @@ impl ArenaWorker {
                 tree: LEAF_SEARCH,
                 node: 0,
             };
-            let observer = search.observer();
             self.requests[net].request(
                 &self.shared.queues[net],
                 waiter,
