@@ -15,14 +15,16 @@
 //!
 //! The first request of a search is the root itself: its policy (the
 //! observer's own move) becomes the root prior when `prior_weight` > 0.
+//! With [`Inference::Policy`] the next requests weigh the search's worlds:
+//! every opponent bid in each candidate deal, asked from the bidder's view
+//! (policy-based inference, Rebstock, Solinas, Buro and Sturtevant 2019).
 //!
 //! Every random choice comes from the search's own generator, so for the
 //! same answers the course of a search does not depend on when they come.
 
+use blob_core::determinize::determinize;
 use blob_core::observation::{OBS_SIZE, encode_observation};
 use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
-
-use blob_core::determinize::determinize;
 
 use crate::error::{SearchError, SearchResult};
 use crate::evaluator::{Evaluator, LeafBatch};
