@@ -555,7 +555,8 @@ def ismcts(
     resampling as many, so an iteration costs about one uniform draw.
     ``inference="policy"`` (with ``rollout="network"`` only) weighs
     ``inference_candidates`` uniform deals by ``evaluator``'s probability of
-    every opponent's bid, asked from that opponent's view in the deal (the
-    rows of those calls are the bidder's observation), to the power
+    every opponent's bid and card played (with a choice), asked from that
+    opponent's view in the deal (the rows of those calls are its
+    observation), to the power
     ``1 / inference_temperature``, and resamples them once per search.
     """

@@ -533,7 +533,7 @@ ISMCTS_INFERENCE_CANDIDATES = 1024
 """Uniform worlds weighed per block of ISMCTS iterations with bid inference."""
 ISMCTS_POLICY_CANDIDATES = 64
 """Worlds weighed per decision with policy inference (a network evaluation
-per opponent bid in each)."""
+per opponent action in each)."""
 ISMCTS_ROLLOUTS = ("random", "heuristic", "network")
 """How an ISMCTS iteration is valued: a playout of random or rule-based
 moves, or (network agents only) the network's value of the new node."""
@@ -569,8 +569,9 @@ class IsmctsAgent(Agent):
         (default 1024) uniform worlds per block of iterations
         (``_core.ismcts``). ``inference="policy"`` (network leaves only)
         weighs ``inference_candidates`` (default 64) worlds by the network's
-        probability of every opponent's bid from that opponent's view, to
-        the power ``1 / inference_temperature`` (default 1)."""
+        probability of every opponent's bid and card played from that
+        opponent's view, to the power ``1 / inference_temperature`` (default
+        1)."""
         if inference_temperature is None:
             inference_temperature = 1.0 if inference == "policy" else ISMCTS_BIDS_TEMPERATURE
         if inference_candidates is None:

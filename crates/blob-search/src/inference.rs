@@ -46,8 +46,9 @@ pub enum Inference {
         temperature: f32,
     },
     /// `candidates` uniform worlds weighted by the probability of every
-    /// opponent's bid under a network's policy from that opponent's view in
-    /// the world (to the power `1 / temperature`), then resampled. It needs
+    /// opponent's bid and card played (with a choice) under a network's
+    /// policy from that opponent's view in the world (to the power
+    /// `1 / temperature`), then resampled. It needs
     /// network evaluations, so only a search whose leaves go to a network
     /// runs it ([`crate::leaf_ismcts`]); [`sample_worlds`] refuses it.
     Policy { candidates: u32, temperature: f32 },
@@ -263,6 +264,36 @@ pub fn opponent_bids(world: &Round, observer: usize) -> CoreResult<Vec<(Round, u
             out.push((*state, seat, BID_OFFSET + bid));
         },
     )?;
+    Ok(out)
+}
+
+/// [`opponent_bids`], then every card an opponent played with a choice of
+/// two or more, as (the position before it, the player, the card's action
+/// id), in playing order.
+///
+/// # Errors
+/// As [`bid_log_likelihood`].
+pub fn opponent_actions(world: &Round, observer: usize) -> CoreResult<Vec<(Round, usize, usize)>> {
+    let mut out = opponent_bids(world, observer)?;
+    let played = cards_played_by_seat(world);
+    let p = world.num_players();
+    let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
+    for (seat, hand) in hands.iter_mut().enumerate().take(p) {
+        *hand = world.hand(seat).union(played[seat]);
+    }
+    let mut replay = Round::from_hands(&hands[..p], world.dealer(), world.trump())?;
+    while replay.bids_made() < world.bids_made() {
+        let Some(bid) = replay.current_player().and_then(|s| world.bid(s)) else {
+            break;
+        };
+        replay.apply(BID_OFFSET + bid)?;
+    }
+    for (seat, card) in world.plays() {
+        if seat != observer && replay.legal_actions().len() > 1 {
+            out.push((replay, seat, card.index() as usize));
+        }
+        replay.apply(card.index() as usize)?;
+    }
     Ok(out)
 }
 

@@ -16,7 +16,8 @@
 //! The first request of a search is the root itself: its policy (the
 //! observer's own move) becomes the root prior when `prior_weight` > 0.
 //! With [`Inference::Policy`] the next requests weigh the search's worlds:
-//! every opponent bid in each candidate deal, asked from the bidder's view
+//! every opponent bid and card played with a choice in each candidate deal,
+//! asked from that opponent's view
 //! (policy-based inference, Rebstock, Solinas, Buro and Sturtevant 2019).
 //!
 //! Every random choice comes from the search's own generator, so for the
@@ -28,7 +29,7 @@ use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
 
 use crate::error::{SearchError, SearchResult};
 use crate::evaluator::{Evaluator, LeafBatch};
-use crate::inference::{Inference, opponent_bids, opponents_have_bid, systematic_resample};
+use crate::inference::{Inference, opponent_actions, opponents_have_bid, systematic_resample};
 use crate::ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, Rollout};
 use crate::tree::{absolute_values, advance_forced, masked_softmax};
 
@@ -56,13 +57,13 @@ enum Awaited {
 }
 
 /// Policy-based inference ([`Inference::Policy`]): the candidate worlds,
-/// every opponent bid in them to ask the network about, the log-weights so
+/// every opponent action in them to ask the network about, the log-weights so
 /// far; then the worlds resampled by weight, which the iterations use in
 /// turn.
 #[derive(Debug, Default)]
 struct Weighing {
     candidates: Vec<Round>,
-    /// (candidate, the position before the bid, the bidder, the bid).
+    /// (candidate, the position before the action, its seat, the action).
     asks: Vec<(usize, Round, usize, usize)>,
     next: usize,
     log_weights: Vec<f64>,
@@ -118,7 +119,7 @@ impl LeafIsmcts {
                 };
                 for k in 0..candidates as usize {
                     let world = determinize(round, observer, &mut rng)?;
-                    for (state, seat, bid) in opponent_bids(&world, observer)? {
+                    for (state, seat, bid) in opponent_actions(&world, observer)? {
                         w.asks.push((k, state, seat, bid));
                     }
                     w.candidates.push(world);
@@ -244,7 +245,7 @@ impl LeafIsmcts {
         }
     }
 
-    /// Adds the log-probability of the asked bid to its world's weight;
+    /// Adds the log-probability of the asked action to its world's weight;
     /// after the last one, resamples the worlds by weight (as many as there
     /// are candidates, in a shuffled order).
     fn weigh(&mut self, priors: &[f32]) {

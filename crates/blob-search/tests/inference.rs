@@ -6,7 +6,7 @@
 use blob_core::determinize::determinize;
 use blob_core::{BID_OFFSET, Card, CardSet, Rng, Round, Suit};
 use blob_search::heuristic::HeuristicEvaluator;
-use blob_search::inference::{Inference, bid_log_likelihood, sample_worlds};
+use blob_search::inference::{Inference, bid_log_likelihood, opponent_actions, sample_worlds};
 use blob_search::{Information, IsmctsParams, Rollout, SearchParams, Searcher, ismcts_search};
 
 const BIDS: Inference = Inference::Bids {
@@ -293,4 +293,45 @@ fn bad_inference_knobs_fail_validation() {
     assert!(ismcts.validate().is_err());
     params.inference = BIDS;
     assert!(params.validate().is_ok());
+}
+
+/// The actions policy inference asks about: every opponent bid, then every
+/// opponent card played with a choice, each from the position its player
+/// faced in the world (its hand there: its hand now plus what it played
+/// since), in order, each legal there.
+#[test]
+fn opponent_actions_replay_the_round_in_the_world() {
+    let mut rng = Rng::new(21);
+    for _ in 0..200 {
+        let players = 3 + rng.below(4) as usize;
+        let cards = 2 + rng.below(5) as usize;
+        let mut r = Round::deal(players, cards, 0, Suit::from_index(0).ok(), &mut rng).unwrap();
+        for _ in 0..rng.below((players * (cards + 1)) as u32) {
+            if r.is_over() {
+                break;
+            }
+            let legal = r.legal_actions();
+            r.apply_legal(legal.nth(rng.below(legal.len())).unwrap());
+        }
+        let Some(observer) = r.current_player() else {
+            continue;
+        };
+        let world = determinize(&r, observer, &mut rng).unwrap();
+        let asked = opponent_actions(&world, observer).unwrap();
+        let bids = (0..players)
+            .filter(|&s| s != observer && world.bid(s).is_some())
+            .count();
+        assert!(asked.len() >= bids);
+        assert!(asked[..bids].iter().all(|(_, _, a)| *a >= BID_OFFSET));
+        for (state, seat, action) in &asked {
+            assert_ne!(*seat, observer);
+            assert_eq!(state.current_player(), Some(*seat));
+            assert!(state.legal_actions().contains(*action));
+            assert!(state.legal_actions().len() > 1 || *action >= BID_OFFSET);
+        }
+        // Every opponent card with a choice is asked about once.
+        let cards_asked = asked.len() - bids;
+        let opponent_cards = world.plays().iter().filter(|(s, _)| *s != observer).count();
+        assert!(cards_asked <= opponent_cards);
+    }
 }
