@@ -219,13 +219,14 @@ fn bid_log_likelihood_with(
 /// The position before each opponent's bid in `world`, as that opponent
 /// bid: the bidding replayed on the hands as dealt (each hand in the world
 /// plus the cards its seat has played). Calls `visit(state, seat, bid)`
-/// with the state before the bid of every seat but `observer`.
+/// with the state before the bid of every seat but `observer`, and returns
+/// the replay after the bidding.
 fn for_each_opponent_bid(
     world: &Round,
     observer: usize,
     played: &[CardSet; MAX_PLAYERS],
     mut visit: impl FnMut(&Round, usize, usize),
-) -> CoreResult<()> {
+) -> CoreResult<Round> {
     let p = world.num_players();
     let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
     for (seat, hand) in hands.iter_mut().enumerate().take(p) {
@@ -244,50 +245,24 @@ fn for_each_opponent_bid(
         }
         replay.apply(BID_OFFSET + bid)?;
     }
-    Ok(())
+    Ok(replay)
 }
 
 /// Every opponent's bid in `world` (a full deal, e.g. a sampled world) as
 /// (the position before it, the bidder, the bid's action id), in bidding
+/// order, then every card an opponent played with a choice of two or more
+/// (the position before it, the player, the card's action id), in playing
 /// order: what a policy-based weighting asks a network about, each from
-/// the bidder's own view.
-///
-/// # Errors
-/// As [`bid_log_likelihood`].
-pub fn opponent_bids(world: &Round, observer: usize) -> CoreResult<Vec<(Round, usize, usize)>> {
-    let mut out = Vec::new();
-    for_each_opponent_bid(
-        world,
-        observer,
-        &cards_played_by_seat(world),
-        |state, seat, bid| {
-            out.push((*state, seat, BID_OFFSET + bid));
-        },
-    )?;
-    Ok(out)
-}
-
-/// [`opponent_bids`], then every card an opponent played with a choice of
-/// two or more, as (the position before it, the player, the card's action
-/// id), in playing order.
+/// that opponent's own view.
 ///
 /// # Errors
 /// As [`bid_log_likelihood`].
 pub fn opponent_actions(world: &Round, observer: usize) -> CoreResult<Vec<(Round, usize, usize)>> {
-    let mut out = opponent_bids(world, observer)?;
+    let mut out = Vec::new();
     let played = cards_played_by_seat(world);
-    let p = world.num_players();
-    let mut hands = [CardSet::EMPTY; MAX_PLAYERS];
-    for (seat, hand) in hands.iter_mut().enumerate().take(p) {
-        *hand = world.hand(seat).union(played[seat]);
-    }
-    let mut replay = Round::from_hands(&hands[..p], world.dealer(), world.trump())?;
-    while replay.bids_made() < world.bids_made() {
-        let Some(bid) = replay.current_player().and_then(|s| world.bid(s)) else {
-            break;
-        };
-        replay.apply(BID_OFFSET + bid)?;
-    }
+    let mut replay = for_each_opponent_bid(world, observer, &played, |state, seat, bid| {
+        out.push((*state, seat, BID_OFFSET + bid));
+    })?;
     for (seat, card) in world.plays() {
         if seat != observer && replay.legal_actions().len() > 1 {
             out.push((replay, seat, card.index() as usize));
