@@ -378,7 +378,10 @@ def test_window_picks_newest_shards_and_trims_to_examples(shards):
     window, ex = load_window(candidates, window_examples=rows[-1] + 3)
     assert len(window.shards) == 2 and window.shards[0].rows == 3 and len(ex) == rows[-1] + 3
     want = read_shards(candidates[-2], ["state"]).collect()["state"].to_numpy()[-3:]
-    assert np.array_equal(ex.state[:3], want)  # the newest rows of the older shard
+    # the newest rows of the older shard, held as float16
+    assert ex.state.dtype == np.float16 and ex.policy.dtype == np.float16
+    assert np.array_equal(ex.state[:3], want.astype(np.float16))
+    assert np.allclose(ex.state[:3], want, rtol=1e-3, atol=0)
     # modification time wins over the index: touch the oldest shard
     newest = candidates[0]
     st = candidates[-1].stat()
@@ -416,13 +419,30 @@ def test_window_picks_newest_shards_and_trims_to_examples(shards):
     # so that the split is two views of the window's arrays (no second copy).
     state = np.concatenate(
         [read_shards(p, ["state"]).collect()["state"].to_numpy() for p in candidates]
-    )
+    ).astype(np.float16)
     n_val = int(in_shard_order.sum())
     assert ex1.is_val.sum() == n_val and not ex1.is_val[: len(ex1) - n_val].any()
     train, val = ex1.split()
     assert np.array_equal(train.state, state[~in_shard_order])
     assert np.array_equal(val.state, state[in_shard_order])
     assert np.shares_memory(train.state, ex1.state) and np.shares_memory(val.policy, ex1.policy)
+
+
+def test_batches_are_float32_from_the_float16_window(shards):
+    """The window holds state and policy at half width; the trainer's batches
+    are float32 with the same values, and every row still has its target."""
+    from blobmaster.train_support import Tensors
+
+    _, ex = load_window(find_shards(shards))
+    held = sum(a.nbytes for a in (ex.state, ex.mask, ex.policy, ex.value, ex.num_players))
+    assert held / len(ex) < 0.9 * 1024  # bytes per row: under 0.9 KB (1.5 KB at float32)
+    idx = np.arange(len(ex))[::3]
+    state, mask, policy, value, players = Tensors(ex, torch.device("cpu")).batch(idx)
+    assert state.dtype == policy.dtype == value.dtype == torch.float32
+    assert np.array_equal(state.numpy(), ex.state[idx].astype(np.float32))
+    sums = policy.sum(dim=1)
+    assert bool(((sums - 1).abs() < 2e-3).logical_or(sums == 0).all())
+    assert bool((policy[~mask] == 0).all()) and players.dtype == torch.int64
 
 
 def test_resume_is_exact(tmp_path, shards):

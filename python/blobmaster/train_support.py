@@ -91,7 +91,9 @@ class Tensors:
         )
         if not self.on_device:
             out = tuple(t.pin_memory().to(self.device, non_blocking=True) for t in out)
-        return out
+        # The window holds state and policy as float16 (train_data.HELD_DTYPES);
+        # the network and the losses work in float32.
+        return tuple(t.float() if t.dtype == torch.float16 else t for t in out)
 
 
 def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
