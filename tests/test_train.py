@@ -437,7 +437,7 @@ def test_batches_are_float32_from_the_float16_window(shards):
     held = sum(a.nbytes for a in (ex.state, ex.mask, ex.policy, ex.value, ex.num_players))
     assert held / len(ex) < 0.9 * 1024  # bytes per row: under 0.9 KB (1.5 KB at float32)
     idx = np.arange(len(ex))[::3]
-    state, mask, policy, value, players = Tensors(ex, torch.device("cpu")).batch(idx)
+    state, mask, policy, value, players, _owner = Tensors(ex, torch.device("cpu")).batch(idx)
     assert state.dtype == policy.dtype == value.dtype == torch.float32
     assert np.array_equal(state.numpy(), ex.state[idx].astype(np.float32))
     sums = policy.sum(dim=1)

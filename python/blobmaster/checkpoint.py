@@ -83,6 +83,7 @@ METRICS_COLUMNS = (
     "policy_kl",
     "value_loss",
     "value_mse",
+    "owner_loss",
     "lr",
     "grad_norm",
     "examples_per_s",

@@ -175,10 +175,16 @@ class BlobNet(nn.Module):
         """(policy logits (B, 66), value logits (B, 8)): the outputs before the
         value sigmoid, for the trainer's losses (a BCE on the logits keeps its
         gradient where a saturated sigmoid output would have none)."""
+        h = self.forward_hidden(x)
+        return self.policy_head(h), self.value_head(h)
+
+    @torch.jit.export
+    def forward_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's features (B, d) that the heads read (the trainer's
+        auxiliary heads read them too)."""
         h = self.input(x).unsqueeze(1)  # (B, 1, d): a sequence of one token
         h = self.encoder(h).squeeze(1)
-        h = self.norm(h)
-        return self.policy_head(h), self.value_head(h)
+        return self.norm(h)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

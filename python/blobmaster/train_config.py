@@ -132,6 +132,7 @@ class TrainConfig:
     grad_clip: StrictFloat = Field(1.0, ge=0.0, le=1e9)
     value_loss: ValueLoss = "bce"
     value_weight: StrictFloat = Field(1.0, ge=0.0, le=1e6)
+    owner_weight: StrictFloat = Field(0.0, ge=0.0, le=1e6)
     policy_rows: PolicyRows = "mover"
     window_shards: StrictInt = Field(20, ge=0, le=10**9)
     window_examples: StrictInt = Field(0, ge=0, le=10**12)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from blobmaster.hidden_cards import owner_targets
 from blobmaster.replay import _FORMAT_KEY, COLUMNS, FORMAT_VERSION, SCHEMA, list_shards
 from blobmaster.train_config import (
     CorruptShardError,
@@ -58,12 +59,14 @@ __all__ = [
     "reload_window",
 ]
 
-TRAIN_COLUMNS = ("state", "mask", "policy", "value", "num_players", "round_id")
-"""The shard columns the trainer reads; the others are never loaded."""
+TRAIN_COLUMNS = ("state", "mask", "policy", "value", "num_players", "round_id", "seat", "move")
+"""The shard columns the trainer reads; the others are never loaded. ``seat``
+and ``move`` only group the rows of a decision for the hidden-card targets
+(:func:`blobmaster.hidden_cards.owner_targets`)."""
 _INDEX_RE = re.compile(r"-(\d{6,})\.parquet$")
 _POLICY_TOL = 1e-3
 HELD_DTYPES = {"state": np.float16, "mask": np.bool_, "policy": np.float16, "value": np.float32,
-               "num_players": np.uint8}  # fmt: skip
+               "num_players": np.uint8, "owner": np.int8}  # fmt: skip
 """How a window holds its examples in memory. The state and the policy are
 most of a row and are held as float16 (about 0.8 KB a row instead of 1.5):
 the state's entries are 0/1 flags and small fractions, exact or within 5e-4
@@ -139,6 +142,9 @@ class Examples:
     """(N, 8) float32."""
     num_players: np.ndarray
     """(N,) uint8."""
+    owner: np.ndarray
+    """(N, 52) int8: who holds each card, from the row's seat
+    (:func:`blobmaster.hidden_cards.owner_targets`)."""
     is_val: np.ndarray = field(repr=False)
     """(N,) bool: held out for validation."""
 
@@ -152,6 +158,7 @@ class Examples:
             self.policy[which],
             self.value[which],
             self.num_players[which],
+            self.owner[which],
             self.is_val[which],
         )
 
@@ -288,6 +295,9 @@ def _read_shard(path: Path, rows: int | None, total: int) -> dict[str, np.ndarra
     cols = {c: df[c].to_numpy() for c in TRAIN_COLUMNS}
     del df
     _check_contents(path, cols)
+    cols["owner"] = owner_targets(
+        cols["state"], cols.pop("seat"), cols["round_id"], cols.pop("move"), cols["num_players"]
+    )
     # Narrowed shard by shard, so that the whole window is never held at float32.
     for c, dtype in HELD_DTYPES.items():
         cols[c] = cols[c].astype(dtype, copy=False)

@@ -68,7 +68,9 @@ class Tensors:
     """The training set as tensors, on the device when it fits (else on the CPU, pinned on CUDA)."""
 
     def __init__(self, ex: Examples, device: torch.device) -> None:
-        arrays = (ex.state, ex.mask, ex.policy, ex.value, ex.num_players.astype(np.int64))
+        arrays = (
+            ex.state, ex.mask, ex.policy, ex.value, ex.num_players.astype(np.int64), ex.owner
+        )  # fmt: skip
         tensors = [torch.from_numpy(a) for a in arrays]
         self.device = device
         self.on_device = device.type == "cpu"
@@ -79,7 +81,7 @@ class Tensors:
                 self.on_device = True
             else:
                 tensors = [t.pin_memory() for t in tensors]
-        self.state, self.mask, self.policy, self.value, self.players = tensors
+        self.state, self.mask, self.policy, self.value, self.players, self.owner = tensors
 
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
         index = torch.from_numpy(idx)
@@ -87,7 +89,7 @@ class Tensors:
             index = index.to(self.device, non_blocking=True)
         out = tuple(
             t.index_select(0, index)
-            for t in (self.state, self.mask, self.policy, self.value, self.players)
+            for t in (self.state, self.mask, self.policy, self.value, self.players, self.owner)
         )
         if not self.on_device:
             out = tuple(t.pin_memory().to(self.device, non_blocking=True) for t in out)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from blobmaster.atomic import utc_now
 from blobmaster.checkpoint import (
@@ -29,6 +30,7 @@ from blobmaster.checkpoint import (
     read_init_weights,
     size_name,
 )
+from blobmaster.hidden_cards import OwnerHead, owner_loss
 from blobmaster.model import BlobNet, ModelConfig, default_model, resolve_device
 from blobmaster.replay import TO_MOVE
 from blobmaster.train_config import (
@@ -59,7 +61,7 @@ from blobmaster.train_support import (
 __all__ = ["Trainer", "batch_losses"]
 
 PathLike = str | os.PathLike[str]
-_LOSS_KEYS = ("loss", "policy_loss", "policy_kl", "value_loss", "value_mse")
+_LOSS_KEYS = ("loss", "policy_loss", "policy_kl", "value_loss", "value_mse", "owner_loss")
 _STEP_KEYS = (*_LOSS_KEYS, "grad_norm")
 SUMMARY_STEPS = 50  # final/first losses average this many steps
 
@@ -139,13 +141,18 @@ def _forward_losses(
     device: torch.device,
     bf16: bool,
     config: TrainConfig,
+    owner_head: OwnerHead | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The policy logits and :func:`batch_losses` of one ``Tensors.batch``,
     the forward pass under bf16 autocast when on: one function so that
-    training steps and validation can never compute their losses differently."""
-    state, mask, policy, value, players = batch
+    training steps and validation can never compute their losses differently.
+    With an ``owner_head``, ``loss`` also has ``owner_weight`` times its
+    ``owner_loss`` (0 without one)."""
+    state, mask, policy, value, players, owner = batch
     with autocast(device, bf16):
-        logits, value_logits = model.forward_logits(state)
+        hidden = model.forward_hidden(state)
+        logits, value_logits = model.policy_head(hidden), model.value_head(hidden)
+        owner_logits = None if owner_head is None else owner_head(hidden)
     losses = batch_losses(
         logits,
         value_logits,
@@ -157,6 +164,11 @@ def _forward_losses(
         value_weight=config.value_weight,
         policy_rows=policy_rows(state, policy, config),
     )
+    if owner_logits is None:
+        losses["owner_loss"] = torch.zeros((), device=logits.device)
+    else:
+        losses["owner_loss"] = owner_loss(owner_logits, owner)
+        losses["loss"] = losses["loss"] + config.owner_weight * losses["owner_loss"]
     return logits, losses
 
 
@@ -176,10 +188,17 @@ def policy_rows(
 
 @torch.no_grad()
 def _evaluate(
-    model: BlobNet, data: Tensors, n: int, config: TrainConfig, bf16: bool
+    model: BlobNet,
+    data: Tensors,
+    n: int,
+    config: TrainConfig,
+    bf16: bool,
+    owner_head: OwnerHead | None = None,
 ) -> dict[str, float]:
     was_training = model.training
     model.eval()
+    if owner_head is not None:
+        owner_head.eval()
     totals = {k: 0.0 for k in _LOSS_KEYS}
     correct = 0.0
     policy_n = 0
@@ -187,8 +206,8 @@ def _evaluate(
     for start in range(0, n, chunk):
         idx = np.arange(start, min(start + chunk, n))
         batch = data.batch(idx)
-        logits, losses = _forward_losses(model, batch, data.device, bf16, config)
-        state, mask, policy, _value, _players = batch
+        logits, losses = _forward_losses(model, batch, data.device, bf16, config, owner_head)
+        state, mask, policy, _value, _players, _owner = batch
         # The policy terms are means over the policy rows: weigh them so.
         rows = policy_rows(state, policy, config)
         k_rows = len(idx) if rows is None else int(rows.sum())
@@ -199,6 +218,8 @@ def _evaluate(
         hits = pred == policy.argmax(dim=1)
         correct += float((hits if rows is None else hits & rows).sum())
     model.train(was_training)
+    if owner_head is not None:
+        owner_head.train(was_training)
     out = {
         f"val_{k}": v / max(policy_n if k.startswith("policy") else n, 1) for k, v in totals.items()
     }
@@ -342,7 +363,14 @@ class Trainer:
             self.fit()
         val = None
         if self.val_tensors is not None and not self.interrupted:
-            val = _evaluate(self.net, self.val_tensors, len(self.val_ex), self.config, self.bf16)
+            val = _evaluate(
+                self.net,
+                self.val_tensors,
+                len(self.val_ex),
+                self.config,
+                self.bf16,
+                self.owner_head,
+            )
         summary = self.summary(val)
         self.record_run(summary)
         return summary
@@ -377,8 +405,12 @@ class Trainer:
         if self.start.init_state is not None:
             self.net.load_state_dict(self.start.init_state)
         self.net = self.net.to(dev).train()
-        self.params = list(self.net.parameters())
-        self.optimizer = make_optimizer(self.net, config, dev)
+        self.owner_head = self.build_owner_head()
+        trained: nn.Module = self.net
+        if self.owner_head is not None:
+            trained = nn.ModuleList([self.net, self.owner_head])
+        self.params = list(trained.parameters())
+        self.optimizer = make_optimizer(trained, config, dev)
         if ckpt is not None:
             try:
                 self.optimizer.load_state_dict(ckpt["optimizer_state"])
@@ -409,6 +441,25 @@ class Trainer:
             self.run_folder.latest_checkpoint(),
             Path(ckpt["model_file"]) if ckpt and ckpt.get("model_file") else None,
         )
+
+    def build_owner_head(self) -> OwnerHead | None:
+        """The hidden-card auxiliary head when ``owner_weight`` > 0: the
+        checkpoint's on resume, else new, its weights drawn from the run's
+        seed (not from torch's global generator)."""
+        if self.config.owner_weight <= 0:
+            return None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed + 1)
+            head = OwnerHead(self.start.model_config.d_model)
+        state = self.ckpt.get("owner_head_state") if self.ckpt is not None else None
+        if self.ckpt is not None:
+            if state is None:
+                raise CheckpointError(
+                    f"{self.run_folder.latest_checkpoint()}: the checkpoint has no hidden-card head "
+                    "to resume (owner_weight was 0 when it was written)"
+                )
+            head.load_state_dict(state)
+        return head.to(self.dev).train()
 
     def announce(self) -> None:
         """One line about the window, the network and the device, for ``log``."""
@@ -463,7 +514,9 @@ class Trainer:
         lr = config.lr_at(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        _logits, losses = _forward_losses(self.net, batch, self.dev, self.bf16, config)
+        _logits, losses = _forward_losses(
+            self.net, batch, self.dev, self.bf16, config, self.owner_head
+        )
         losses["loss"].backward()
         clip = config.grad_clip if config.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, clip)
@@ -542,6 +595,9 @@ class Trainer:
             "config": config.to_dict(),
             "model_config": self.start.model_config.to_dict(),
             "model_state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+            "owner_head_state": None
+            if self.owner_head is None
+            else {k: v.detach().cpu().clone() for k, v in self.owner_head.state_dict().items()},
             "optimizer_state": self.optimizer.state_dict(),
             "window": self.window.to_dict(),
             "rng": rng_state(self.dev),
