@@ -56,7 +56,7 @@ tables = [{ players = 4, cards = 2 }]
 """
 PRESET = parse_config(TINY_PRESET, name="tiny")
 SLOW = parse_config(
-    TINY_PRESET.replace("simulations = 4", "simulations = 40").replace("cards = 2", "cards = 5"),
+    TINY_PRESET.replace("simulations = 4", "simulations = 100").replace("cards = 2", "cards = 5"),
     name="slow",
 )
 """A longer search: with one round in flight an actor delivers its shards
@@ -357,9 +357,9 @@ def test_a_new_network_version_reaches_every_actor(pool, models, tmp_path) -> No
 def test_killing_an_actor_mid_run_loses_no_finished_shard(
     pool, ray_local, models, tmp_path
 ) -> None:
-    # Actor 0 owes 6 rounds, delivered one per shard; it is killed after the
-    # first. (Fewer rounds than before: on a loaded 2-core machine 24 rounds
-    # of the slow preset ran past the time limit.)
+    # Actor 0 owes 12 rounds, delivered one per shard; it is killed after the
+    # first. (Enough rounds that the kill lands before it finishes: with 6
+    # rounds of a lighter search it sometimes finished first.)
     out = tmp_path / "shards"
     written_before_kill: dict[Path, str] = {}
 
@@ -372,7 +372,7 @@ def test_killing_an_actor_mid_run_loses_no_finished_shard(
         models[0],
         out,
         preset=SLOW,
-        rounds=12,
+        rounds=24,
         seed=4,
         rounds_per_shard=1,
         games_per_thread=1,
@@ -384,7 +384,7 @@ def test_killing_an_actor_mid_run_loses_no_finished_shard(
     killed = summary.actors[0]
     assert killed.restarts == 1 and summary.restarts == 1 and not summary.interrupted
     assert len(killed.seeds) == 2 and killed.seeds[0] != killed.seeds[1]  # the rest, a new seed
-    assert killed.rounds >= 6 and summary.rounds >= 12
+    assert killed.rounds >= 12 and summary.rounds >= 24
     assert assert_clean_shards(out, load_model_info(models[0]).id) == summary.rounds
     after = pool.selfplay(models[0], tmp_path / "after", preset=PRESET, rounds=2, seed=5)
     assert after.rounds >= 2 and after.restarts == 0  # the replacement stays in the pool
