@@ -115,9 +115,12 @@ def test_real_shards_read_row_by_row(shards):
         checked += 1
     assert checked == df.height > 100
     # what the trainer holds is the same
-    _, ex = load_window(find_shards(shards))
+    _, ex = load_window(find_shards(shards), with_owner=True)
     assert ex.owner.dtype == np.int8 and len(ex) == df.height
     assert sorted(map(bytes, ex.owner)) == sorted(map(bytes, t.astype(np.int8)))
+    # without the head nothing is computed or held for it
+    _, plain = load_window(find_shards(shards))
+    assert plain.owner.shape == (df.height, 0) and np.array_equal(plain.state, ex.state)
 
 
 def test_owner_loss_ignores_cards_without_a_target():

@@ -144,7 +144,8 @@ class Examples:
     """(N,) uint8."""
     owner: np.ndarray
     """(N, 52) int8: who holds each card, from the row's seat
-    (:func:`blobmaster.hidden_cards.owner_targets`)."""
+    (:func:`blobmaster.hidden_cards.owner_targets`); (N, 0) when the window
+    was read without them (``with_owner=False``: no hidden-card head)."""
     is_val: np.ndarray = field(repr=False)
     """(N,) bool: held out for validation."""
 
@@ -281,7 +282,9 @@ def _check_contents(path: Path, cols: dict[str, np.ndarray]) -> None:
         raise CorruptShardError(f"{path}: not valid training examples: {'; '.join(problems)}")
 
 
-def _read_shard(path: Path, rows: int | None, total: int) -> dict[str, np.ndarray]:
+def _read_shard(
+    path: Path, rows: int | None, total: int, with_owner: bool
+) -> dict[str, np.ndarray]:
     """The training columns of the last ``rows`` rows (all if None), checked."""
     lf = pl.scan_parquet(path).select(list(TRAIN_COLUMNS))
     if rows is not None and rows < total:
@@ -295,8 +298,11 @@ def _read_shard(path: Path, rows: int | None, total: int) -> dict[str, np.ndarra
     cols = {c: df[c].to_numpy() for c in TRAIN_COLUMNS}
     del df
     _check_contents(path, cols)
-    cols["owner"] = owner_targets(
-        cols["state"], cols.pop("seat"), cols["round_id"], cols.pop("move"), cols["num_players"]
+    seat, move = cols.pop("seat"), cols.pop("move")
+    cols["owner"] = (
+        owner_targets(cols["state"], seat, cols["round_id"], move, cols["num_players"])
+        if with_owner
+        else np.empty((len(seat), 0), dtype=np.int8)
     )
     # Narrowed shard by shard, so that the whole window is never held at float32.
     for c, dtype in HELD_DTYPES.items():
@@ -358,6 +364,7 @@ def load_window(
     val_fraction: float = 0.0,
     skip_corrupt: bool = False,
     warn: Callable[[str], None] | None = None,
+    with_owner: bool = False,
 ) -> tuple[DataWindow, Examples]:
     """Reads the newest shards of ``candidates`` (given oldest first) until
     the window is full; see the module docstring. Returns the window (oldest
@@ -379,7 +386,7 @@ def load_window(
         try:
             total = _check_schema(path)
             want = min(total, window_examples - examples) if window_examples else total
-            cols = _read_shard(path, want, total)
+            cols = _read_shard(path, want, total, with_owner)
         except (CorruptShardError, ShardSchemaError) as e:
             if not skip_corrupt:
                 raise
@@ -403,7 +410,11 @@ def load_window(
 
 
 def reload_window(
-    window: DataWindow, *, val_fraction: float, search: Sequence[str | os.PathLike[str]] = ()
+    window: DataWindow,
+    *,
+    val_fraction: float,
+    search: Sequence[str | os.PathLike[str]] = (),
+    with_owner: bool = False,
 ) -> Examples:
     """Reads exactly the examples of a stored window again (for resume).
 
@@ -434,7 +445,7 @@ def reload_window(
                 f"shard {path} changed since the checkpoint ({total} rows, {size} bytes; "
                 f"expected {ref.total_rows} rows, {ref.size} bytes)"
             )
-        parts.append((ref.path, _read_shard(path, ref.rows, total)))
+        parts.append((ref.path, _read_shard(path, ref.rows, total, with_owner)))
     if not parts:
         raise TrainDataError("the checkpoint's data window is empty")
     return _assemble(parts, val_fraction)

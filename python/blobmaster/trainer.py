@@ -385,6 +385,7 @@ class Trainer:
                 self.window,
                 val_fraction=config.val_fraction,
                 search=[d for d in self.data_sources if d.is_dir()],
+                with_owner=config.owner_weight > 0,
             )
         else:
             self.window, examples = load_window(
@@ -394,6 +395,7 @@ class Trainer:
                 val_fraction=config.val_fraction,
                 skip_corrupt=config.skip_corrupt,
                 warn=self.warn,
+                with_owner=config.owner_weight > 0,
             )
         self.train_ex, self.val_ex = examples.split()
         self.load_s = time.perf_counter() - t_load
