@@ -404,7 +404,18 @@ class ArenaEngine:
         max_batch: int = 512,
         pipeline_depth: int = 3,
         cache_entries: int = 65536,
-    ) -> None: ...
+        record: bool = False,
+        record_seed: int = 0,
+        first_round_id: int = 0,
+        temperature_moves: int = 0,
+        temperature: float = 1.0,
+    ) -> None:
+        """With ``record``, every searched decision is kept as training
+        examples (read with ``take_examples``): the mover's normalized root
+        visits as the policy, one row per seat, round ids from
+        ``first_round_id``; the first ``temperature_moves`` moves of a round
+        are drawn from the visits at ``temperature`` (seeded by
+        ``record_seed``)."""
     def next_batch(
         self, net: int, max_size: int | None = None, timeout_ms: int = 10
     ) -> tuple[int, npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
@@ -423,6 +434,11 @@ class ArenaEngine:
         """Rounds finished since the last call: (schedule index, final round),
         index = deal * len(seatings) + seating, in no set order. Raises if a
         worker failed."""
+    def take_examples(self) -> dict[str, npt.NDArray[Any]]:
+        """The examples of the rounds finished since the last call (of this or
+        ``take_results``), each round's rows together, rounds in no set order;
+        the columns of ``SelfPlayEngine.take_examples``. Raises
+        InvalidArgumentError when the engine does not record."""
     def stats(self) -> dict[str, float]:
         """Counters: rounds, decisions, simulations, leaves_evaluated, batches, ..."""
     @property

@@ -32,7 +32,7 @@ from blobmaster.agents import (
     RolloutAgent,
 )
 
-__all__ = ["DEFAULT_ARENA_THREADS", "engine_specs", "play_rounds"]
+__all__ = ["DEFAULT_ARENA_THREADS", "ArenaServer", "engine_specs", "play_rounds"]
 
 DEFAULT_ARENA_THREADS = max(1, min(8, os.cpu_count() or 1))
 """Worker threads of an engine arena unless told otherwise."""
@@ -103,7 +103,7 @@ def _search_keys(agent: Any) -> dict[str, Any]:
     return {key: getattr(cfg, key) for key in SEARCH_KEYS}
 
 
-class _Server:
+class ArenaServer:
     """Answers the batches of every network queue in turn."""
 
     def __init__(self, engine: ArenaEngine, nets: list[ModelAgent | GuidedIsmctsAgent]) -> None:
@@ -169,7 +169,7 @@ def play_rounds(
         games_per_thread=max(1, min(games_per_thread, -(-total // threads))),
         max_batch=max_batch,
     ) as engine:
-        server = _Server(engine, nets) if nets else None
+        server = ArenaServer(engine, nets) if nets else None
         while True:
             finished = engine.finished
             if server is not None:

@@ -22,11 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from blobmaster._core import TeacherEngine
 from blobmaster.config import Preset
 from blobmaster.replay import ShardMetadata, next_shard_index, write_shard
 from blobmaster.rich_bar import RichBar
@@ -34,6 +33,7 @@ from blobmaster.shard_writer import ShardWriter
 
 __all__ = [
     "TeacherProgress",
+    "TeacherRounds",
     "TeacherSpec",
     "TeacherSpecError",
     "TeacherSummary",
@@ -229,8 +229,19 @@ class _Rounds:
         return {k: v[:cut] for k, v in merged.items()}
 
 
+class TeacherRounds(Protocol):
+    """What :func:`run_teacher_selfplay` reads: a ``TeacherEngine``, or an
+    :class:`~blobmaster.arena_teacher.ArenaTeacher` (a network search)."""
+
+    @property
+    def finished(self) -> bool: ...
+    def take_examples(self) -> dict[str, np.ndarray]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
 def run_teacher_selfplay(
-    engine: TeacherEngine,
+    engine: TeacherRounds,
     *,
     out_dir: str | Path,
     metadata: ShardMetadata,

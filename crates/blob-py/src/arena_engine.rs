@@ -5,7 +5,8 @@
 use blob_search::inference::Inference;
 use std::sync::Arc;
 
-use blob_search::driver::arena::{ArenaConfig, ArenaEngine, SeatAgent};
+use blob_search::ExampleColumns;
+use blob_search::driver::arena::{ArenaConfig, ArenaEngine, Recording, SeatAgent};
 use blob_search::ismcts::{DEFAULT_EXPLORATION, DEFAULT_PRIOR_WEIGHT};
 use blob_search::{IsmctsParams, Rollout, SearchParams};
 use pyo3::prelude::*;
@@ -13,6 +14,7 @@ use pyo3::types::PyDict;
 
 use crate::batches::{PyBatch, TicketBook, batch_request, batch_stats, no_batch};
 use crate::convert;
+use crate::engine::examples_dict;
 use crate::errors::{BindingError, BindingResult};
 use crate::round::PyRound;
 
@@ -152,7 +154,8 @@ impl PyArenaEngine {
     #[new]
     #[pyo3(signature = (
         deals, seatings, agents, *, networks = 0, threads = 2, games_per_thread = 64,
-        max_batch = 512, pipeline_depth = 3, cache_entries = 65536
+        max_batch = 512, pipeline_depth = 3, cache_entries = 65536, record = false,
+        record_seed = 0, first_round_id = 0, temperature_moves = 0, temperature = 1.0
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -165,7 +168,26 @@ impl PyArenaEngine {
         max_batch: i128,
         pipeline_depth: i128,
         cache_entries: i128,
+        record: bool,
+        record_seed: i128,
+        first_round_id: i128,
+        temperature_moves: i128,
+        temperature: f64,
     ) -> BindingResult<Self> {
+        let record = if record {
+            Some(Recording {
+                seed: convert::seed(Some(record_seed))?,
+                first_round_id: convert::non_negative(first_round_id, "first_round_id")? as u64,
+                temperature_moves: u32::try_from(temperature_moves).map_err(|_| {
+                    BindingError::Argument(format!(
+                        "temperature_moves must be an integer in 0..=4294967295, got {temperature_moves}"
+                    ))
+                })?,
+                temperature: temperature as f32,
+            })
+        } else {
+            None
+        };
         let seatings = seatings
             .into_iter()
             .map(|s| {
@@ -189,6 +211,7 @@ impl PyArenaEngine {
             deals: deals.iter().map(|r| r.inner).collect(),
             seatings,
             agents,
+            record,
         };
         Ok(PyArenaEngine {
             engine: Arc::new(ArenaEngine::start(config)?),
@@ -257,6 +280,26 @@ impl PyArenaEngine {
             .into_iter()
             .map(|r| (r.index, PyRound::from(r.end)))
             .collect())
+    }
+
+    /// The examples of every round finished since the last call (of this or
+    /// `take_results`, whose rounds' examples are dropped), each round's rows
+    /// together, rounds in no set order: the columns of
+    /// `SelfPlayEngine.take_examples`. Only for an engine that records.
+    fn take_examples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        if self.engine.config().record.is_none() {
+            return Err(BindingError::Argument(
+                "this arena does not record: start it with record=True".into(),
+            )
+            .into());
+        }
+        let mut columns = ExampleColumns::default();
+        for mut round in self.engine.take_results().map_err(BindingError::from)? {
+            if let Some(examples) = round.examples.as_mut() {
+                columns.append(examples);
+            }
+        }
+        examples_dict(py, columns)
     }
 
     /// Counters: rounds, decisions, simulations, leaves_evaluated, batches, ...

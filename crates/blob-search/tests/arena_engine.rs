@@ -72,6 +72,7 @@ fn config(threads: usize, agents: Vec<SeatAgent>, networks: usize) -> ArenaConfi
         deals: deals(4, 4, 4),
         seatings: rotations(4, agents.len()),
         agents,
+        record: None,
     }
 }
 

@@ -194,51 +194,75 @@ def _selfplay_on_ray(
     raise typer.Exit(code)
 
 
-def _teacher_run(
-    spec: str, preset: Any, *, rounds: int, seed: int, out: Path, progress: bool, json_out: bool
-) -> bool:
-    """Teacher self-play (blobmaster.teacher), no network; returns whether Ctrl-C stopped it."""
+def _teacher_engine(spec: str, preset: Any, *, rounds: int, seed: int, device: str) -> Any:
+    """The engine of --teacher, its canonical spec, shard metadata and threads:
+    ISMCTS on Rust threads (blobmaster.teacher) or, for a network agent spec,
+    the recording engine arena (blobmaster.arena_teacher)."""
     from blobmaster._core import TeacherEngine
+    from blobmaster.arena_teacher import (
+        ArenaTeacher,
+        is_network_teacher,
+        parse_network_teacher,
+    )
     from blobmaster.teacher import (
-        TeacherProgress,
         TeacherSpec,
         TeacherSpecError,
-        run_teacher_selfplay,
         teacher_engine_kwargs,
         teacher_metadata,
     )
 
+    if is_network_teacher(spec):
+        try:
+            agent = parse_network_teacher(spec, seed=seed, device=device)
+            arena = ArenaTeacher(agent, preset, rounds=rounds, seed=seed)
+        except (ValueError, TypeError, OverflowError) as e:
+            _fail(f"--teacher: {e}")
+        return arena, spec.strip(), arena.metadata(spec.strip()), arena.threads
     try:
         teacher = TeacherSpec.parse(spec)
     except TeacherSpecError as e:
         _fail(f"--teacher: {e}")
-    sp = preset.selfplay
     kwargs = teacher_engine_kwargs(preset, teacher, rounds=rounds, seed=seed)
     try:
         engine = TeacherEngine(**kwargs)
     except (ValueError, TypeError, OverflowError) as e:
         _fail(f"cannot start the teacher: {e}")
+    return engine, teacher.spec(), teacher_metadata(teacher, kwargs), kwargs["threads"]
+
+
+def _teacher_run(
+    spec: str, preset: Any, *, rounds: int, seed: int, out: Path, progress: bool, json_out: bool,
+    device: str = "auto",
+) -> bool:  # fmt: skip
+    """Teacher self-play (blobmaster.teacher, or blobmaster.arena_teacher for a
+    network search); returns whether Ctrl-C stopped it."""
+    from blobmaster.teacher import TeacherProgress, run_teacher_selfplay
+
+    engine, name, metadata, threads = _teacher_engine(
+        spec, preset, rounds=rounds, seed=seed, device=device
+    )
+    sp = preset.selfplay
     games = sp.full_games
     if not json_out:
-        listed = [f"{p}x{c}" for p, c, _ in kwargs["tables"]]
+        listed = [f"{t.players}x{t.cards}" for t in sp.tables]
         tables = ",".join(listed) if len(listed) <= 6 else f"({len(listed)} kinds)"
         typer.echo(
             f"selfplay: {rounds} {'full games' if games else 'rounds'} played by teacher "
-            f"{teacher.spec()} on every seat, {preset.name} tables {tables}, "
-            f"{kwargs['threads']} threads, out {out}",
+            f"{name} on every seat, {preset.name} tables {tables}, "
+            f"{threads} threads, out {out}",
             err=True,
         )
     per_game = sp.rounds_per_game() if games else 1
     with TeacherProgress(rounds * per_game if per_game else None, enabled=progress) as bar:
         summary = run_teacher_selfplay(
-            engine, out_dir=out, metadata=teacher_metadata(teacher, kwargs),
-            rounds_per_shard=sp.rounds_per_shard, progress=bar,
+            engine, out_dir=out, metadata=metadata, rounds_per_shard=sp.rounds_per_shard,
+            progress=bar,
         )  # fmt: skip
     if json_out:
         data = summary.as_dict()
         data.update(
-            out=str(out), config=preset.name, teacher=teacher.spec(), full_games=games,
-            threads=kwargs["threads"], shard_files=[p.name for p in summary.shards],
+            out=str(out), config=preset.name, teacher=name, full_games=games,
+            threads=threads, shard_files=[p.name for p in summary.shards],
         )  # fmt: skip
         typer.echo(json.dumps(data))
     else:
@@ -308,7 +332,8 @@ def selfplay(
         typer.Option(
             help="Play every seat with this search instead of a network: "
             "ismcts:N[:C][:heuristic][:bids[=T]] (shards to distil the search into a network; "
-            "--config may be a loop preset)."
+            "--config may be a loop preset), or a network search such as "
+            "model:PATH:ismcts:200:0.7:1:network:policy=0.5 (expert iteration)."
         ),
     ] = None,
 ) -> None:
@@ -328,10 +353,11 @@ def selfplay(
         _check_out_dir(out)
         if teacher is not None:
             if model is not None or ray is not None:
-                _fail("--teacher plays without a network: --model and --ray do not apply")
+                _fail("--teacher names its own network: --model and --ray do not apply")
+            _set_torch_threads(torch_threads)
             interrupted = _teacher_run(
                 teacher, preset, rounds=rounds, seed=seed, out=out, progress=progress,
-                json_out=json_out,
+                json_out=json_out, device=device,
             )  # fmt: skip
             if interrupted:
                 raise typer.Exit(EXIT_INTERRUPTED)

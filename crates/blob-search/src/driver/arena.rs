@@ -18,6 +18,7 @@
 //! threads, and deterministic agents give the Python arena's results.
 
 mod pyseed;
+mod recording;
 mod worker;
 
 use std::sync::atomic::AtomicU64;
@@ -28,11 +29,13 @@ use blob_core::Round;
 use crossbeam_channel::{Receiver, unbounded};
 
 pub use pyseed::{blake2b_64_keyed, decision_seed, python_choice};
+pub use recording::Recording;
 
 use super::config::{check_batches, check_workers};
 use super::counters::{SharedCounts, WorkerCounts};
 use super::pool::{Crew, Host, WorkerPool, answer_batch};
 use crate::error::{SearchError, SearchResult};
+use crate::examples::ExampleColumns;
 use crate::ismcts::IsmctsParams;
 use crate::params::SearchParams;
 use crate::queue::{AnswerMsg, LeafQueue, Ticket};
@@ -100,6 +103,9 @@ pub struct ArenaConfig {
     /// The agent index at each seat, one entry per seating of every deal.
     pub seatings: Vec<Vec<usize>>,
     pub agents: Vec<SeatAgent>,
+    /// Record every searched decision as training examples (the arena as a
+    /// teacher); None plays as the duplicate arena does.
+    pub record: Option<Recording>,
 }
 
 impl ArenaConfig {
@@ -127,6 +133,9 @@ impl ArenaConfig {
             if deal.is_over() {
                 return bad(format!("deal {d} is already over"));
             }
+        }
+        if let Some(recording) = &self.record {
+            recording.validate()?;
         }
         if self.agents.is_empty() {
             return bad("at least one agent is needed".into());
@@ -176,6 +185,8 @@ pub struct ArenaRound {
     pub index: u64,
     /// The round played to the end.
     pub end: Round,
+    /// Its searched decisions as examples, when the arena records.
+    pub examples: Option<ExampleColumns>,
 }
 
 struct ArenaShared {

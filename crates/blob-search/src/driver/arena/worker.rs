@@ -10,6 +10,7 @@ use blob_core::{NUM_ACTIONS, Rng, Round};
 use crossbeam_channel::{Receiver, Select};
 
 use super::pyseed::{decision_seed, python_choice};
+use super::recording::RoundRecord;
 use super::{ArenaRound, ArenaShared, SeatAgent};
 use crate::cache::CachedAnswer;
 use crate::driver::counters::WorkerCounts;
@@ -47,6 +48,8 @@ struct Slot {
     leaf_search: Option<LeafIsmcts>,
     /// The network agent searching now, if any.
     searching: Option<usize>,
+    /// The round's searched decisions, when the arena records.
+    record: RoundRecord,
 }
 
 /// The `Waiter::tree` of a network-valued ISMCTS leaf (a slot has one such
@@ -97,6 +100,7 @@ impl ArenaWorker {
                 trees: Vec::new(),
                 leaf_search: None,
                 searching: None,
+                record: RoundRecord::default(),
             })
             .collect();
         let requests = (0..shared.config.networks)
@@ -245,6 +249,7 @@ impl ArenaWorker {
         slot.seating = (index % per_deal) as usize;
         slot.leaf_search = None;
         slot.searching = None;
+        slot.record.clear();
     }
 
     /// Advances round `g` as far as it goes without waiting.
@@ -263,9 +268,12 @@ impl ArenaWorker {
             if self.slots[g].searching.is_none() {
                 let slot = &mut self.slots[g];
                 let Some(seat) = slot.round.current_player() else {
+                    let examples = (self.shared.config.record.as_ref())
+                        .map(|rec| slot.record.examples(rec, slot.index, &slot.round));
                     self.finished.push(ArenaRound {
                         index: slot.index,
                         end: slot.round,
+                        examples,
                     });
                     slot.state = SlotState::Idle;
                     self.counts.rounds += 1;
@@ -275,6 +283,7 @@ impl ArenaWorker {
                 let legal = slot.round.legal_actions();
                 if legal.len() == 1 {
                     slot.round.apply_legal(legal.0.trailing_zeros() as usize);
+                    slot.record.played();
                     self.counts.forced_moves += 1;
                     progressed = true;
                     continue;
@@ -302,10 +311,14 @@ impl ArenaWorker {
     fn decide_here(&mut self, g: usize, agent: usize, seat: usize) -> SearchResult<Option<usize>> {
         let round = self.slots[g].round;
         let action = match &self.shared.config.agents[agent] {
-            SeatAgent::Heuristic => heuristic_action(&round),
+            SeatAgent::Heuristic => {
+                self.slots[g].record.played();
+                heuristic_action(&round)
+            }
             SeatAgent::Random { seed } => {
                 let legal = round.legal_actions();
                 let pick = python_choice(decision_seed(*seed, &round), legal.len());
+                self.slots[g].record.played();
                 legal.iter().nth(pick as usize).expect("pick < legal.len()")
             }
             SeatAgent::Rollout {
@@ -324,14 +337,16 @@ impl ArenaWorker {
                     &mut evaluator,
                     &mut Rng::new(seed),
                 );
-                most_visited(&round, &outcome.visits, &outcome.root_prior)
-                    .unwrap_or_else(|| heuristic_action(&round))
+                let chosen = most_visited(&round, &outcome.visits, &outcome.root_prior)
+                    .unwrap_or_else(|| heuristic_action(&round));
+                self.searched_move(g, &outcome.visits, &outcome.root_prior, chosen)
             }
             SeatAgent::Ismcts { params, seed } => {
                 let mut rng = Rng::new(decision_seed(*seed, &round));
                 let outcome = self.ismcts.search(&round, seat, params, &mut rng)?;
-                most_visited(&round, &outcome.visits, &[0.0; NUM_ACTIONS])
-                    .unwrap_or_else(|| heuristic_action(&round))
+                let chosen = most_visited(&round, &outcome.visits, &[0.0; NUM_ACTIONS])
+                    .unwrap_or_else(|| heuristic_action(&round));
+                self.searched_move(g, &outcome.visits, &[0.0; NUM_ACTIONS], chosen)
             }
             SeatAgent::GuidedIsmcts { params, seed, .. } if params.rollout == Rollout::Network => {
                 let rng = Rng::new(decision_seed(*seed, &round));
@@ -357,6 +372,26 @@ impl ArenaWorker {
             }
         };
         Ok(Some(action))
+    }
+
+    /// The move of a finished search at round `g`: the agent's `chosen` one,
+    /// or, when the arena records, the decision recorded and the move maybe
+    /// drawn with the temperature (see [`RoundRecord::searched`]).
+    fn searched_move(
+        &mut self,
+        g: usize,
+        visits: &[f32; NUM_ACTIONS],
+        tiebreak: &[f32; NUM_ACTIONS],
+        chosen: usize,
+    ) -> usize {
+        let slot = &mut self.slots[g];
+        match &self.shared.config.record {
+            Some(rec) => {
+                slot.record
+                    .searched(rec, slot.index, &slot.round, visits, tiebreak, chosen)
+            }
+            None => chosen,
+        }
     }
 
     fn network(&self, agent: usize) -> (usize, &SearchParams) {
@@ -416,10 +451,13 @@ impl ArenaWorker {
     /// the Gumbel decision without noise (agents play with `for_play()`).
     fn finish_search(&mut self, g: usize) -> SearchResult<()> {
         if let Some(search) = self.slots[g].leaf_search.take() {
-            let slot = &mut self.slots[g];
             let outcome = search.outcome();
-            let action = most_visited(&slot.round, &outcome.visits, &search.root_prior())
-                .unwrap_or_else(|| heuristic_action(&slot.round));
+            let prior = search.root_prior();
+            let round = &self.slots[g].round;
+            let chosen = most_visited(round, &outcome.visits, &prior)
+                .unwrap_or_else(|| heuristic_action(round));
+            let action = self.searched_move(g, &outcome.visits, &prior, chosen);
+            let slot = &mut self.slots[g];
             slot.round.apply_legal(action);
             slot.searching = None;
             self.counts.decisions += 1;
@@ -438,8 +476,10 @@ impl ArenaWorker {
             let outcome =
                 self.ismcts
                     .search_with_prior(&slot.round, seat, params, Some(&prior), &mut rng)?;
-            let action = most_visited(&slot.round, &outcome.visits, &prior)
+            let chosen = most_visited(&slot.round, &outcome.visits, &prior)
                 .unwrap_or_else(|| heuristic_action(&slot.round));
+            let action = self.searched_move(g, &outcome.visits, &prior, chosen);
+            let slot = &mut self.slots[g];
             slot.round.apply_legal(action);
             slot.searching = None;
             self.counts.decisions += 1;
@@ -458,9 +498,11 @@ impl ArenaWorker {
         let gumbel_action = gumbel
             .and_then(|gp| gumbel::decide(&slot.trees, &[0.0; NUM_ACTIONS], &gp))
             .map(|(action, _)| action);
-        let action = gumbel_action
+        let chosen = gumbel_action
             .or_else(|| most_visited(&slot.round, &visits, &priors))
             .unwrap_or_else(|| heuristic_action(&slot.round));
+        let action = self.searched_move(g, &visits, &priors, chosen);
+        let slot = &mut self.slots[g];
         slot.round.apply_legal(action);
         slot.searching = None;
         self.counts.decisions += 1;
