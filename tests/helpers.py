@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+from typing import Any
 
 import blobmaster as bm
 from blobmaster.replay import ShardMetadata
@@ -136,3 +139,24 @@ threshold = {threshold}
 references = [{references}]
 reference_deals = 2
 """
+
+
+def cli_train_tiny(shards: Path, folder: Path, steps: int) -> dict[str, Any]:
+    """``blobmaster train`` of a tiny network on ``shards`` for ``steps``
+    steps (run folder ``folder / "run"``); asserts it succeeded and returns
+    its JSON summary."""
+    from typer.testing import CliRunner
+
+    from blobmaster.cli import app
+
+    config = folder / "tiny.toml"
+    config.write_text("[train]\nmodel = 'tiny'\nwarmup_steps = 1\ncheckpoint_every = 0\n")
+    args = (
+        "train", shards, "--out", folder / "run", "--steps", steps, "--config", config,
+        "--batch-size", 16, "--device", "cpu", "--torch-threads", 1, "--no-progress", "--json",
+    )  # fmt: skip
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary: dict[str, Any] = json.loads(result.stdout)
+    assert summary["step"] == steps and Path(summary["model_path"]).is_file()
+    return summary

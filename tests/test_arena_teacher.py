@@ -27,6 +27,7 @@ from blobmaster.config import parse_config
 from blobmaster.model import ModelConfig, default_model, save_model
 from blobmaster.replay import list_shards, read_shards, validate_shard
 from blobmaster.teacher import run_teacher_selfplay
+from helpers import cli_train_tiny
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -162,15 +163,7 @@ def test_cli_network_teacher_then_train(tmp_path: Path, tiny_model: Path) -> Non
     assert summary["rounds"] == 6 and summary["teacher"] == spec
     assert summary["shard_files"] == ["shard-000000.parquet", "shard-000001.parquet"]
     assert _cli("validate", out).exit_code == 0
-    train_cfg = tmp_path / "tiny.toml"
-    train_cfg.write_text("[train]\nmodel = 'tiny'\nwarmup_steps = 1\ncheckpoint_every = 0\n")
-    run = tmp_path / "run"
-    result = _cli(
-        "train", out, "--out", run, "--steps", 2, "--config", train_cfg, "--batch-size", 16,
-        "--device", "cpu", "--torch-threads", 1, "--no-progress", "--json",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["step"] == 2
+    cli_train_tiny(out, tmp_path, steps=2)
 
 
 def test_cli_network_teacher_errors(tmp_path: Path, tiny_model: Path) -> None:

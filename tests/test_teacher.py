@@ -24,6 +24,7 @@ from blobmaster.teacher import (
     teacher_engine_kwargs,
     teacher_metadata,
 )
+from helpers import cli_train_tiny
 
 TABLES = "tables = [{ players = 3, cards = 3 }, { players = 4, cards = 2, weight = 2.0 }]\n"
 
@@ -166,16 +167,7 @@ def test_cli_teacher_then_train(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert _frame(out).equals(_frame(again))
     # `blobmaster train` reads them unchanged.
-    train_cfg = tmp_path / "tiny.toml"
-    train_cfg.write_text("[train]\nmodel = 'tiny'\nwarmup_steps = 1\ncheckpoint_every = 0\n")
-    run = tmp_path / "run"
-    result = _cli(
-        "train", out, "--out", run, "--steps", 3, "--config", train_cfg, "--batch-size", 16,
-        "--device", "cpu", "--torch-threads", 1, "--no-progress", "--json",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    trained = json.loads(result.stdout)
-    assert trained["step"] == 3 and Path(trained["model_path"]).is_file()
+    cli_train_tiny(out, tmp_path, steps=3)
 
 
 def test_cli_teacher_errors(tmp_path: Path) -> None:

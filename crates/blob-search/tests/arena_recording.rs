@@ -59,13 +59,14 @@ fn recording(temperature_moves: u32) -> Recording {
 
 /// Every round of the schedule, in schedule order.
 fn play(config: ArenaConfig) -> Vec<ArenaRound> {
+    let total = config.rounds() as usize;
     let engine = ArenaEngine::start(config).unwrap();
     let mut net = ObservationNet;
     let mut nets: Vec<&mut dyn Evaluator> = vec![&mut net];
     serve_arena(&engine, &mut nets, 64).unwrap();
     let mut rounds = engine.take_results().unwrap();
     rounds.sort_by_key(|r| r.index);
-    assert_eq!(rounds.len(), 6);
+    assert_eq!(rounds.len(), total);
     rounds
 }
 
@@ -169,12 +170,7 @@ fn a_resumed_run_plays_and_records_as_the_uninterrupted_one() {
         }),
     );
     resumed_config.deals.drain(..2);
-    let engine = ArenaEngine::start(resumed_config).unwrap();
-    let mut net = ObservationNet;
-    let mut nets: Vec<&mut dyn Evaluator> = vec![&mut net];
-    serve_arena(&engine, &mut nets, 64).unwrap();
-    let mut resumed = engine.take_results().unwrap();
-    resumed.sort_by_key(|r| r.index);
+    let resumed = play(resumed_config);
     assert_eq!(resumed.len(), 4);
     for (r, f) in resumed.iter().zip(&full[2..]) {
         assert_eq!(r.end, f.end);
