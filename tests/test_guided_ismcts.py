@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import blobmaster as bm
 from blobmaster import _core
+from blobmaster._core import InvalidArgumentError
 from blobmaster.agent_specs import parse_agent_spec
 from blobmaster.agents import AgentError, GuidedIsmctsAgent
 from blobmaster.arena import ArenaReport, play_duplicate
@@ -131,17 +132,22 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         "model:random:ismcts:200:0.7:0:network",
         "model:random:ismcts:200:network:policy",
         "model:random:ismcts:200:network:policy=0.5",
+        "model:random:ismcts:200:network:blend=0.5",
+        "model:random:ismcts:200:0.7:0:network:blend=0.25:policy=0.5",
     ):
         agent = parse_agent_spec(spec, seed=3)
         assert isinstance(agent, GuidedIsmctsAgent)
         assert "random-net:" + spec.removeprefix("model:random:") == agent.name
         again = parse_agent_spec("model:random:" + agent.name.removeprefix("random-net:"))
-        assert (again.iterations, again.exploration, again.prior_weight, again.rollout) == (
-            agent.iterations,
-            agent.exploration,
-            agent.prior_weight,
-            agent.rollout,
-        )
+        assert (
+            again.iterations, again.exploration, again.prior_weight, again.rollout,
+            again.playout_weight, again.inference,
+        ) == (
+            agent.iterations, agent.exploration, agent.prior_weight, agent.rollout,
+            agent.playout_weight, agent.inference,
+        )  # fmt: skip
+    blended = parse_agent_spec("model:random:ismcts:200:network:blend=0.5")
+    assert blended.playout_weight == 0.5 and blended.describe()["playout_weight"] == 0.5
     agent = parse_agent_spec("default:ismcts")
     assert isinstance(agent, GuidedIsmctsAgent)
     assert agent.name == "default:ismcts:1000" and agent.prior_weight == 1.0
@@ -155,6 +161,10 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         ("ismcts:100:policy", "network leaves"),
         ("model:random:ismcts:100:heuristic:policy", "network leaves"),
         ("model:random:ismcts:100:network:policy=0", "inference_temperature"),
+        ("model:random:ismcts:100:network:blend=2", "playout_weight"),
+        ("model:random:ismcts:100:network:blend=x", "blend=L"),
+        ("model:random:ismcts:100:heuristic:blend=0.5", "network leaves"),
+        ("ismcts:100:blend=0.5", "network"),
     ):
         with pytest.raises(AgentError, match=match):
             parse_agent_spec(bad)
@@ -186,12 +196,12 @@ def test_engine_arena_plays_network_leaves_as_the_python_agent_does() -> None:
         return [
             parse_agent_spec("model:random:ismcts:20:0.7:1:network", seed=5),
             parse_agent_spec("model:random:ismcts:20:0.7:0:network:policy", seed=7),
-            parse_agent_spec("heuristic"),
+            parse_agent_spec("model:random:ismcts:20:0.7:1:network:blend=0.5", seed=9),
         ]
 
     engine_agents, python_agents = agents(), agents()
-    engine = play_duplicate(engine_agents, 3, 3, 2, seed=8, progress=False, engine=True)
-    python = play_duplicate(python_agents, 3, 3, 2, seed=8, progress=False, engine=False)
+    engine = play_duplicate(engine_agents, 3, 3, 3, seed=8, progress=False, engine=True)
+    python = play_duplicate(python_agents, 3, 3, 3, seed=8, progress=False, engine=False)
     assert _comparable(engine) == _comparable(python)
     # One evaluation per iteration (and the root's for the prior), minus
     # the exact last-trick leaves.
@@ -224,6 +234,19 @@ def test_network_leaves_are_valued_by_the_evaluator_one_at_a_time() -> None:
     rows.clear()
     _core.ismcts(r, iterations=40, rollout="network", evaluator=quarter, prior_weight=0.0)
     assert len(rows) == 40
+
+
+def test_playout_weight_one_is_ismcts_with_heuristic_playouts() -> None:
+    r = _position(4)
+    kw = dict(iterations=80, seed=2)
+    blended = _core.ismcts(
+        r, rollout="network", evaluator=_uniform, prior_weight=0.0, playout_weight=1.0, **kw
+    )
+    playouts = _core.ismcts(r, rollout="heuristic", **kw)
+    np.testing.assert_array_equal(blended[0], playouts[0])
+    np.testing.assert_array_equal(blended[1], playouts[1])
+    with pytest.raises(InvalidArgumentError, match="playout_weight"):
+        _core.ismcts(r, rollout="network", evaluator=_uniform, playout_weight=1.5, **kw)
 
 
 def test_network_leaf_errors_are_clear() -> None:

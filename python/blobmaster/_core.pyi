@@ -386,8 +386,9 @@ class ArenaEngine:
     inference_candidates, inference_temperature), ``heuristic``, ``random``
     (seed), ``rollout`` (seed, the search keys, rollouts), ``ismcts`` (seed,
     iterations, exploration, rollout, prior_weight, and the inference keys) or
-    ``guided_ismcts`` (net and the ismcts keys: one evaluation of the mover's
-    view per decision, its policy the root prior). Network ``net``'s
+    ``guided_ismcts`` (net, the ismcts keys and playout_weight: one
+    evaluation of the mover's view per decision, its policy the root prior;
+    with the network rollout, every leaf too). Network ``net``'s
     leaves are answered through ``next_batch(net)`` / ``submit(net, ...)``.
     Bad input raises InvalidArgumentError and starts nothing.
     """
@@ -531,6 +532,7 @@ def ismcts(
     perfect_information: bool = False,
     prior: npt.NDArray[np.float32] | None = None,
     prior_weight: float = 1.0,
+    playout_weight: float = 0.0,
     evaluator: str
     | Callable[
         [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
@@ -562,7 +564,11 @@ def ismcts(
     seat's own view, values relative to it), one leaf per call. The root's
     own evaluation is the prior (none when ``prior_weight`` is 0), so
     ``prior`` must not be given; leaves in the last trick are valued exactly.
-    An evaluator with another rollout is an InvalidArgumentError.
+    ``playout_weight`` λ in [0, 1] blends a heuristic playout in the
+    iteration's sampled deal into each leaf value, ``λ * playout + (1 - λ) *
+    network`` (the network is blind to the sampled hands; 0, the default, is
+    the network alone; other rollouts must leave it 0). An evaluator with
+    another rollout is an InvalidArgumentError.
 
     ``inference="bids"`` weighs the sampled deals by how likely each
     opponent's bid is under the soft rule-based bidder

@@ -705,7 +705,10 @@ class GuidedIsmctsAgent(IsmctsAgent):
     node is valued by the network from the mover's own view (the search's
     observer), one network evaluation per iteration. Here they go one at a
     time; ``blobmaster eval`` runs the same search in the engine arena with
-    the leaves of many rounds batched."""
+    the leaves of many rounds batched. ``playout_weight`` λ > 0 blends a
+    heuristic playout in the iteration's world into each such value:
+    ``λ * playout + (1 - λ) * network`` (the network is blind to the sampled
+    hands, the playout reads them)."""
 
     _rollouts = ISMCTS_ROLLOUTS
 
@@ -720,6 +723,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
         inference: str = "uniform",
         inference_temperature: float | None = None,
         inference_candidates: int | None = None,
+        playout_weight: float = 0.0,
         device: Any = "auto",
         seed: int | None = None,
         label: str | None = None,
@@ -727,6 +731,16 @@ class GuidedIsmctsAgent(IsmctsAgent):
         """``model`` as for :class:`ModelAgent`; ``label``: the name's model
         part instead of the one derived from ``model``; the rest as for
         :class:`IsmctsAgent`."""
+        if isinstance(playout_weight, bool) or not (
+            isinstance(playout_weight, (int, float)) and 0 <= playout_weight <= 1
+        ):
+            raise AgentError(f"playout_weight must be a number in 0..1, got {playout_weight!r}")
+        if playout_weight > 0 and rollout != "network":
+            raise AgentError(
+                "playout_weight blends playouts into the network's leaf values: it needs "
+                "network leaves (spec MODEL:ismcts:N[:C[:W]]:network:blend=L)"
+            )
+        self.playout_weight = float(playout_weight)
         super().__init__(
             iterations, exploration=exploration, rollout=rollout, inference=inference,
             inference_temperature=inference_temperature,
@@ -742,7 +756,8 @@ class GuidedIsmctsAgent(IsmctsAgent):
         self.net, self.device, self.model_label, self.model_source = load_network(model, device)
         if label is not None:
             self.model_label = label
-        # The spec that builds this agent again: MODEL:ismcts:N[:C[:W]][:ROLLOUT][:bids].
+        # The spec that builds this agent again:
+        # MODEL:ismcts:N[:C[:W]][:ROLLOUT][:blend=L][:bids|policy[=T]].
         search = f"ismcts:{self.iterations}"
         if self.prior_weight != ISMCTS_PRIOR_WEIGHT:
             search += f":{self.exploration:g}:{self.prior_weight:g}"
@@ -753,6 +768,14 @@ class GuidedIsmctsAgent(IsmctsAgent):
         """Positions sent to the network so far."""
         self.batches = 0
         """Network calls so far."""
+
+    def _search_suffix(self) -> str:
+        out = super()._search_suffix()
+        if self.playout_weight > 0:
+            rollout = f":{self.rollout}"
+            head, _, tail = out.partition(rollout)
+            out = f"{head}{rollout}:blend={self.playout_weight:g}{tail}"
+        return out
 
     def prior(self, round: Round) -> np.ndarray:
         """The network's policy (66 float32, zero off the legal actions) for
@@ -785,6 +808,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
             exploration=self.exploration,
             rollout="network",
             prior_weight=self.prior_weight,
+            playout_weight=self.playout_weight,
             evaluator=self._evaluate,
             seed=decision_seed(self.seed, round),
             **self.inference_kwargs(),
@@ -801,5 +825,8 @@ class GuidedIsmctsAgent(IsmctsAgent):
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
-        out.update(prior_weight=self.prior_weight, model=self.model_source, device=str(self.device))
+        out.update(
+            prior_weight=self.prior_weight, playout_weight=self.playout_weight,
+            model=self.model_source, device=str(self.device),
+        )  # fmt: skip
         return out

@@ -80,6 +80,7 @@ def engine_specs(
                     "exploration": agent.exploration,
                     "rollout": agent.rollout,
                     "prior_weight": agent.prior_weight,
+                    "playout_weight": agent.playout_weight,
                 }
                 | agent.inference_kwargs()
             )

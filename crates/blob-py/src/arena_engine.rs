@@ -96,11 +96,12 @@ fn inference(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<Inference> {
 }
 
 /// The spec's ISMCTS keys (`iterations`, `exploration`, `rollout`,
-/// `prior_weight`, the inference keys).
+/// `prior_weight`, `playout_weight`, the inference keys).
 fn ismcts_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<IsmctsParams> {
     let rollout: String = field(spec, k, "rollout", Some("random".into()))?;
     let exploration: f64 = field(spec, k, "exploration", Some(DEFAULT_EXPLORATION as f64))?;
     let prior_weight: f64 = field(spec, k, "prior_weight", Some(DEFAULT_PRIOR_WEIGHT as f64))?;
+    let playout_weight: f64 = field(spec, k, "playout_weight", Some(0.0))?;
     Ok(IsmctsParams::new(count(
         field(spec, k, "iterations", Some(1000))?,
         k,
@@ -109,6 +110,7 @@ fn ismcts_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<IsmctsPara
     .with_exploration(exploration as f32)
     .with_rollout(Rollout::from_name(&rollout)?)
     .with_prior_weight(prior_weight as f32)
+    .with_playout_weight(playout_weight as f32)
     .with_inference(inference(spec, k)?))
 }
 

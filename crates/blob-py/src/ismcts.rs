@@ -31,11 +31,14 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 /// instead of a playout (as `_core.search` takes it: "uniform",
 /// "heuristic" or a function of (states, masks), every row the searching
 /// seat's own view); the root's own evaluation is then the prior (unless
-/// `prior_weight` is 0), and `prior` must not be given.
+/// `prior_weight` is 0), and `prior` must not be given; `playout_weight`
+/// λ blends a heuristic playout in the iteration's world into each value
+/// (`λ * playout + (1 - λ) * network`).
 #[pyfunction]
 #[pyo3(signature = (
     round, *, iterations = 1000, exploration = 0.7, rollout = "random", seed = None,
-    perfect_information = false, prior = None, prior_weight = 1.0, evaluator = None,
+    perfect_information = false, prior = None, prior_weight = 1.0, playout_weight = 0.0,
+    evaluator = None,
     inference = "uniform", inference_candidates = 1024, inference_temperature = 0.5
 ))]
 #[allow(clippy::too_many_arguments)] // the Python keyword arguments
@@ -49,6 +52,7 @@ pub fn ismcts<'py>(
     perfect_information: bool,
     prior: Option<PyReadonlyArray1<'py, f32>>,
     prior_weight: f64,
+    playout_weight: f64,
     evaluator: Option<Bound<'py, PyAny>>,
     inference: &str,
     inference_candidates: i128,
@@ -63,6 +67,7 @@ pub fn ismcts<'py>(
         .with_exploration(exploration as f32)
         .with_rollout(Rollout::from_name(rollout).map_err(BindingError::from)?)
         .with_prior_weight(prior_weight as f32)
+        .with_playout_weight(playout_weight as f32)
         .with_inference(
             Inference::from_name(
                 inference,

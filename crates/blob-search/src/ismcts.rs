@@ -124,6 +124,13 @@ pub struct IsmctsParams {
     /// Weight `w` of the root prior's bonus, finite and >= 0 (used only by
     /// [`Ismcts::search_with_prior`] with a prior; 0 ignores the prior).
     pub prior_weight: f32,
+    /// With [`Rollout::Network`]: the weight `λ` in 0..=1 of a heuristic
+    /// playout in the iteration's world, blended into each leaf's value as
+    /// `λ * playout + (1 - λ) * network` (AlphaGo's mixed leaf evaluation).
+    /// The network values a leaf from the observer's view, blind to the
+    /// sampled hands; the playout reads them. 0 (the default) is the
+    /// network alone; other rollouts must leave it 0.
+    pub playout_weight: f32,
 }
 
 impl IsmctsParams {
@@ -137,11 +144,17 @@ impl IsmctsParams {
             information: Information::Imperfect,
             inference: Inference::Uniform,
             prior_weight: DEFAULT_PRIOR_WEIGHT,
+            playout_weight: 0.0,
         }
     }
 
     pub fn with_prior_weight(mut self, prior_weight: f32) -> IsmctsParams {
         self.prior_weight = prior_weight;
+        self
+    }
+
+    pub fn with_playout_weight(mut self, playout_weight: f32) -> IsmctsParams {
+        self.playout_weight = playout_weight;
         self
     }
 
@@ -178,6 +191,19 @@ impl IsmctsParams {
                 "prior_weight must be a finite number >= 0, got {}",
                 self.prior_weight
             )));
+        }
+        if !(0.0..=1.0).contains(&self.playout_weight) {
+            return Err(SearchError::InvalidParam(format!(
+                "playout_weight must be a number in 0..=1, got {}",
+                self.playout_weight
+            )));
+        }
+        if self.playout_weight > 0.0 && self.rollout != Rollout::Network {
+            return Err(SearchError::InvalidParam(
+                "playout_weight blends playouts into the network's leaf values: it needs the \
+                 network rollout"
+                    .into(),
+            ));
         }
         if matches!(self.inference, Inference::Policy { .. }) && self.rollout != Rollout::Network {
             return Err(SearchError::InvalidParam(

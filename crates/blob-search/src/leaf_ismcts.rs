@@ -29,6 +29,7 @@ use blob_core::{MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
 
 use crate::error::{SearchError, SearchResult};
 use crate::evaluator::{Evaluator, LeafBatch};
+use crate::heuristic::play_out_heuristic;
 use crate::inference::{Inference, opponent_actions, opponents_have_bid, systematic_resample};
 use crate::ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, Rollout};
 use crate::tree::{absolute_values, advance_forced, masked_softmax};
@@ -87,6 +88,9 @@ pub struct LeafIsmcts {
     root_pending: bool,
     waiting: Option<Awaited>,
     weighing: Option<Weighing>,
+    /// The heuristic playout's values of the leaf awaited, by absolute seat,
+    /// when `playout_weight` > 0.
+    playout: [f32; MAX_PLAYERS],
     value_sum: [f64; MAX_PLAYERS],
 }
 
@@ -148,6 +152,7 @@ impl LeafIsmcts {
             root_pending,
             waiting: None,
             weighing,
+            playout: [0.0; MAX_PLAYERS],
             value_sum: [0.0; MAX_PLAYERS],
         })
     }
@@ -208,6 +213,11 @@ impl LeafIsmcts {
                 self.back_up(&values);
                 continue;
             }
+            if self.params.playout_weight > 0.0 {
+                let mut playout = leaf;
+                play_out_heuristic(&mut playout);
+                self.playout = playout.values_from(0);
+            }
             self.waiting = Some(Awaited::Leaf);
             return Ok(LeafRequest::Evaluate {
                 state: leaf,
@@ -239,7 +249,13 @@ impl LeafIsmcts {
             Some(Awaited::Bid) => self.weigh(priors),
             Some(Awaited::Leaf) => {
                 let players = self.round.num_players();
-                let values = absolute_values(relative_values, self.observer, players);
+                let mut values = absolute_values(relative_values, self.observer, players);
+                let lambda = self.params.playout_weight;
+                if lambda > 0.0 {
+                    for (v, p) in values.iter_mut().zip(self.playout) {
+                        *v = lambda * p + (1.0 - lambda) * *v;
+                    }
+                }
                 self.back_up(&values);
             }
         }

@@ -166,3 +166,45 @@ fn it_never_peeks() {
     assert!(checked > 30);
     assert!(peeked * 2 > checked, "{peeked} of {checked}");
 }
+
+/// `playout_weight` 1 values every leaf by the heuristic playout in the
+/// iteration's world alone: with no root prior that is ISMCTS with heuristic
+/// playouts, visit for visit (so the playout is played in the sampled world,
+/// its values by absolute seat). Out-of-range weights, and a weight with
+/// playouts instead of network leaves, are errors.
+#[test]
+fn playout_weight_one_is_ismcts_with_heuristic_playouts() {
+    let mut rng = Rng::new(17);
+    for _ in 0..12 {
+        let r = position(&mut rng);
+        let seat = r.current_player().unwrap();
+        let blended = network(150).with_prior_weight(0.0).with_playout_weight(1.0);
+        let (all_playout, _) =
+            search_with_evaluator(&r, seat, &blended, Rng::new(5), &mut ObservationNet).unwrap();
+        let heuristic = IsmctsParams::new(150).with_rollout(Rollout::Heuristic);
+        let plain = Ismcts::new()
+            .search(&r, seat, &heuristic, &mut Rng::new(5))
+            .unwrap();
+        assert_eq!(all_playout.visits, plain.visits);
+        assert_eq!(all_playout.root_value, plain.root_value);
+        // The network alone searches differently.
+        let (network_only, _) = search_with_evaluator(
+            &r,
+            seat,
+            &blended.clone().with_playout_weight(0.0),
+            Rng::new(5),
+            &mut ObservationNet,
+        )
+        .unwrap();
+        assert_ne!(network_only.root_value, plain.root_value);
+    }
+    for bad in [-0.1, 1.5, f32::NAN] {
+        assert!(network(10).with_playout_weight(bad).validate().is_err());
+    }
+    let playouts = IsmctsParams::new(10)
+        .with_rollout(Rollout::Heuristic)
+        .with_playout_weight(0.5);
+    assert!(
+        matches!(playouts.validate(), Err(SearchError::InvalidParam(m)) if m.contains("network"))
+    );
+}
