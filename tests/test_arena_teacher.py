@@ -83,7 +83,11 @@ def test_shards_are_whole_rounds_with_the_search_policy(tmp_path: Path, tiny_mod
         assert info.models == ("teacher:model:tiny:ismcts:24:0.7:1:network",)
         assert json.loads(info.searches[0])["temperature_moves"] == 4
     frame = _frame(tmp_path)
-    assert sorted(frame["round_id"].unique().to_list()) == list(range(9))
+    assert frame["round_id"].unique(maintain_order=True).to_list() == list(range(9))
+    # Whole rounds in order: shard k holds rounds 4k..4k+3.
+    for k, shard in enumerate(summary.shards):
+        ids = pl.read_parquet(shard)["round_id"].unique().sort().to_list()
+        assert ids == list(range(4 * k, min(4 * k + 4, 9)))
     assert summary.decisions > 9 * 4, "several searched decisions a round"
     assert summary.iterations > summary.decisions * 10, "network leaves counted"
     for (round_id,), rows in frame.group_by(["round_id"]):
@@ -142,7 +146,7 @@ def test_teacher_specs_and_settings_are_checked(tiny_model: Path) -> None:
 def test_an_arena_that_does_not_record_has_no_examples() -> None:
     deal = Round(4, 3, dealer=0, trump=1, seed=3)
     with ArenaEngine([deal], [[0, 0, 0, 0]], [{"kind": "heuristic"}]) as engine:
-        with pytest.raises(InvalidArgumentError, match="record=True"):
+        with pytest.raises(InvalidArgumentError, match="does not record"):
             engine.take_examples()
     with pytest.raises(InvalidArgumentError, match="temperature"):
         ArenaEngine([deal], [[0] * 4], [{"kind": "heuristic"}], record=True, temperature=-1.0)

@@ -437,9 +437,10 @@ class ArenaEngine:
         worker failed."""
     def take_examples(self) -> dict[str, npt.NDArray[Any]]:
         """The examples of the rounds finished since the last call (of this or
-        ``take_results``), each round's rows together, rounds in no set order;
-        the columns of ``SelfPlayEngine.take_examples``. Raises
-        InvalidArgumentError when the engine does not record."""
+        ``take_results``), in schedule order: a round that finished before an
+        earlier one waits for it, so the rounds handed out are always a
+        prefix of the schedule. The columns of ``SelfPlayEngine.take_examples``.
+        Raises InvalidArgumentError when the engine does not record."""
     def stats(self) -> dict[str, float]:
         """Counters: rounds, decisions, simulations, leaves_evaluated, batches, ..."""
     @property

@@ -14,8 +14,11 @@ on a background thread. It reads like a ``TeacherEngine``, so
 :func:`blobmaster.teacher.run_teacher_selfplay` writes its shards.
 
 Round ``i`` is the arena deal ``i`` of a seed derived from the run's seed (so
-never an evaluation's deals) and its examples carry round id ``i``; a run
-resumed with ``first_round`` plays the deals after those on disk. With one
+never an evaluation's deals) and its examples carry round id ``i``. Rounds
+are handed out in order (one that finishes early waits for the ones before
+it), so the shards always hold a prefix of the rounds, and a run resumed
+with ``first_round`` (one past the last round on disk) plays and records
+exactly what the uninterrupted run would have, up to float rounding. With one
 worker thread the rounds and examples are reproducible up to the float
 rounding of batches of different sizes.
 """

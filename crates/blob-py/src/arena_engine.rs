@@ -5,7 +5,6 @@
 use blob_search::inference::Inference;
 use std::sync::Arc;
 
-use blob_search::ExampleColumns;
 use blob_search::driver::arena::{ArenaConfig, ArenaEngine, Recording, SeatAgent};
 use blob_search::ismcts::{DEFAULT_EXPLORATION, DEFAULT_PRIOR_WEIGHT};
 use blob_search::{IsmctsParams, Rollout, SearchParams};
@@ -284,23 +283,13 @@ impl PyArenaEngine {
             .collect())
     }
 
-    /// The examples of every round finished since the last call (of this or
-    /// `take_results`, whose rounds' examples are dropped), each round's rows
-    /// together, rounds in no set order: the columns of
-    /// `SelfPlayEngine.take_examples`. Only for an engine that records.
+    /// The examples of the rounds finished since the last call (of this or
+    /// `take_results`), in schedule order: a round that finished before an
+    /// earlier one waits for it, so the rounds handed out are always a
+    /// prefix. The columns of `SelfPlayEngine.take_examples`. Only for an
+    /// engine that records.
     fn take_examples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        if self.engine.config().record.is_none() {
-            return Err(BindingError::Argument(
-                "this arena does not record: start it with record=True".into(),
-            )
-            .into());
-        }
-        let mut columns = ExampleColumns::default();
-        for mut round in self.engine.take_results().map_err(BindingError::from)? {
-            if let Some(examples) = round.examples.as_mut() {
-                columns.append(examples);
-            }
-        }
+        let columns = self.engine.take_examples().map_err(BindingError::from)?;
         examples_dict(py, columns)
     }
 

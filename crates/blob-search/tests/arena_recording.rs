@@ -177,3 +177,27 @@ fn a_resumed_run_plays_and_records_as_the_uninterrupted_one() {
         assert_eq!(r.examples, f.examples, "same rows, same round ids");
     }
 }
+
+#[test]
+fn take_examples_hands_out_the_rounds_in_schedule_order() {
+    let by_results = play(config(2, Some(recording(4))));
+    let engine = ArenaEngine::start(config(2, Some(recording(4)))).unwrap();
+    let mut net = ObservationNet;
+    let mut nets: Vec<&mut dyn Evaluator> = vec![&mut net];
+    serve_arena(&engine, &mut nets, 64).unwrap();
+    let examples = engine.take_examples().unwrap();
+    let mut expected = blob_search::ExampleColumns::default();
+    for r in by_results {
+        expected.append(&mut r.examples.unwrap());
+    }
+    assert_eq!(examples, expected);
+    assert!(
+        engine.take_examples().unwrap().is_empty(),
+        "handed out once"
+    );
+    let plain = ArenaEngine::start(config(1, None)).unwrap();
+    assert!(matches!(
+        plain.take_examples(),
+        Err(SearchError::InvalidConfig(_))
+    ));
+}

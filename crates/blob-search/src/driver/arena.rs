@@ -29,7 +29,7 @@ use blob_core::Round;
 use crossbeam_channel::{Receiver, unbounded};
 
 pub use pyseed::{blake2b_64_keyed, decision_seed, python_choice};
-pub use recording::Recording;
+pub use recording::{InOrder, Recording};
 
 use super::config::{check_batches, check_workers};
 use super::counters::{SharedCounts, WorkerCounts};
@@ -221,6 +221,8 @@ pub struct ArenaStats {
 pub struct ArenaEngine {
     shared: Arc<ArenaShared>,
     workers: WorkerPool,
+    /// Recorded rounds waiting for an earlier one (see [`Self::take_examples`]).
+    recorded: Mutex<InOrder>,
 }
 
 impl ArenaEngine {
@@ -252,7 +254,11 @@ impl ArenaEngine {
         let workers = WorkerPool::start("blob-arena", &shared, receivers, |id, shared, rxs| {
             ArenaWorker::new(id, shared, rxs).run()
         })?;
-        Ok(ArenaEngine { shared, workers })
+        Ok(ArenaEngine {
+            shared,
+            workers,
+            recorded: Mutex::new(InOrder::default()),
+        })
     }
 
     pub fn config(&self) -> &ArenaConfig {
@@ -310,6 +316,25 @@ impl ArenaEngine {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         ))
+    }
+
+    /// For an engine that records: the examples of the rounds finished since
+    /// the last call, in schedule order, a round that finished before an
+    /// earlier one held back until that one is in (so the rounds handed out
+    /// are always a prefix of the schedule). Consumes the finished rounds as
+    /// [`Self::take_results`] does: use one or the other.
+    pub fn take_examples(&self) -> SearchResult<ExampleColumns> {
+        if self.shared.config.record.is_none() {
+            return Err(SearchError::InvalidConfig(
+                "this arena does not record: start it with a Recording".into(),
+            ));
+        }
+        let finished = self.take_results()?;
+        let mut order = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        for round in finished {
+            order.add(round.index, round.examples.unwrap_or_default());
+        }
+        Ok(order.take_ready())
     }
 
     pub fn stats(&self) -> ArenaStats {

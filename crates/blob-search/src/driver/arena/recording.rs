@@ -8,6 +8,8 @@
 //! value targets, forced moves unrecorded, and the first `temperature_moves`
 //! moves of a round drawn from the visits for variety.
 
+use std::collections::BTreeMap;
+
 use blob_core::rng::mix_seed;
 use blob_core::{NUM_ACTIONS, Rng, Round};
 
@@ -39,6 +41,39 @@ impl Recording {
             )));
         }
         Ok(())
+    }
+}
+
+/// Finished rounds' examples handed out in schedule order: a round that
+/// finishes before an earlier one waits for it, so what has been handed out
+/// is always the examples of rounds `0..next` (a run's shards are then a
+/// prefix of its rounds, and a resumed run starts after the last one).
+#[derive(Debug, Default)]
+pub struct InOrder {
+    next: u64,
+    waiting: BTreeMap<u64, ExampleColumns>,
+}
+
+impl InOrder {
+    /// Takes the examples of schedule round `index`.
+    pub fn add(&mut self, index: u64, examples: ExampleColumns) {
+        self.waiting.insert(index, examples);
+    }
+
+    /// The examples of every round from the next one due up to the first
+    /// gap, in schedule order.
+    pub fn take_ready(&mut self) -> ExampleColumns {
+        let mut out = ExampleColumns::default();
+        while let Some(mut examples) = self.waiting.remove(&self.next) {
+            out.append(&mut examples);
+            self.next += 1;
+        }
+        out
+    }
+
+    /// Rounds handed out so far.
+    pub fn handed_out(&self) -> u64 {
+        self.next
     }
 }
 
@@ -201,6 +236,25 @@ mod tests {
         // Binomial(2000, 0.25): sd about 0.0097, so 0.05 is five of them.
         assert!((first - 0.25).abs() < 0.05, "drawn {first}");
         assert!(draws.iter().all(|a| legal[..2].contains(a)));
+    }
+
+    #[test]
+    fn rounds_are_handed_out_in_schedule_order() {
+        let rows = |id: u64| ExampleColumns {
+            round_id: vec![id; 2],
+            seat: vec![0, 1],
+            ..ExampleColumns::default()
+        };
+        let mut order = InOrder::default();
+        order.add(1, rows(1));
+        order.add(2, ExampleColumns::default()); // a round with no searched decision
+        assert!(order.take_ready().is_empty(), "round 0 is not finished");
+        order.add(0, rows(0));
+        order.add(4, rows(4));
+        assert_eq!(order.take_ready().round_id, vec![0, 0, 1, 1]);
+        assert_eq!(order.handed_out(), 3);
+        order.add(3, rows(3));
+        assert_eq!(order.take_ready().round_id, vec![3, 3, 4, 4]);
     }
 
     #[test]
