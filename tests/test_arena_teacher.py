@@ -183,3 +183,64 @@ def test_cli_network_teacher_errors(tmp_path: Path, tiny_model: Path) -> None:
         assert result.exit_code == 2 and message in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
     assert not list_shards(out)
+
+
+# ---- the loop: expert iteration with [teacher] agent = "current:..."
+
+
+def test_loop_teacher_searches_with_the_iterations_network(tmp_path: Path) -> None:
+    """Each iteration's teacher rounds come from the search with that
+    iteration's network (the one its self-play used), into iter-k/teacher,
+    and its training window holds them."""
+    from blobmaster.loop import run_loop
+    from helpers import tiny_loop_toml
+
+    cfg = tmp_path / "expert.toml"
+    cfg.write_text(
+        tiny_loop_toml(iterations=2)
+        + '\n[teacher]\nagent = "current:ismcts:12:0.7:1:network"\nrounds_per_iteration = 5\n'
+    )
+    run = tmp_path / "run"
+    lines: list[str] = []
+    run_loop(run, cfg, log=lines.append)
+    for k in (1, 2):
+        it = run / f"iter-{k:04d}"
+        played = json.loads((it / "selfplay.json").read_text())
+        network = run / played["model"]
+        shards = list_shards(it / "teacher")
+        assert sum(validate_shard(p).rounds for p in shards) == 5
+        assert {validate_shard(p).models for p in shards} == {
+            (f"teacher:model:{network}:ismcts:12:0.7:1:network",)
+        }
+        assert played["teacher"]["rounds"] == 5
+        trained = json.loads((it / "train.json").read_text())
+        assert trained["window_shards"] >= len(shards) + len(list_shards(it / "shards"))
+    # The second iteration searched with the first iteration's network.
+    assert (
+        json.loads((run / "iter-0002" / "selfplay.json").read_text())["model"]
+        != json.loads((run / "iter-0001" / "selfplay.json").read_text())["model"]
+    )
+    assert any("teacher model:" in line and "plays 5 rounds" in line for line in lines)
+
+
+def test_loop_current_teacher_config_checks() -> None:
+    from blobmaster.loop import LoopConfigError, parse_loop_config
+
+    cfg = parse_loop_config(
+        '[teacher]\nagent = " current:ismcts:200:0.7:1:network:policy=0.5"\n'
+        "rounds_per_iteration = 10\n"
+        "[selfplay]\ntables = [{ players = 4, cards = 5 }]\n"
+    )
+    assert cfg.teacher.agent == "current:ismcts:200:0.7:1:network:policy=0.5"
+    for text, message in (
+        ('agent = "current:heuristic"', "expected current:ismcts"),
+        ('agent = "current:ismcts:0:network"', "iterations"),
+        ('agent = "current:ismcts:10:network"\nwarm_start_rounds = 5', "needs a network first"),
+        (
+            'agent = "current:ismcts:10:network"\nrounds_per_iteration = 2\n[selfplay]\n'
+            "tables = [{ players = 4, cards = 5 }, { players = 3, cards = 3 }]",
+            "one table kind",
+        ),
+    ):
+        with pytest.raises(LoopConfigError, match=message):
+            parse_loop_config(f"[teacher]\n{text}\n")

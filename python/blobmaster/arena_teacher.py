@@ -36,7 +36,18 @@ from blobmaster.arena_engine import ArenaServer, engine_specs
 from blobmaster.config import Preset
 from blobmaster.replay import ShardMetadata
 
-__all__ = ["ArenaTeacher", "NetworkTeacherError", "is_network_teacher", "parse_network_teacher"]
+__all__ = [
+    "CURRENT_NETWORK",
+    "ArenaTeacher",
+    "NetworkTeacherError",
+    "current_network_search",
+    "is_network_teacher",
+    "parse_network_teacher",
+]
+
+CURRENT_NETWORK = "current"
+"""The model part of a loop teacher spec that means the loop's own network at
+the start of each iteration (``current:ismcts:200:0.7:1:network:policy=0.5``)."""
 
 
 class NetworkTeacherError(ValueError):
@@ -48,6 +59,21 @@ def is_network_teacher(spec: str) -> bool:
     ``default:...``) rather than network-free ISMCTS."""
     head = spec.strip().lower().partition(":")[0]
     return head in ("model", "default")
+
+
+def current_network_search(spec: str) -> str | None:
+    """The search part of a ``current:ismcts:...`` teacher spec (``ismcts:...``),
+    checked by building it on an untrained network; None for any other spec.
+    Raises NetworkTeacherError for a bad one."""
+    head, _, search = spec.strip().partition(":")
+    if head.lower() != CURRENT_NETWORK:
+        return None
+    if not search.lower().startswith("ismcts"):
+        raise NetworkTeacherError(
+            f"teacher {spec!r}: expected current:ismcts:N[:C[:W]][:network][:policy[=T]]"
+        )
+    parse_network_teacher(f"model:random:{search}", seed=0, device="cpu")
+    return search
 
 
 def parse_network_teacher(spec: str, *, seed: int, device: Any = "auto") -> Any:

@@ -119,7 +119,11 @@ class TeacherConfig:
     "A search teacher")."""
 
     agent: StrictStr = ""
-    """"" (off) or an ISMCTS spec, ``ismcts:N[:C][:heuristic][:bids[=T]]``."""
+    """"" (off), an ISMCTS spec, ``ismcts:N[:C][:heuristic][:bids[=T]]``, or a
+    search with the loop's own network, ``current:ismcts:N[:C[:W]][:network]
+    [:policy[=T]]`` (expert iteration: iteration k's network searches, in
+    the engine arena, and its moves teach the next; one table, single rounds,
+    ``rounds_per_iteration`` only)."""
     warm_start_rounds: StrictInt = Field(0, ge=0, le=10**9)
     """Teacher rounds the first network learns from; 0 = no warm start
     (games with ``[selfplay] full_games``)."""
@@ -131,13 +135,17 @@ class TeacherConfig:
     @field_validator("agent")
     @classmethod
     def _ismcts_spec(cls, value: str) -> str:
+        from blobmaster.arena_teacher import NetworkTeacherError, current_network_search
         from blobmaster.teacher import TeacherSpec, TeacherSpecError
 
         if not value.strip():
             return ""
         try:
+            search = current_network_search(value)
+            if search is not None:
+                return f"current:{search}"
             return TeacherSpec.parse(value).spec()
-        except TeacherSpecError as e:
+        except (TeacherSpecError, NetworkTeacherError) as e:
             raise ValueError(str(e)) from None
 
 
@@ -185,6 +193,17 @@ class LoopFile:
         t = self.teacher
         if not t.agent and (t.warm_start_rounds or t.rounds_per_iteration):
             raise ValueError("[teacher] rounds are set but [teacher] agent is empty")
+        if t.agent.startswith("current:"):
+            if t.warm_start_rounds:
+                raise ValueError(
+                    "[teacher] warm_start_rounds: a current: teacher needs a network first;"
+                    " use rounds_per_iteration"
+                )
+            if self.selfplay.full_games or len(self.selfplay.tables) != 1:
+                raise ValueError(
+                    "[teacher] a current: teacher plays single rounds of one table kind:"
+                    " [selfplay] full_games = false and one entry in tables"
+                )
         if t.agent and t.warm_start_rounds and self.loop.init_model:
             raise ValueError(
                 "[loop] init_model and [teacher] warm_start_rounds both give the first network:"

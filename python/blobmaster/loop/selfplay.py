@@ -178,7 +178,7 @@ def selfplay_phase(
     stats = shard_stats(shards)
     if stats[0] < ctx.cfg.rounds:  # the engine stopped early: never expected
         raise LoopError(f"iteration {k}: self-play wrote {stats[0]} of {ctx.cfg.rounds} rounds")
-    teacher = iteration_teacher_rounds(ctx, k, stop)
+    teacher = iteration_teacher_rounds(ctx, k, stop, network=best)
     result = {
         **_summary(parts, stats),
         "model": ctx.rel(best),

@@ -59,35 +59,61 @@ def _units_on_disk(shards: Path, full_games: bool) -> int:
     return (last // 64 if full_games else last) + 1
 
 
+def _teacher_source(
+    ctx: LoopContext, rounds: int, seed: int, first_round: int, network: Path | None
+) -> tuple[Any, str, Any, int]:
+    """(engine, spec, shard metadata, threads) of the ``[teacher]`` agent:
+    ISMCTS on Rust threads, or a ``current:`` search with ``network`` in the
+    engine arena."""
+    from blobmaster._core import TeacherEngine
+    from blobmaster.arena_teacher import ArenaTeacher, parse_network_teacher
+    from blobmaster.teacher import TeacherSpec, teacher_engine_kwargs, teacher_metadata
+
+    cfg = ctx.cfg
+    agent = cfg.teacher.agent
+    if agent.startswith("current:"):
+        if network is None:
+            raise LoopError(f"teacher {agent}: no network to search with")
+        spec = f"model:{network}:{agent.removeprefix('current:')}"
+        searcher = parse_network_teacher(spec, seed=seed, device=ctx.device)
+        arena = ArenaTeacher(
+            searcher, cfg.preset, rounds=rounds, seed=seed, first_round=first_round
+        )
+        return arena, spec, arena.metadata(spec), arena.threads
+    teacher = TeacherSpec.parse(agent)
+    kwargs = teacher_engine_kwargs(
+        cfg.preset, teacher, rounds=rounds, seed=seed, first_round=first_round
+    )
+    return (
+        TeacherEngine(**kwargs),
+        teacher.spec(),
+        teacher_metadata(teacher, kwargs),
+        kwargs["threads"],
+    )
+
+
 def _teacher_shards(
-    ctx: LoopContext, shards: Path, rounds: int, seed: int, what: str, stop: Any = None
-) -> dict[str, Any]:
+    ctx: LoopContext, shards: Path, rounds: int, seed: int, what: str, stop: Any = None,
+    network: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Plays the teacher rounds still missing in ``shards`` (``what`` names
     them in the log); returns their summary. ``stop``: a threading.Event that
-    stops the teacher like a Ctrl-C (the overlap pipeline's self-play thread)."""
-    from blobmaster._core import TeacherEngine
+    stops the teacher like a Ctrl-C (the overlap pipeline's self-play thread).
+    ``network``: the network of a ``current:`` teacher."""
     from blobmaster.loop.selfplay import shard_stats
-    from blobmaster.teacher import (
-        TeacherProgress,
-        TeacherSpec,
-        run_teacher_selfplay,
-        teacher_engine_kwargs,
-        teacher_metadata,
-    )
+    from blobmaster.teacher import TeacherProgress, run_teacher_selfplay
 
     cfg = ctx.cfg
     shards.mkdir(parents=True, exist_ok=True)
     remove_temporary_files(shards)
     have = _units_on_disk(shards, cfg.selfplay.full_games)
-    teacher = TeacherSpec.parse(cfg.teacher.agent)
-    kwargs = teacher_engine_kwargs(
-        cfg.preset, teacher, rounds=rounds, seed=seed, first_round=min(have, rounds)
-    )
+    spec = cfg.teacher.agent
     if have < rounds:
+        engine, spec, metadata, threads = _teacher_source(ctx, rounds, seed, have, network)
         ctx.log(
-            f"{what}: teacher {teacher.spec()} plays {rounds - have} rounds"
+            f"{what}: teacher {spec} plays {rounds - have} rounds"
             f"{f' ({have} kept from before)' if have else ''} on every seat, "
-            f"{kwargs['threads']} threads"
+            f"{threads} threads"
         )
         with TeacherProgress(rounds - have, enabled=ctx.progress and stop is None) as bar:
 
@@ -97,9 +123,9 @@ def _teacher_shards(
                 bar(stats, elapsed_s)
 
             summary = run_teacher_selfplay(
-                TeacherEngine(**kwargs),
+                engine,
                 out_dir=shards,
-                metadata=teacher_metadata(teacher, kwargs),
+                metadata=metadata,
                 rounds_per_shard=cfg.selfplay.rounds_per_shard,
                 progress=progress,
             )
@@ -111,7 +137,7 @@ def _teacher_shards(
         raise LoopError(f"{what}: the teacher wrote {have} of {rounds} rounds")
     n_rounds, examples, n_shards = shard_stats(shards)
     return {
-        "teacher": teacher.spec(),
+        "teacher": spec,
         "rounds": n_rounds,
         "examples": examples,
         "shards": n_shards,
@@ -135,16 +161,19 @@ def _warm_teacher_phase(ctx: LoopContext, warm: Path) -> dict[str, Any]:
     return result
 
 
-def iteration_teacher_rounds(ctx: LoopContext, k: int, stop: Any = None) -> dict[str, Any] | None:
+def iteration_teacher_rounds(
+    ctx: LoopContext, k: int, stop: Any = None, network: Path | None = None
+) -> dict[str, Any] | None:
     """Iteration ``k``'s teacher rounds in ``iter-k/teacher/`` (None when
     ``[teacher] rounds_per_iteration`` is 0); called by the self-play phase
-    before it marks itself done."""
+    before it marks itself done, with the iteration's ``network`` (the one a
+    ``current:`` teacher searches with)."""
     rounds = ctx.cfg.teacher.rounds_per_iteration
     if rounds == 0:
         return None
     seed = derive_seed("blobmaster-loop-iteration-teacher", ctx.cfg.loop.seed, k) & SEED_MAX
     return _teacher_shards(
-        ctx, ctx.folder.iter_dir(k) / "teacher", rounds, seed, f"iteration {k}", stop
+        ctx, ctx.folder.iter_dir(k) / "teacher", rounds, seed, f"iteration {k}", stop, network
     )
 
 
