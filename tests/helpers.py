@@ -160,3 +160,19 @@ def cli_train_tiny(shards: Path, folder: Path, steps: int) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads(result.stdout)
     assert summary["step"] == steps and Path(summary["model_path"]).is_file()
     return summary
+
+
+def run_tiny_loop_with_teacher(folder: Path, agent: str, rounds: int) -> tuple[Path, list[str]]:
+    """Two iterations of the tiny loop with ``[teacher] agent`` playing
+    ``rounds`` rounds in each; returns the run folder and the log lines."""
+    from blobmaster.loop import run_loop
+
+    cfg = folder / "teacher_loop.toml"
+    cfg.write_text(
+        tiny_loop_toml(iterations=2)
+        + f'\n[teacher]\nagent = "{agent}"\nrounds_per_iteration = {rounds}\n'
+    )
+    run = folder / "run"
+    lines: list[str] = []
+    run_loop(run, cfg, log=lines.append)
+    return run, lines

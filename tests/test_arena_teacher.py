@@ -27,7 +27,7 @@ from blobmaster.config import parse_config
 from blobmaster.model import ModelConfig, default_model, save_model
 from blobmaster.replay import list_shards, read_shards, validate_shard
 from blobmaster.teacher import run_teacher_selfplay
-from helpers import cli_train_tiny
+from helpers import cli_train_tiny, run_tiny_loop_with_teacher
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -192,17 +192,7 @@ def test_loop_teacher_searches_with_the_iterations_network(tmp_path: Path) -> No
     """Each iteration's teacher rounds come from the search with that
     iteration's network (the one its self-play used), into iter-k/teacher,
     and its training window holds them."""
-    from blobmaster.loop import run_loop
-    from helpers import tiny_loop_toml
-
-    cfg = tmp_path / "expert.toml"
-    cfg.write_text(
-        tiny_loop_toml(iterations=2)
-        + '\n[teacher]\nagent = "current:ismcts:12:0.7:1:network"\nrounds_per_iteration = 5\n'
-    )
-    run = tmp_path / "run"
-    lines: list[str] = []
-    run_loop(run, cfg, log=lines.append)
+    run, lines = run_tiny_loop_with_teacher(tmp_path, "current:ismcts:12:0.7:1:network", 5)
     for k in (1, 2):
         it = run / f"iter-{k:04d}"
         played = json.loads((it / "selfplay.json").read_text())

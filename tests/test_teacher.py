@@ -24,7 +24,7 @@ from blobmaster.teacher import (
     teacher_engine_kwargs,
     teacher_metadata,
 )
-from helpers import cli_train_tiny
+from helpers import cli_train_tiny, run_tiny_loop_with_teacher
 
 TABLES = "tables = [{ players = 3, cards = 3 }, { players = 4, cards = 2, weight = 2.0 }]\n"
 
@@ -271,16 +271,9 @@ def test_loop_teacher_rounds_in_every_iteration(tmp_path: Path, torch_threads_re
     teacher's rounds in iter-k/teacher, its training window holds them, and the
     first network is still the fresh one (no warm start)."""
     from blobmaster.loop import run_loop
-    from helpers import tiny_loop_toml
 
-    cfg = tmp_path / "mix.toml"
-    cfg.write_text(
-        tiny_loop_toml(iterations=2)
-        + '\n[teacher]\nagent = "ismcts:20"\nrounds_per_iteration = 7\n'
-    )
-    run = tmp_path / "run"
-    lines: list[str] = []
-    run_loop(run, cfg, log=lines.append)
+    run, lines = run_tiny_loop_with_teacher(tmp_path, "ismcts:20", 7)
+    cfg = tmp_path / "teacher_loop.toml"
     assert not (run / "warm").exists()
     for k in (1, 2):
         it = run / f"iter-{k:04d}"
