@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -32,11 +32,13 @@ from blobmaster.rich_bar import RichBar
 from blobmaster.shard_writer import ShardWriter
 
 __all__ = [
+    "OpenedTeacher",
     "TeacherProgress",
     "TeacherRounds",
     "TeacherSpec",
     "TeacherSpecError",
     "TeacherSummary",
+    "open_teacher",
     "run_teacher_selfplay",
     "teacher_engine_kwargs",
 ]
@@ -116,6 +118,50 @@ def teacher_engine_kwargs(
         inference=teacher.inference,
         inference_candidates=teacher.inference_candidates,
         inference_temperature=teacher.inference_temperature,
+    )
+
+
+class OpenedTeacher(NamedTuple):
+    """A started teacher: what :func:`run_teacher_selfplay` reads, the spec
+    it plays, its shard metadata and its worker threads."""
+
+    engine: TeacherRounds
+    spec: str
+    metadata: ShardMetadata
+    threads: int
+
+
+def open_teacher(
+    spec: str,
+    preset: Preset,
+    *,
+    rounds: int,
+    seed: int,
+    first_round: int = 0,
+    device: Any = "auto",
+) -> OpenedTeacher:
+    """Starts the teacher of ``spec``: ISMCTS on Rust threads
+    (``ismcts:...``, a ``TeacherEngine``) or a network agent's search in the
+    recording engine arena (``model:...``/``default:...``, an
+    :class:`~blobmaster.arena_teacher.ArenaTeacher`). Raises a ValueError
+    subclass naming a bad spec or setting."""
+    from blobmaster._core import TeacherEngine
+    from blobmaster.arena_teacher import ArenaTeacher, is_network_teacher, parse_network_teacher
+
+    if is_network_teacher(spec):
+        name = spec.strip()
+        agent = parse_network_teacher(name, seed=seed, device=device)
+        arena = ArenaTeacher(agent, preset, rounds=rounds, seed=seed, first_round=first_round)
+        return OpenedTeacher(arena, name, arena.metadata(name), arena.threads)
+    teacher = TeacherSpec.parse(spec)
+    kwargs = teacher_engine_kwargs(
+        preset, teacher, rounds=rounds, seed=seed, first_round=first_round
+    )
+    return OpenedTeacher(
+        TeacherEngine(**kwargs),
+        teacher.spec(),
+        teacher_metadata(teacher, kwargs),
+        kwargs["threads"],
     )
 
 

@@ -194,53 +194,20 @@ def _selfplay_on_ray(
     raise typer.Exit(code)
 
 
-def _teacher_engine(spec: str, preset: Any, *, rounds: int, seed: int, device: str) -> Any:
-    """The engine of --teacher, its canonical spec, shard metadata and threads:
-    ISMCTS on Rust threads (blobmaster.teacher) or, for a network agent spec,
-    the recording engine arena (blobmaster.arena_teacher)."""
-    from blobmaster._core import TeacherEngine
-    from blobmaster.arena_teacher import (
-        ArenaTeacher,
-        is_network_teacher,
-        parse_network_teacher,
-    )
-    from blobmaster.teacher import (
-        TeacherSpec,
-        TeacherSpecError,
-        teacher_engine_kwargs,
-        teacher_metadata,
-    )
-
-    if is_network_teacher(spec):
-        try:
-            agent = parse_network_teacher(spec, seed=seed, device=device)
-            arena = ArenaTeacher(agent, preset, rounds=rounds, seed=seed)
-        except (ValueError, TypeError, OverflowError) as e:
-            _fail(f"--teacher: {e}")
-        return arena, spec.strip(), arena.metadata(spec.strip()), arena.threads
-    try:
-        teacher = TeacherSpec.parse(spec)
-    except TeacherSpecError as e:
-        _fail(f"--teacher: {e}")
-    kwargs = teacher_engine_kwargs(preset, teacher, rounds=rounds, seed=seed)
-    try:
-        engine = TeacherEngine(**kwargs)
-    except (ValueError, TypeError, OverflowError) as e:
-        _fail(f"cannot start the teacher: {e}")
-    return engine, teacher.spec(), teacher_metadata(teacher, kwargs), kwargs["threads"]
-
-
 def _teacher_run(
     spec: str, preset: Any, *, rounds: int, seed: int, out: Path, progress: bool, json_out: bool,
     device: str = "auto",
 ) -> bool:  # fmt: skip
     """Teacher self-play (blobmaster.teacher, or blobmaster.arena_teacher for a
     network search); returns whether Ctrl-C stopped it."""
-    from blobmaster.teacher import TeacherProgress, run_teacher_selfplay
+    from blobmaster.teacher import TeacherProgress, open_teacher, run_teacher_selfplay
 
-    engine, name, metadata, threads = _teacher_engine(
-        spec, preset, rounds=rounds, seed=seed, device=device
-    )
+    try:
+        engine, name, metadata, threads = open_teacher(
+            spec, preset, rounds=rounds, seed=seed, device=device
+        )
+    except (ValueError, TypeError, OverflowError) as e:  # TeacherSpecError, NetworkTeacherError...
+        _fail(f"--teacher: {e}")
     sp = preset.selfplay
     games = sp.full_games
     if not json_out:

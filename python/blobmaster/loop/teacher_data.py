@@ -61,35 +61,20 @@ def _units_on_disk(shards: Path, full_games: bool) -> int:
 
 def _teacher_source(
     ctx: LoopContext, rounds: int, seed: int, first_round: int, network: Path | None
-) -> tuple[Any, str, Any, int]:
-    """(engine, spec, shard metadata, threads) of the ``[teacher]`` agent:
-    ISMCTS on Rust threads, or a ``current:`` search with ``network`` in the
-    engine arena."""
-    from blobmaster._core import TeacherEngine
-    from blobmaster.arena_teacher import ArenaTeacher, parse_network_teacher
-    from blobmaster.teacher import TeacherSpec, teacher_engine_kwargs, teacher_metadata
+) -> Any:
+    """The started ``[teacher]`` agent (:func:`blobmaster.teacher.open_teacher`);
+    a ``current:`` search uses ``network``."""
+    from blobmaster.teacher import open_teacher
 
-    cfg = ctx.cfg
-    agent = cfg.teacher.agent
-    if agent.startswith("current:"):
+    spec = ctx.cfg.teacher.agent
+    if spec.startswith("current:"):
         if network is None:
-            raise LoopError(f"teacher {agent}: no network to search with")
-        spec = f"model:{network}:{agent.removeprefix('current:')}"
-        searcher = parse_network_teacher(spec, seed=seed, device=ctx.device)
-        arena = ArenaTeacher(
-            searcher, cfg.preset, rounds=rounds, seed=seed, first_round=first_round
-        )
-        return arena, spec, arena.metadata(spec), arena.threads
-    teacher = TeacherSpec.parse(agent)
-    kwargs = teacher_engine_kwargs(
-        cfg.preset, teacher, rounds=rounds, seed=seed, first_round=first_round
-    )
-    return (
-        TeacherEngine(**kwargs),
-        teacher.spec(),
-        teacher_metadata(teacher, kwargs),
-        kwargs["threads"],
-    )
+            raise LoopError(f"teacher {spec}: no network to search with")
+        spec = f"model:{network}:{spec.removeprefix('current:')}"
+    return open_teacher(
+        spec, ctx.cfg.preset, rounds=rounds, seed=seed, first_round=first_round,
+        device=ctx.device,
+    )  # fmt: skip
 
 
 def _teacher_shards(
