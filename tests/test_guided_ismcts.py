@@ -134,6 +134,8 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         "model:random:ismcts:200:network:policy=0.5",
         "model:random:ismcts:200:network:blend=0.5",
         "model:random:ismcts:200:0.7:0:network:blend=0.25:policy=0.5",
+        "model:random:ismcts:200:network:netblend=1",
+        "model:random:ismcts:200:network:netblend=0.5:policy=0.5",
     ):
         agent = parse_agent_spec(spec, seed=3)
         assert isinstance(agent, GuidedIsmctsAgent)
@@ -141,13 +143,16 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         again = parse_agent_spec("model:random:" + agent.name.removeprefix("random-net:"))
         assert (
             again.iterations, again.exploration, again.prior_weight, again.rollout,
-            again.playout_weight, again.inference,
+            again.playout_weight, again.playout_policy, again.inference,
         ) == (
             agent.iterations, agent.exploration, agent.prior_weight, agent.rollout,
-            agent.playout_weight, agent.inference,
+            agent.playout_weight, agent.playout_policy, agent.inference,
         )  # fmt: skip
     blended = parse_agent_spec("model:random:ismcts:200:network:blend=0.5")
     assert blended.playout_weight == 0.5 and blended.describe()["playout_weight"] == 0.5
+    assert blended.playout_policy == "heuristic"
+    played = parse_agent_spec("model:random:ismcts:200:network:netblend=0.5")
+    assert played.describe()["playout_policy"] == "network" and played.playout_weight == 0.5
     agent = parse_agent_spec("default:ismcts")
     assert isinstance(agent, GuidedIsmctsAgent)
     assert agent.name == "default:ismcts:1000" and agent.prior_weight == 1.0
@@ -165,6 +170,9 @@ def test_specs_name_the_agent_as_they_build_it() -> None:
         ("model:random:ismcts:100:network:blend=x", "blend=L"),
         ("model:random:ismcts:100:heuristic:blend=0.5", "network leaves"),
         ("ismcts:100:blend=0.5", "network"),
+        ("model:random:ismcts:100:network:netblend=0", "playout_weight > 0"),
+        ("model:random:ismcts:100:network:netblend=y", "netblend=L"),
+        ("model:random:ismcts:100:heuristic:netblend=1", "network leaves"),
     ):
         with pytest.raises(AgentError, match=match):
             parse_agent_spec(bad)
@@ -197,11 +205,12 @@ def test_engine_arena_plays_network_leaves_as_the_python_agent_does() -> None:
             parse_agent_spec("model:random:ismcts:20:0.7:1:network", seed=5),
             parse_agent_spec("model:random:ismcts:20:0.7:0:network:policy", seed=7),
             parse_agent_spec("model:random:ismcts:20:0.7:1:network:blend=0.5", seed=9),
+            parse_agent_spec("model:random:ismcts:12:0.7:1:network:netblend=0.5", seed=11),
         ]
 
     engine_agents, python_agents = agents(), agents()
-    engine = play_duplicate(engine_agents, 3, 3, 3, seed=8, progress=False, engine=True)
-    python = play_duplicate(python_agents, 3, 3, 3, seed=8, progress=False, engine=False)
+    engine = play_duplicate(engine_agents, 4, 3, 3, seed=8, progress=False, engine=True)
+    python = play_duplicate(python_agents, 4, 3, 3, seed=8, progress=False, engine=False)
     assert _comparable(engine) == _comparable(python)
     # One evaluation per iteration (and the root's for the prior), minus
     # the exact last-trick leaves.
@@ -247,6 +256,31 @@ def test_playout_weight_one_is_ismcts_with_heuristic_playouts() -> None:
     np.testing.assert_array_equal(blended[1], playouts[1])
     with pytest.raises(InvalidArgumentError, match="playout_weight"):
         _core.ismcts(r, rollout="network", evaluator=_uniform, playout_weight=1.5, **kw)
+
+
+def test_network_playouts_ask_the_evaluator_for_every_move_with_a_choice() -> None:
+    """``playout_policy="network"``: the evaluator plays the playouts, so a
+    search at weight 1 asks it about positions where other seats move (the
+    rows are those seats' views), and its values are the playouts' results
+    in [0, 1]; a network playout needs a weight to blend with."""
+    r = bm.Round(4, 5, seed=3)
+    rows = []
+
+    def uniform(states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows.append(len(states))
+        logits = np.where(masks, 0.0, -30.0).astype(np.float32)
+        return logits, np.full((len(states), 8), 0.5, np.float32)
+
+    kw = dict(iterations=10, seed=2, rollout="network", evaluator=uniform, prior_weight=0.0)
+    visits, value = _core.ismcts(r, playout_weight=1.0, playout_policy="network", **kw)
+    assert visits.sum() == 10
+    # Every playout from a first-round bid runs through many choices.
+    assert len(rows) > 10 * 8
+    assert np.all((value[:4] >= 0) & (value[:4] <= 1)) and not np.allclose(value[:4], 0.5)
+    with pytest.raises(InvalidArgumentError, match="playout_weight"):
+        _core.ismcts(r, playout_weight=0.0, playout_policy="network", **kw)
+    with pytest.raises(InvalidArgumentError, match="playout policy"):
+        _core.ismcts(r, playout_weight=1.0, playout_policy="greedy", **kw)
 
 
 def test_network_leaf_errors_are_clear() -> None:

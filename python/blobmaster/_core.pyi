@@ -386,9 +386,9 @@ class ArenaEngine:
     inference_candidates, inference_temperature), ``heuristic``, ``random``
     (seed), ``rollout`` (seed, the search keys, rollouts), ``ismcts`` (seed,
     iterations, exploration, rollout, prior_weight, and the inference keys) or
-    ``guided_ismcts`` (net, the ismcts keys and playout_weight: one
-    evaluation of the mover's view per decision, its policy the root prior;
-    with the network rollout, every leaf too). Network ``net``'s
+    ``guided_ismcts`` (net, the ismcts keys, playout_weight and
+    playout_policy: one evaluation of the mover's view per decision, its
+    policy the root prior; with the network rollout, every leaf too). Network ``net``'s
     leaves are answered through ``next_batch(net)`` / ``submit(net, ...)``.
     Bad input raises InvalidArgumentError and starts nothing.
     """
@@ -534,6 +534,7 @@ def ismcts(
     prior: npt.NDArray[np.float32] | None = None,
     prior_weight: float = 1.0,
     playout_weight: float = 0.0,
+    playout_policy: Literal["heuristic", "network"] = "heuristic",
     evaluator: str
     | Callable[
         [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
@@ -568,7 +569,9 @@ def ismcts(
     ``playout_weight`` λ in [0, 1] blends a heuristic playout in the
     iteration's sampled deal into each leaf value, ``λ * playout + (1 - λ) *
     network`` (the network is blind to the sampled hands; 0, the default, is
-    the network alone; other rollouts must leave it 0). An evaluator with
+    the network alone; other rollouts must leave it 0). ``playout_policy=
+    "network"`` plays that playout with ``evaluator``'s most likely move for
+    every seat, each asked from the mover's view in the sampled deal. An evaluator with
     another rollout is an InvalidArgumentError.
 
     ``inference="bids"`` weighs the sampled deals by how likely each

@@ -26,9 +26,10 @@ __all__ = ["SPEC_HELP", "parse_agent_spec"]
 
 
 def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str, Any]]:
-    """``[N[:C...]][:ROLLOUT][:blend=L][:bids|policy[=T]]`` (after ``ismcts:``)
-    -> (at most ``numbers`` numbers, the rollout policy, the inference
-    keywords and ``playout_weight`` when ``blend=L`` is given)."""
+    """``[N[:C...]][:ROLLOUT][:blend=L|netblend=L][:bids|policy[=T]]`` (after
+    ``ismcts:``) -> (at most ``numbers`` numbers, the rollout policy, the
+    inference keywords and ``playout_weight`` (and ``playout_policy``) when a
+    blend is given)."""
     fields = [f.strip() for f in rest.split(":")] if rest else []
     inference: dict[str, Any] = {}
     if fields and fields[-1].lower().partition("=")[0] in ("bids", "policy"):
@@ -41,21 +42,24 @@ def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str,
                 raise AgentError(
                     f"{name}=T: T must be a positive number, got {temperature!r}"
                 ) from None
-    if fields and fields[-1].lower().startswith("blend="):
-        weight = fields.pop().partition("=")[2]
+    if fields and fields[-1].lower().partition("=")[0] in ("blend", "netblend"):
+        key, _, weight = fields.pop().lower().partition("=")
         try:
             inference["playout_weight"] = float(weight)
         except ValueError:
-            raise AgentError(f"blend=L: L must be a number in 0..1, got {weight!r}") from None
+            raise AgentError(f"{key}=L: L must be a number in 0..1, got {weight!r}") from None
+        if key == "netblend":
+            inference["playout_policy"] = "network"
     rollout = "random"
     if fields and fields[-1].lower() in ISMCTS_ROLLOUTS:
         rollout = fields.pop().lower()
     if len(fields) > numbers:
         expected = "ismcts:N[:C]" if numbers == 2 else "ismcts:N[:C[:W]]"
         raise AgentError(
-            f"expected {expected}[:random|heuristic|network][:blend=L][:bids|policy[=T]] (N "
-            "iterations, C the UCT exploration constant, W the weight of the network prior, L the "
-            "weight of heuristic playouts in network leaf values, T the bid model's softness)"
+            f"expected {expected}[:random|heuristic|network][:blend=L|netblend=L][:bids|policy[=T]] "
+            "(N iterations, C the UCT exploration constant, W the weight of the network prior, L "
+            "the weight of heuristic (blend) or network-policy (netblend) playouts in network "
+            "leaf values, T the bid model's softness)"
         )
     values: list[float] = []
     names = ("iterations must be a positive integer", "exploration must be a number >= 0",
@@ -120,7 +124,8 @@ SPEC_HELP = (
     "N: ISMCTS iterations, C: its UCT exploration constant, default 0.7; "
     "W: the weight of the network's prior at the root, default 1; any ISMCTS spec may end in "
     ":random or :heuristic playouts, a network one in :network, the network's value at leaves, "
-    "and :blend=L, a heuristic playout's share L of that value; "
+    "and :blend=L, a heuristic playout's share L of that value (:netblend=L, a playout by the "
+    "network's policy); "
     "then :bids[=T] weighs the sampled hands by the opponents' bids)"
 )
 

@@ -537,6 +537,9 @@ per opponent action in each)."""
 ISMCTS_ROLLOUTS = ("random", "heuristic", "network")
 """How an ISMCTS iteration is valued: a playout of random or rule-based
 moves, or (network agents only) the network's value of the new node."""
+PLAYOUT_POLICIES = ("heuristic", "network")
+"""Who plays the playouts a guided search blends into its network leaf
+values: the rule-based player, or the network's most likely move."""
 
 
 class IsmctsAgent(Agent):
@@ -708,7 +711,10 @@ class GuidedIsmctsAgent(IsmctsAgent):
     the leaves of many rounds batched. ``playout_weight`` λ > 0 blends a
     heuristic playout in the iteration's world into each such value:
     ``λ * playout + (1 - λ) * network`` (the network is blind to the sampled
-    hands, the playout reads them)."""
+    hands, the playout reads them); ``playout_policy="network"`` plays that
+    playout with the network's most likely move on every seat instead, each
+    asked from the mover's own view in the world (one evaluation per move
+    with a choice)."""
 
     _rollouts = ISMCTS_ROLLOUTS
 
@@ -724,6 +730,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
         inference_temperature: float | None = None,
         inference_candidates: int | None = None,
         playout_weight: float = 0.0,
+        playout_policy: str = "heuristic",
         device: Any = "auto",
         seed: int | None = None,
         label: str | None = None,
@@ -740,7 +747,18 @@ class GuidedIsmctsAgent(IsmctsAgent):
                 "playout_weight blends playouts into the network's leaf values: it needs "
                 "network leaves (spec MODEL:ismcts:N[:C[:W]]:network:blend=L)"
             )
+        if playout_policy not in PLAYOUT_POLICIES:
+            raise AgentError(
+                f"playout_policy must be one of {', '.join(PLAYOUT_POLICIES)}, "
+                f"got {playout_policy!r}"
+            )
+        if playout_policy == "network" and playout_weight == 0:
+            raise AgentError(
+                "a network playout policy plays the playouts blended into leaf values: it needs "
+                "playout_weight > 0 (spec MODEL:ismcts:N[:C[:W]]:network:netblend=L)"
+            )
         self.playout_weight = float(playout_weight)
+        self.playout_policy = cast(Literal["heuristic", "network"], playout_policy)  # checked above
         super().__init__(
             iterations, exploration=exploration, rollout=rollout, inference=inference,
             inference_temperature=inference_temperature,
@@ -774,7 +792,8 @@ class GuidedIsmctsAgent(IsmctsAgent):
         if self.playout_weight > 0:
             rollout = f":{self.rollout}"
             head, _, tail = out.partition(rollout)
-            out = f"{head}{rollout}:blend={self.playout_weight:g}{tail}"
+            blend = "netblend" if self.playout_policy == "network" else "blend"
+            out = f"{head}{rollout}:{blend}={self.playout_weight:g}{tail}"
         return out
 
     def prior(self, round: Round) -> np.ndarray:
@@ -809,6 +828,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
             rollout="network",
             prior_weight=self.prior_weight,
             playout_weight=self.playout_weight,
+            playout_policy=self.playout_policy,
             evaluator=self._evaluate,
             seed=decision_seed(self.seed, round),
             **self.inference_kwargs(),
@@ -827,6 +847,6 @@ class GuidedIsmctsAgent(IsmctsAgent):
         out = super().describe()
         out.update(
             prior_weight=self.prior_weight, playout_weight=self.playout_weight,
-            model=self.model_source, device=str(self.device),
+            playout_policy=self.playout_policy, model=self.model_source, device=str(self.device),
         )  # fmt: skip
         return out

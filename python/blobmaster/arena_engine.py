@@ -81,6 +81,7 @@ def engine_specs(
                     "rollout": agent.rollout,
                     "prior_weight": agent.prior_weight,
                     "playout_weight": agent.playout_weight,
+                    "playout_policy": agent.playout_policy,
                 }
                 | agent.inference_kwargs()
             )

@@ -3,7 +3,9 @@
 
 use blob_core::{NUM_ACTIONS, Rng};
 use blob_search::leaf_ismcts::search_with_evaluator;
-use blob_search::{Evaluator, Inference, Information, Ismcts, IsmctsParams, Rollout};
+use blob_search::{
+    Evaluator, Inference, Information, Ismcts, IsmctsParams, PlayoutPolicy, Rollout,
+};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
@@ -33,12 +35,14 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 /// seat's own view); the root's own evaluation is then the prior (unless
 /// `prior_weight` is 0), and `prior` must not be given; `playout_weight`
 /// λ blends a heuristic playout in the iteration's world into each value
-/// (`λ * playout + (1 - λ) * network`).
+/// (`λ * playout + (1 - λ) * network`), the playout played by
+/// `playout_policy`: "heuristic" or "network" (the evaluator's most likely
+/// move, each asked from the mover's view in that world).
 #[pyfunction]
 #[pyo3(signature = (
     round, *, iterations = 1000, exploration = 0.7, rollout = "random", seed = None,
     perfect_information = false, prior = None, prior_weight = 1.0, playout_weight = 0.0,
-    evaluator = None,
+    playout_policy = "heuristic", evaluator = None,
     inference = "uniform", inference_candidates = 1024, inference_temperature = 0.5
 ))]
 #[allow(clippy::too_many_arguments)] // the Python keyword arguments
@@ -53,6 +57,7 @@ pub fn ismcts<'py>(
     prior: Option<PyReadonlyArray1<'py, f32>>,
     prior_weight: f64,
     playout_weight: f64,
+    playout_policy: &str,
     evaluator: Option<Bound<'py, PyAny>>,
     inference: &str,
     inference_candidates: i128,
@@ -68,6 +73,7 @@ pub fn ismcts<'py>(
         .with_rollout(Rollout::from_name(rollout).map_err(BindingError::from)?)
         .with_prior_weight(prior_weight as f32)
         .with_playout_weight(playout_weight as f32)
+        .with_playout_policy(PlayoutPolicy::from_name(playout_policy).map_err(BindingError::from)?)
         .with_inference(
             Inference::from_name(
                 inference,

@@ -102,6 +102,41 @@ impl Rollout {
     }
 }
 
+/// Who plays the playouts that `playout_weight` blends into network leaf
+/// values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlayoutPolicy {
+    /// The rule-based player on every seat, with no network call.
+    #[default]
+    Heuristic,
+    /// The network's most likely move on every seat, each asked from the
+    /// mover's own view in the iteration's world (one network call per
+    /// move with a choice). A network policy plays far better than the
+    /// heuristic, so its playout is a sharper judge of the sampled hands.
+    Network,
+}
+
+impl PlayoutPolicy {
+    /// "heuristic" or "network".
+    pub fn name(self) -> &'static str {
+        match self {
+            PlayoutPolicy::Heuristic => "heuristic",
+            PlayoutPolicy::Network => "network",
+        }
+    }
+
+    /// The playout policy named `name` ("heuristic" or "network").
+    pub fn from_name(name: &str) -> SearchResult<PlayoutPolicy> {
+        match name {
+            "heuristic" => Ok(PlayoutPolicy::Heuristic),
+            "network" => Ok(PlayoutPolicy::Network),
+            other => Err(SearchError::InvalidParam(format!(
+                "unknown playout policy {other:?}: use \"heuristic\" or \"network\""
+            ))),
+        }
+    }
+}
+
 /// The knobs of one ISMCTS search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IsmctsParams {
@@ -131,6 +166,9 @@ pub struct IsmctsParams {
     /// sampled hands; the playout reads them. 0 (the default) is the
     /// network alone; other rollouts must leave it 0.
     pub playout_weight: f32,
+    /// Who plays those playouts: the heuristic (the default) or the
+    /// network's policy.
+    pub playout_policy: PlayoutPolicy,
 }
 
 impl IsmctsParams {
@@ -145,6 +183,7 @@ impl IsmctsParams {
             inference: Inference::Uniform,
             prior_weight: DEFAULT_PRIOR_WEIGHT,
             playout_weight: 0.0,
+            playout_policy: PlayoutPolicy::Heuristic,
         }
     }
 
@@ -155,6 +194,11 @@ impl IsmctsParams {
 
     pub fn with_playout_weight(mut self, playout_weight: f32) -> IsmctsParams {
         self.playout_weight = playout_weight;
+        self
+    }
+
+    pub fn with_playout_policy(mut self, playout_policy: PlayoutPolicy) -> IsmctsParams {
+        self.playout_policy = playout_policy;
         self
     }
 
@@ -202,6 +246,13 @@ impl IsmctsParams {
             return Err(SearchError::InvalidParam(
                 "playout_weight blends playouts into the network's leaf values: it needs the \
                  network rollout"
+                    .into(),
+            ));
+        }
+        if self.playout_policy == PlayoutPolicy::Network && self.playout_weight == 0.0 {
+            return Err(SearchError::InvalidParam(
+                "a network playout policy plays the playouts blended into leaf values: it needs \
+                 playout_weight > 0"
                     .into(),
             ));
         }

@@ -31,7 +31,7 @@ use crate::error::{SearchError, SearchResult};
 use crate::evaluator::{Evaluator, LeafBatch};
 use crate::heuristic::play_out_heuristic;
 use crate::inference::{Inference, opponent_actions, opponents_have_bid, systematic_resample};
-use crate::ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, Rollout};
+use crate::ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, PlayoutPolicy, Rollout};
 use crate::tree::{absolute_values, advance_forced, masked_softmax};
 
 /// What a search needs next.
@@ -55,6 +55,8 @@ enum Awaited {
     Root,
     Bid,
     Leaf,
+    /// The mover's policy in a network playout's current position.
+    PlayoutMove,
 }
 
 /// Policy-based inference ([`Inference::Policy`]): the candidate worlds,
@@ -91,6 +93,10 @@ pub struct LeafIsmcts {
     /// The heuristic playout's values of the leaf awaited, by absolute seat,
     /// when `playout_weight` > 0.
     playout: [f32; MAX_PLAYERS],
+    /// A network playout under way: its position, and the network's value
+    /// of its leaf by absolute seat (None when `playout_weight` is 1, which
+    /// needs no leaf value).
+    network_playout: Option<(Round, Option<[f32; MAX_PLAYERS]>)>,
     value_sum: [f64; MAX_PLAYERS],
 }
 
@@ -153,6 +159,7 @@ impl LeafIsmcts {
             waiting: None,
             weighing,
             playout: [0.0; MAX_PLAYERS],
+            network_playout: None,
             value_sum: [0.0; MAX_PLAYERS],
         })
     }
@@ -184,6 +191,9 @@ impl LeafIsmcts {
                 observer: seat,
             });
         }
+        if let Some(request) = self.step_network_playout() {
+            return Ok(request);
+        }
         while self.iterations < self.params.iterations {
             let world = match self.weighing.as_ref().map(|w| &w.worlds) {
                 Some(worlds) if !worlds.is_empty() => {
@@ -213,7 +223,17 @@ impl LeafIsmcts {
                 self.back_up(&values);
                 continue;
             }
-            if self.params.playout_weight > 0.0 {
+            let network_playout = self.params.playout_weight > 0.0
+                && self.params.playout_policy == PlayoutPolicy::Network;
+            if network_playout {
+                self.network_playout = Some((leaf, None));
+                if self.params.playout_weight >= 1.0 {
+                    if let Some(request) = self.step_network_playout() {
+                        return Ok(request);
+                    }
+                    continue;
+                }
+            } else if self.params.playout_weight > 0.0 {
                 let mut playout = leaf;
                 play_out_heuristic(&mut playout);
                 self.playout = playout.values_from(0);
@@ -247,9 +267,15 @@ impl LeafIsmcts {
                 }
             }
             Some(Awaited::Bid) => self.weigh(priors),
+            Some(Awaited::PlayoutMove) => self.play_network_move(priors),
             Some(Awaited::Leaf) => {
                 let players = self.round.num_players();
                 let mut values = absolute_values(relative_values, self.observer, players);
+                if let Some((_, leaf_values)) = self.network_playout.as_mut() {
+                    // The playout comes next; its end backs up the blend.
+                    *leaf_values = Some(values);
+                    return;
+                }
                 let lambda = self.params.playout_weight;
                 if lambda > 0.0 {
                     for (v, p) in values.iter_mut().zip(self.playout) {
@@ -300,6 +326,53 @@ impl LeafIsmcts {
         w.candidates = Vec::new();
         w.asks = Vec::new();
         w.next = 0;
+    }
+
+    /// The next move of the network playout under way, or None when there
+    /// is none or it just ended (its blended value is then backed up).
+    /// Forced moves, the whole last trick among them, are played with no
+    /// network call.
+    fn step_network_playout(&mut self) -> Option<LeafRequest> {
+        let (mut state, leaf_values) = self.network_playout?;
+        advance_forced(&mut state);
+        match state.current_player() {
+            Some(mover) if !state.is_over() => {
+                self.network_playout = Some((state, leaf_values));
+                self.waiting = Some(Awaited::PlayoutMove);
+                Some(LeafRequest::Evaluate {
+                    state,
+                    observer: mover,
+                })
+            }
+            _ => {
+                self.network_playout = None;
+                let mut values = state.values_from(0);
+                if let Some(network) = leaf_values {
+                    let lambda = self.params.playout_weight;
+                    for (v, n) in values.iter_mut().zip(network) {
+                        *v = lambda * *v + (1.0 - lambda) * n;
+                    }
+                }
+                self.back_up(&values);
+                None
+            }
+        }
+    }
+
+    /// Plays the network's most likely move (the lowest action on a tie)
+    /// in the playout under way.
+    fn play_network_move(&mut self, priors: &[f32]) {
+        let Some((state, _)) = self.network_playout.as_mut() else {
+            return;
+        };
+        let legal = state.legal_actions();
+        let mut best = (legal.0.trailing_zeros() as usize, f32::NEG_INFINITY);
+        for (action, &p) in legal.iter().zip(priors) {
+            if p > best.1 {
+                best = (action, p);
+            }
+        }
+        state.apply_legal(best.0);
     }
 
     fn back_up(&mut self, values: &[f32; MAX_PLAYERS]) {

@@ -37,7 +37,9 @@ pub use error::{SearchError, SearchResult};
 pub use evaluator::{Evaluator, LeafBatch, RolloutEvaluator, UniformEvaluator};
 pub use examples::ExampleColumns;
 pub use inference::Inference;
-pub use ismcts::{Ismcts, IsmctsOutcome, IsmctsParams, IsmctsPlayer, Rollout, ismcts_search};
+pub use ismcts::{
+    Ismcts, IsmctsOutcome, IsmctsParams, IsmctsPlayer, PlayoutPolicy, Rollout, ismcts_search,
+};
 pub use leaf_ismcts::{LeafIsmcts, LeafRequest};
 pub use params::SearchParams;
 pub use search::{Information, SearchOutcome, Searcher, choose_action, most_visited};

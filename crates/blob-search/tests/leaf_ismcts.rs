@@ -5,11 +5,12 @@
 mod common;
 
 use blob_core::determinize::determinize;
-use blob_core::{BID_OFFSET, MAX_PLAYERS, NUM_ACTIONS, Rng, Round};
+use blob_core::{BID_OFFSET, MAX_PLAYERS, NUM_ACTIONS, Phase, Rng, Round};
+use blob_search::heuristic::heuristic_action;
 use blob_search::leaf_ismcts::{LeafIsmcts, LeafRequest, search_with_evaluator};
 use blob_search::{
-    Evaluator, Inference, Information, Ismcts, IsmctsParams, LeafBatch, Rollout, SearchError,
-    SearchParams,
+    Evaluator, Inference, Information, Ismcts, IsmctsParams, LeafBatch, PlayoutPolicy, Rollout,
+    SearchError, SearchParams,
 };
 use common::{ObservationNet, position};
 
@@ -207,4 +208,101 @@ fn playout_weight_one_is_ismcts_with_heuristic_playouts() {
     assert!(
         matches!(playouts.validate(), Err(SearchError::InvalidParam(m)) if m.contains("network"))
     );
+}
+
+/// A network whose policy is the heuristic's move for the seat it is asked
+/// about (read from the state it is given), its values a constant.
+struct PlaysHeuristic {
+    asked: Vec<(Round, usize)>,
+}
+
+impl Evaluator for PlaysHeuristic {
+    fn evaluate(&mut self, batch: &LeafBatch<'_>, policy: &mut [f32], values: &mut [f32]) {
+        for (i, state) in batch.states.iter().enumerate() {
+            let row = &mut policy[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS];
+            row.fill(0.0);
+            row[heuristic_action(state)] = 8.0;
+            values[i * MAX_PLAYERS..(i + 1) * MAX_PLAYERS].fill(0.25);
+            self.asked.push((*state, batch.observers[i] as usize));
+        }
+    }
+}
+
+/// With the network playing the playouts (`PlayoutPolicy::Network`) and
+/// `playout_weight` 1, a network that moves as the heuristic does gives
+/// ISMCTS with heuristic playouts visit for visit: the playout is played in
+/// the iteration's world, every move the mover's own choice, and the values
+/// are the world's result by absolute seat. Every playout question is
+/// asked from the seat to move; none is asked in the last trick.
+#[test]
+fn network_playouts_follow_the_networks_moves_in_the_sampled_world() {
+    let mut rng = Rng::new(23);
+    for _ in 0..12 {
+        let r = position(&mut rng);
+        let seat = r.current_player().unwrap();
+        let params = network(120)
+            .with_prior_weight(0.0)
+            .with_playout_weight(1.0)
+            .with_playout_policy(PlayoutPolicy::Network);
+        let mut net = PlaysHeuristic { asked: Vec::new() };
+        let (played, _) = search_with_evaluator(&r, seat, &params, Rng::new(5), &mut net).unwrap();
+        let heuristic = IsmctsParams::new(120).with_rollout(Rollout::Heuristic);
+        let plain = Ismcts::new()
+            .search(&r, seat, &heuristic, &mut Rng::new(5))
+            .unwrap();
+        assert_eq!(played.visits, plain.visits);
+        assert_eq!(played.root_value, plain.root_value);
+        for (state, observer) in &net.asked {
+            assert_eq!(state.current_player(), Some(*observer));
+            assert!(state.legal_actions().len() >= 2);
+            assert!(state.tricks_done() + 1 < state.cards() || state.phase() == Phase::Bid);
+        }
+    }
+}
+
+/// Below weight 1 the network's value of the leaf (from the observer's
+/// view) is blended in: `λ * playout + (1 - λ) * network`. With one
+/// iteration per root action every iteration expands a new root child, so
+/// the values do not steer the tree and both weights play the same
+/// playouts: the root's mean values must be exactly the blend.
+#[test]
+fn a_network_playout_below_weight_one_blends_in_the_leaf_value() {
+    let mut rng = Rng::new(29);
+    for _ in 0..12 {
+        let r = position(&mut rng);
+        let seat = r.current_player().unwrap();
+        let iterations = r.legal_actions().len();
+        let search = |weight: f32| {
+            let params = network(iterations)
+                .with_prior_weight(0.0)
+                .with_playout_weight(weight)
+                .with_playout_policy(PlayoutPolicy::Network);
+            let mut net = PlaysHeuristic { asked: Vec::new() };
+            let (outcome, _) =
+                search_with_evaluator(&r, seat, &params, Rng::new(3), &mut net).unwrap();
+            (outcome, net.asked)
+        };
+        let (playout, playout_asked) = search(1.0);
+        let (blend, blend_asked) = search(0.25);
+        assert_eq!(blend.visits, playout.visits);
+        for k in 0..r.num_players() {
+            let want = 0.25 * playout.root_value[k] + 0.75 * 0.25;
+            assert!((blend.root_value[k] - want).abs() < 1e-5, "{k}: {blend:?}");
+        }
+        // The extra questions are the leaves, from the searching seat.
+        let extra = blend_asked.len() - playout_asked.len();
+        assert!(extra <= iterations as usize);
+        let from_seat = |asked: &[(Round, usize)]| asked.iter().filter(|q| q.1 == seat).count();
+        assert_eq!(from_seat(&blend_asked), from_seat(&playout_asked) + extra);
+    }
+    // A network playout policy needs a weight to blend with.
+    let unweighted = network(10).with_playout_policy(PlayoutPolicy::Network);
+    assert!(
+        matches!(unweighted.validate(), Err(SearchError::InvalidParam(m)) if m.contains("playout_weight"))
+    );
+    assert_eq!(
+        PlayoutPolicy::from_name("network"),
+        Ok(PlayoutPolicy::Network)
+    );
+    assert!(PlayoutPolicy::from_name("greedy").is_err());
 }
