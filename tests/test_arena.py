@@ -289,6 +289,17 @@ def test_report_json_round_trip_and_text(tmp_path: Path) -> None:
         ArenaReport.from_dict({**report.to_dict(), "format": "other"})
 
 
+def test_agent_names_are_shown_as_written() -> None:
+    """Names are not rich markup: ``:100:`` is not an emoji, ``[b]`` not a style."""
+
+    class Named(Lowest):
+        name = "model:runs/[b]/m.pt:ismcts:100:network"
+
+    report = play_duplicate([Named(), Highest()], 3, 2, 2, seed=0, progress=False)
+    shown = str(report)
+    assert shown.count(Named.name) == 2  # the agents' table and the pair's row
+
+
 def test_same_seed_same_report() -> None:
     def run() -> ArenaReport:
         agents = [

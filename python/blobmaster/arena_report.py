@@ -198,6 +198,11 @@ class ArenaReport:
         """Rich tables: one row per agent (best mean first), then one per pair."""
         from rich import box
         from rich.table import Table
+        from rich.text import Text
+
+        # Agent names are data, not markup: as plain strings rich would read
+        # ``ismcts:100:`` as the emoji code ``:100:`` and ``[b]`` in a path as
+        # a style.
 
         def ci(x: float | None) -> str:
             return "n/a" if x is None else f"{x:.2f}"
@@ -218,7 +223,7 @@ class ArenaReport:
         for a in sorted(self.agents, key=lambda a: -a.mean):
             t.add_row(
                 str(a.index),
-                a.name,
+                Text(a.name),
                 f"{a.mean:.3f}",
                 ci(a.ci95),
                 f"{100 * a.bid_rate:.1f}%",
@@ -238,7 +243,7 @@ class ArenaReport:
         names = {a.index: a.name for a in self.agents}
         for h in self.head_to_head:
             h2h.add_row(
-                f"[{h.a}] {names[h.a]} v [{h.b}] {names[h.b]}",
+                Text(f"[{h.a}] {names[h.a]} v [{h.b}] {names[h.b]}"),
                 str(h.wins),
                 str(h.ties),
                 str(h.losses),
