@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from blobmaster.agents import parse_agent_spec
+from blobmaster.agent_specs import parse_agent_spec
 from blobmaster.arena import agent_seed, play_duplicate
 from blobmaster.model import default_model, save_model
 
