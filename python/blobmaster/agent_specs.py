@@ -7,18 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from blobmaster.agents import (
+    Agent,
+    AgentError,
+    HeuristicAgent,
+    ModelAgent,
+    RandomAgent,
+    RolloutAgent,
+)
+from blobmaster.ismcts_agents import (
     ISMCTS_EXPLORATION,
     ISMCTS_ITERATIONS,
     ISMCTS_PRIOR_WEIGHT,
     ISMCTS_ROLLOUTS,
-    Agent,
-    AgentError,
     GuidedIsmctsAgent,
-    HeuristicAgent,
     IsmctsAgent,
-    ModelAgent,
-    RandomAgent,
-    RolloutAgent,
 )
 from blobmaster.packaged import RANDOM_MODEL
 
