@@ -14,6 +14,15 @@ import numpy.typing as npt
 
 _Phase: TypeAlias = Literal["bid", "play", "over"]
 _Observation: TypeAlias = npt.NDArray[np.float32]
+# A leaf evaluator: "uniform", "heuristic", or a function of (observations
+# [B, 256], legal masks [B, 66]) -> (policy logits [B, 66], values [B, 8]).
+_Evaluator: TypeAlias = (
+    str
+    | Callable[
+        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
+        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    ]
+)
 
 __version__: Final[str]
 build_profile: Final[Literal["debug", "release"]]
@@ -466,11 +475,7 @@ def heuristic_action(round: Round) -> int:
 def search(
     round: Round,
     *,
-    evaluator: str
-    | Callable[
-        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
-        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
-    ],
+    evaluator: _Evaluator,
     determinizations: int = 3,
     simulations: int = 30,
     c_puct: float = 1.5,
@@ -490,11 +495,7 @@ def search(
 def search(
     round: Round,
     *,
-    evaluator: str
-    | Callable[
-        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
-        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
-    ],
+    evaluator: _Evaluator,
     determinizations: int = 3,
     simulations: int = 30,
     c_puct: float = 1.5,
@@ -535,12 +536,7 @@ def ismcts(
     prior_weight: float = 1.0,
     playout_weight: float = 0.0,
     playout_policy: Literal["heuristic", "network"] = "heuristic",
-    evaluator: str
-    | Callable[
-        [npt.NDArray[np.float32], npt.NDArray[np.bool_]],
-        tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
-    ]
-    | None = None,
+    evaluator: _Evaluator | None = None,
     inference: Literal["uniform", "bids", "policy"] = "uniform",
     inference_candidates: int = 1024,
     inference_temperature: float = 0.5,
