@@ -459,7 +459,37 @@ class RolloutAgent(SearchAgent):
         return "rollout"
 
 
-class ModelAgent(SearchAgent):
+class NetworkUser:
+    """What every agent that asks a BlobNet holds: the module, its device,
+    the model's label and source, and counters of what it was asked (for
+    throughput reports)."""
+
+    net: Any
+    device: Any
+    model_label: str
+    model_source: str | None
+    """The model file, None for a module or the untrained network."""
+    evaluations: int
+    """Positions sent to the network so far."""
+    batches: int
+    """Network calls so far."""
+
+    def _load_network(self, model: Any, device: Any, label: str | None) -> None:
+        """Loads ``model`` (see :func:`load_network`) on ``device``; ``label``:
+        the name's model part instead of the one derived from ``model``."""
+        self.net, self.device, self.model_label, self.model_source = load_network(model, device)
+        if label is not None:
+            self.model_label = label
+        self.evaluations = 0
+        self.batches = 0
+
+    def _evaluate(self, states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.batches += 1
+        self.evaluations += len(states)
+        return _forward(self.net, self.device, states)
+
+
+class ModelAgent(NetworkUser, SearchAgent):
     """Determinized MCTS guided by a BlobNet run under ``torch.inference_mode``.
 
     The search sends the network small batches (its pending leaves, at most
@@ -480,23 +510,12 @@ class ModelAgent(SearchAgent):
         its own None to the shipped network first). ``label``: the name's
         model part instead of the one derived from ``model``."""
         super().__init__(search, seed)
-        self.net, self.device, self.model_label, self.model_source = load_network(model, device)
-        if label is not None:
-            self.model_label = label
+        self._load_network(model, device, label)
         self.name = f"{self.model_label}:{self.search_label}"
-        self.evaluations = 0
-        """Positions sent to the network so far (for throughput reports)."""
-        self.batches = 0
-        """Network calls so far."""
 
     @property
     def evaluator(self) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         return self._evaluate
-
-    def _evaluate(self, states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.batches += 1
-        self.evaluations += len(states)
-        return _forward(self.net, self.device, states)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

@@ -18,12 +18,11 @@ from blobmaster._core import ismcts as _ismcts
 from blobmaster.agents import (
     Agent,
     AgentError,
+    NetworkUser,
     _check_seed,
-    _forward,
     _legal,
     _most_visited,
     decision_seed,
-    load_network,
 )
 
 __all__ = [
@@ -213,7 +212,7 @@ class IsmctsAgent(Agent):
         return out
 
 
-class GuidedIsmctsAgent(IsmctsAgent):
+class GuidedIsmctsAgent(NetworkUser, IsmctsAgent):
     """ISMCTS with a network's policy as the root prior: the network reads
     the mover's own view once per decision, and its policy adds the bonus
     ``prior_weight * P(a) * sqrt(available) / (1 + visits)`` to each root
@@ -288,9 +287,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
         if not (math.isfinite(prior_weight) and prior_weight >= 0):
             raise AgentError(f"prior_weight must be a finite number >= 0, got {prior_weight}")
         self.prior_weight = float(prior_weight)
-        self.net, self.device, self.model_label, self.model_source = load_network(model, device)
-        if label is not None:
-            self.model_label = label
+        self._load_network(model, device, label)
         # The spec that builds this agent again:
         # MODEL:ismcts:N[:C[:W]][:ROLLOUT][:blend=L][:bids|policy[=T]].
         search = f"ismcts:{self.iterations}"
@@ -299,10 +296,6 @@ class GuidedIsmctsAgent(IsmctsAgent):
         elif self.exploration != ISMCTS_EXPLORATION:
             search += f":{self.exploration:g}"
         self.name = f"{self.model_label}:{search}{self._search_suffix()}"
-        self.evaluations = 0
-        """Positions sent to the network so far."""
-        self.batches = 0
-        """Network calls so far."""
 
     def _search_suffix(self) -> str:
         out = super()._search_suffix()
@@ -317,9 +310,7 @@ class GuidedIsmctsAgent(IsmctsAgent):
         """The network's policy (66 float32, zero off the legal actions) for
         the mover's own view of ``round``."""
         legal = _legal(round)
-        self.batches += 1
-        self.evaluations += 1
-        logits, _ = _forward(self.net, self.device, np.asarray(round.observation())[None, :])
+        logits, _ = self._evaluate(np.asarray(round.observation())[None, :], np.ones((1, 66), bool))
         row = logits[0]
         chosen = row[legal]
         weights = (
@@ -354,11 +345,6 @@ class GuidedIsmctsAgent(IsmctsAgent):
         # policy, or none when its weight is 0 (as in the engine arena).
         guided = self.prior_weight > 0 and len(legal) > 1
         return visits, (self.prior(round) if guided else None)
-
-    def _evaluate(self, states: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.batches += 1
-        self.evaluations += len(states)
-        return _forward(self.net, self.device, states)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
