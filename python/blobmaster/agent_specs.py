@@ -128,7 +128,8 @@ SPEC_HELP = (
     ":random or :heuristic playouts, a network one in :network, the network's value at leaves, "
     "and :blend=L, a heuristic playout's share L of that value (:netblend=L, a playout by the "
     "network's policy); "
-    "then :bids[=T] weighs the sampled hands by the opponents' bids)"
+    "then :bids[=T] weighs the sampled hands by the opponents' bids; "
+    "bid=SPEC+play=SPEC bids as one agent and plays cards as another)"
 )
 
 
@@ -144,6 +145,23 @@ def _split_search(rest: str) -> tuple[str, str | None]:
     return rest, None
 
 
+def _split_from_spec(spec: str, *, device: Any, seed: int | None) -> Agent:
+    """``bid=SPEC+play=SPEC`` -> a SplitAgent (the card player seeded
+    apart from the bidder)."""
+    from blobmaster.split_agent import SplitAgent
+
+    bid, sep, play = spec[len("bid=") :].partition("+play=")
+    if not sep or not bid.strip() or not play.strip():
+        raise AgentError(f"agent {spec!r}: expected bid=SPEC+play=SPEC")
+    if bid.lower().startswith("bid=") or play.lower().startswith("bid="):
+        raise AgentError(f"agent {spec!r}: a split agent's halves cannot be split agents")
+    play_seed = None if seed is None else (seed + 1) % 2**64
+    return SplitAgent(
+        parse_agent_spec(bid, device=device, seed=seed),
+        parse_agent_spec(play, device=device, seed=play_seed),
+    )
+
+
 def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None) -> Agent:
     """An agent from a spec string::
 
@@ -156,6 +174,7 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         ismcts:N[:C]           single-observer ISMCTS, N iterations, UCT constant C
         default:ismcts:N[:C[:W]]     ISMCTS with the shipped network's policy as
         model:PATH:ismcts:N[:C[:W]]  the root prior (weight W, default 1)
+        bid=SPEC+play=SPEC     bids as agent SPEC, plays cards as the other
 
     An ISMCTS spec may end in ``:random`` (the default) or ``:heuristic``
     (the playouts), a network one also in ``:network``: no playouts, the
@@ -172,6 +191,8 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
     if not isinstance(spec, str) or not spec.strip():
         raise AgentError(f"empty agent spec; expected {SPEC_HELP}")
     text = spec.strip()
+    if text.lower().startswith("bid="):
+        return _split_from_spec(text, device=device, seed=seed)
     kind, _, rest = text.partition(":")
     kind = kind.strip().lower()
     try:

@@ -26,6 +26,7 @@ pub mod inference;
 pub mod ismcts;
 pub mod leaf_ismcts;
 pub mod params;
+pub mod pimc;
 pub mod queue;
 pub mod search;
 pub mod solver;
