@@ -524,6 +524,36 @@ def search(
     greedy player breaks ties in the visit counts.
     """
 
+def pimc(
+    round: Round,
+    *,
+    worlds: int = 100,
+    seed: int | None = None,
+    bidding: Literal["ismcts", "solve"] = "ismcts",
+    bid_iterations: int = 1000,
+    bid_exploration: float = 0.7,
+    bid_rollout: Literal["random", "heuristic"] = "heuristic",
+    inference: Literal["uniform", "bids"] = "uniform",
+    inference_candidates: int = 1024,
+    inference_temperature: float = 0.5,
+) -> tuple[npt.NDArray[np.float32], int]:
+    """Perfect-information Monte Carlo for the player to move: (values [66],
+    the action chosen).
+
+    ``worlds`` deals of the hidden cards consistent with what the mover
+    knows (``inference="bids"`` weighs them by the opponents' bids, as in
+    :func:`ismcts`) are each solved exactly: max^n, every seat maximizing
+    its own score while seeing every hand, memoized at trick boundaries. A
+    card's value is the mover's mean score share over the worlds; the best
+    one is chosen (ties to the lowest card). Bids: ``bidding="ismcts"``
+    runs :func:`ismcts` with ``bid_iterations``, ``bid_exploration`` and
+    ``bid_rollout`` (values are then its visit shares); ``"solve"`` solves
+    each bid in every world, the later seats bidding as the rule-based
+    bidder would. Values are NaN off the legal actions. Bad arguments raise
+    InvalidArgumentError; a finished round raises IllegalActionError. The
+    GIL is released during the search.
+    """
+
 def ismcts(
     round: Round,
     *,

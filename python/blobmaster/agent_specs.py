@@ -88,6 +88,39 @@ def _ismcts_from_spec(rest: str, seed: int | None) -> IsmctsAgent:
     )
 
 
+def _pimc_from_spec(rest: str, seed: int | None) -> Agent:
+    """``[W][:solve][:bids[=T]]`` (after ``pimc:``) -> a PimcAgent."""
+    from blobmaster.pimc_agent import PIMC_WORLDS, PimcAgent
+
+    fields = [f.strip().lower() for f in rest.split(":")] if rest else []
+    keywords: dict[str, Any] = {}
+    if fields and fields[-1].partition("=")[0] == "bids":
+        _, _, temperature = fields.pop().partition("=")
+        keywords["inference"] = "bids"
+        if temperature:
+            try:
+                keywords["inference_temperature"] = float(temperature)
+            except ValueError:
+                raise AgentError(
+                    f"bids=T: T must be a positive number, got {temperature!r}"
+                ) from None
+    if fields and fields[-1] == "solve":
+        fields.pop()
+        keywords["bidding"] = "solve"
+    if len(fields) > 1:
+        raise AgentError(
+            "expected pimc[:W][:solve][:bids[=T]] (W worlds per decision, :solve to solve the "
+            "bids too, :bids to weigh the worlds by the opponents' bids)"
+        )
+    worlds = PIMC_WORLDS
+    if fields:
+        try:
+            worlds = int(fields[0])
+        except ValueError:
+            raise AgentError(f"worlds must be a positive integer, got {fields[0]!r}") from None
+    return PimcAgent(worlds, seed=seed, **keywords)
+
+
 def _guided_from_spec(
     model: str | None, rest: str, *, device: Any, seed: int | None
 ) -> GuidedIsmctsAgent:
@@ -129,6 +162,7 @@ SPEC_HELP = (
     "and :blend=L, a heuristic playout's share L of that value (:netblend=L, a playout by the "
     "network's policy); "
     "then :bids[=T] weighs the sampled hands by the opponents' bids; "
+    "pimc[:W][:solve][:bids[=T]] solves W sampled worlds per card; "
     "bid=SPEC+play=SPEC bids as one agent and plays cards as another)"
 )
 
@@ -174,6 +208,8 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
         ismcts:N[:C]           single-observer ISMCTS, N iterations, UCT constant C
         default:ismcts:N[:C[:W]]     ISMCTS with the shipped network's policy as
         model:PATH:ismcts:N[:C[:W]]  the root prior (weight W, default 1)
+        pimc[:W][:solve]       PIMC: W worlds (default 100) solved exactly per card;
+                               bids by ISMCTS-1000 with heuristic playouts, or solved
         bid=SPEC+play=SPEC     bids as agent SPEC, plays cards as the other
 
     An ISMCTS spec may end in ``:random`` (the default) or ``:heuristic``
@@ -209,6 +245,8 @@ def parse_agent_spec(spec: str, *, device: Any = "auto", seed: int | None = None
             return Agent.load(None, search=rest or "medium", device=device, seed=seed)
         if kind == "ismcts":
             return _ismcts_from_spec(rest, seed)
+        if kind == "pimc":
+            return _pimc_from_spec(rest, seed)
         if kind == "model":
             if not rest:
                 raise AgentError("model needs a file: model:PATH[:SEARCH]")

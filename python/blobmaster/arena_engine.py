@@ -3,7 +3,7 @@
 :func:`blobmaster.arena.play_duplicate` comes here when every agent is one
 the engine can play (:func:`engine_specs`): network agents
 (:class:`~blobmaster.agents.ModelAgent`), heuristic, random, rollout MCTS,
-ISMCTS and network-guided ISMCTS agents, of exactly those classes (a subclass may decide differently,
+ISMCTS, PIMC and network-guided ISMCTS agents, of exactly those classes (a subclass may decide differently,
 so it keeps the Python path). The engine plays many rounds of the schedule
 at once on its worker threads; the network agents' leaves come here in
 batches, one queue per distinct network, and each network answers its own
@@ -31,6 +31,7 @@ from blobmaster.agents import (
     RandomAgent,
     RolloutAgent,
 )
+from blobmaster.pimc_agent import PimcAgent
 
 __all__ = ["DEFAULT_ARENA_THREADS", "ArenaServer", "engine_specs", "play_rounds"]
 
@@ -65,6 +66,8 @@ def engine_specs(
                 }
                 | agent.inference_kwargs()
             )
+        elif kind is PimcAgent:
+            specs.append({"kind": "pimc", "seed": agent.seed} | agent.engine_keys())
         elif kind is ModelAgent:
             specs.append(
                 {"kind": "network", "net": _net(nets, agent), "seed": agent.seed}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use blob_search::driver::arena::{ArenaConfig, ArenaEngine, Recording, SeatAgent};
 use blob_search::ismcts::{DEFAULT_EXPLORATION, DEFAULT_PRIOR_WEIGHT};
+use blob_search::pimc::PimcParams;
 use blob_search::{IsmctsParams, PlayoutPolicy, Rollout, SearchParams};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -115,6 +116,21 @@ fn ismcts_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<IsmctsPara
     .with_inference(inference(spec, k)?))
 }
 
+/// The spec's PIMC keys (`worlds`, `bidding`, `bid_iterations`,
+/// `bid_exploration`, `bid_rollout`, the inference keys).
+fn pimc_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<PimcParams> {
+    let bidding: String = field(spec, k, "bidding", Some("ismcts".into()))?;
+    let bid_rollout: String = field(spec, k, "bid_rollout", Some("heuristic".into()))?;
+    crate::pimc::pimc_params(
+        field(spec, k, "worlds", Some(100))?,
+        &bidding,
+        field(spec, k, "bid_iterations", Some(1000))?,
+        field(spec, k, "bid_exploration", Some(DEFAULT_EXPLORATION as f64))?,
+        &bid_rollout,
+        inference(spec, k)?,
+    )
+}
+
 fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
     let kind: String = field(spec, k, "kind", None)?;
     let seed = || -> BindingResult<u64> { convert::seed(Some(field(spec, k, "seed", None)?)) };
@@ -135,6 +151,10 @@ fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
             params: ismcts_params(spec, k)?,
             seed: seed()?,
         },
+        "pimc" => SeatAgent::Pimc {
+            params: pimc_params(spec, k)?,
+            seed: seed()?,
+        },
         "guided_ismcts" => SeatAgent::GuidedIsmcts {
             net: convert::non_negative(field(spec, k, "net", None)?, "net")?,
             params: ismcts_params(spec, k)?,
@@ -143,7 +163,7 @@ fn seat_agent(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<SeatAgent> {
         other => {
             return Err(BindingError::Argument(format!(
                 "agent {k}: unknown kind {other:?} \
-                 (network, heuristic, random, rollout, ismcts, guided_ismcts)"
+                 (network, heuristic, random, rollout, ismcts, pimc, guided_ismcts)"
             )));
         }
     })

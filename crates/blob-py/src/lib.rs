@@ -12,6 +12,7 @@ mod engine;
 mod errors;
 mod game;
 mod ismcts;
+mod pimc;
 mod round;
 mod search;
 mod teacher;
@@ -37,6 +38,8 @@ pub mod _core {
     use crate::game::PyGame;
     #[pymodule_export]
     use crate::ismcts::ismcts;
+    #[pymodule_export]
+    use crate::pimc::pimc;
     #[pymodule_export]
     use crate::round::PyRound;
     #[pymodule_export]

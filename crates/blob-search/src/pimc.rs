@@ -113,6 +113,9 @@ pub struct PimcOutcome {
     pub action_values: Vec<(usize, f32)>,
     /// The action played: the best mean value, ties to the lowest id.
     pub best_action: usize,
+    /// What a recorded decision learns from: the bid search's visit
+    /// shares for an ISMCTS bid, else all weight on `best_action`.
+    pub policy: [f32; NUM_ACTIONS],
     /// Solver nodes visited (0 for a forced move or an ISMCTS bid).
     pub nodes: u64,
 }
@@ -299,6 +302,12 @@ fn distinct_cards(round: &Round, seat: usize) -> Vec<usize> {
         .collect()
 }
 
+fn one_hot(action: usize) -> [f32; NUM_ACTIONS] {
+    let mut policy = [0.0; NUM_ACTIONS];
+    policy[action] = 1.0;
+    policy
+}
+
 /// A reusable PIMC searcher (it keeps its solver's and worlds' memory).
 #[derive(Default)]
 pub struct Pimc {
@@ -336,6 +345,7 @@ impl Pimc {
             return Ok(PimcOutcome {
                 action_values: vec![(only, 0.0)],
                 best_action: only,
+                policy: one_hot(only),
                 nodes: 0,
             });
         }
@@ -343,10 +353,11 @@ impl Pimc {
             && let PimcBidding::Ismcts(ismcts) = &params.bidding
         {
             let outcome = self.ismcts.search(round, observer, ismcts, rng)?;
-            let visits = outcome.policy();
+            let policy = outcome.policy();
             return Ok(PimcOutcome {
-                action_values: legal.iter().map(|a| (a, visits[a])).collect(),
+                action_values: legal.iter().map(|a| (a, policy[a])).collect(),
                 best_action: outcome.best_action(),
+                policy,
                 nodes: 0,
             });
         }
@@ -399,6 +410,7 @@ impl Pimc {
         Ok(PimcOutcome {
             action_values,
             best_action: best.0,
+            policy: one_hot(best.0),
             nodes: self.solver.nodes() - start_nodes,
         })
     }

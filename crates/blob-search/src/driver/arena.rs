@@ -38,6 +38,7 @@ use crate::error::{SearchError, SearchResult};
 use crate::examples::ExampleColumns;
 use crate::ismcts::IsmctsParams;
 use crate::params::SearchParams;
+use crate::pimc::PimcParams;
 use crate::queue::{AnswerMsg, LeafQueue, Ticket};
 use worker::ArenaWorker;
 
@@ -63,6 +64,9 @@ pub enum SeatAgent {
     },
     /// Single-observer ISMCTS (`agents.IsmctsAgent`).
     Ismcts { params: IsmctsParams, seed: u64 },
+    /// Perfect-information Monte Carlo with an exact solver
+    /// (`pimc_agent.PimcAgent`).
+    Pimc { params: PimcParams, seed: u64 },
     /// ISMCTS whose root children get network `net`'s policy for the
     /// mover's own view as a prior (`agents.GuidedIsmctsAgent`): one
     /// network evaluation per decision, then the search. With
@@ -171,6 +175,7 @@ impl ArenaConfig {
                 SeatAgent::Ismcts { params, .. } | SeatAgent::GuidedIsmcts { params, .. } => {
                     params.validate()?
                 }
+                SeatAgent::Pimc { params, .. } => params.validate()?,
                 SeatAgent::Heuristic | SeatAgent::Random { .. } => {}
             }
         }

@@ -24,6 +24,7 @@ use crate::inference::Inference;
 use crate::ismcts::{Ismcts, Rollout};
 use crate::leaf_ismcts::{LeafIsmcts, LeafRequest};
 use crate::params::SearchParams;
+use crate::pimc::Pimc;
 use crate::queue::AnswerMsg;
 use crate::search::{self, Information, Searcher};
 use crate::tree::{ROOT, Tree};
@@ -66,6 +67,7 @@ pub(super) struct ArenaWorker {
     finished: Vec<ArenaRound>,
     searcher: Searcher,
     ismcts: Ismcts,
+    pimc: Pimc,
     /// The network search of a guided ISMCTS agent: one tree, one
     /// simulation (the root's evaluation, whose priors the ISMCTS uses).
     root_only: SearchParams,
@@ -114,6 +116,7 @@ impl ArenaWorker {
             finished: Vec::new(),
             searcher: Searcher::new(),
             ismcts: Ismcts::new(),
+            pimc: Pimc::new(),
             root_only: SearchParams::preset(1, 1).for_play(),
             shared,
         }
@@ -347,6 +350,11 @@ impl ArenaWorker {
                 let chosen = most_visited(&round, &outcome.visits, &[0.0; NUM_ACTIONS])
                     .unwrap_or_else(|| heuristic_action(&round));
                 self.searched_move(g, &outcome.visits, &[0.0; NUM_ACTIONS], chosen)
+            }
+            SeatAgent::Pimc { params, seed } => {
+                let mut rng = Rng::new(decision_seed(*seed, &round));
+                let outcome = self.pimc.search(&round, seat, params, &mut rng)?;
+                self.searched_move(g, &outcome.policy, &[0.0; NUM_ACTIONS], outcome.best_action)
             }
             SeatAgent::GuidedIsmcts { params, seed, .. } if params.rollout == Rollout::Network => {
                 let rng = Rng::new(decision_seed(*seed, &round));
