@@ -570,6 +570,7 @@ def ismcts(
     inference: Literal["uniform", "bids", "policy"] = "uniform",
     inference_candidates: int = 1024,
     inference_temperature: float = 0.5,
+    margin: float = 0.0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Single-observer ISMCTS of the decision of the player to move: (root
     visit counts [66], mean value of each seat [8] by absolute seat).
@@ -611,4 +612,10 @@ def ismcts(
     opponent's view in the deal (the rows of those calls are its
     observation), to the power
     ``1 / inference_temperature``, and resamples them once per search.
+
+    ``margin`` m in [0, 1] changes what every seat of the tree maximizes:
+    ``(1 - m) * own + m * (1 + own - mean of the others) / 2`` of a playout's
+    score shares, so a seat also values the points its opponents lose (0,
+    the default, is its own share alone; not with ``rollout="network"``).
+    The root values returned stay the plain score shares.
     """

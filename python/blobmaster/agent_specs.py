@@ -28,10 +28,10 @@ __all__ = ["SPEC_HELP", "parse_agent_spec"]
 
 
 def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str, Any]]:
-    """``[N[:C...]][:ROLLOUT][:blend=L|netblend=L][:bids|policy[=T]]`` (after
-    ``ismcts:``) -> (at most ``numbers`` numbers, the rollout policy, the
-    inference keywords and ``playout_weight`` (and ``playout_policy``) when a
-    blend is given)."""
+    """``[N[:C...]][:ROLLOUT][:margin=M][:blend=L|netblend=L][:bids|policy[=T]]``
+    (after ``ismcts:``) -> (at most ``numbers`` numbers, the rollout policy,
+    the inference keywords, ``margin`` when given, and ``playout_weight``
+    (and ``playout_policy``) when a blend is given)."""
     fields = [f.strip() for f in rest.split(":")] if rest else []
     inference: dict[str, Any] = {}
     if fields and fields[-1].lower().partition("=")[0] in ("bids", "policy"):
@@ -52,16 +52,23 @@ def _ismcts_fields(rest: str, numbers: int) -> tuple[list[float], str, dict[str,
             raise AgentError(f"{key}=L: L must be a number in 0..1, got {weight!r}") from None
         if key == "netblend":
             inference["playout_policy"] = "network"
+    if fields and fields[-1].lower().partition("=")[0] == "margin":
+        _, _, weight = fields.pop().lower().partition("=")
+        try:
+            inference["margin"] = float(weight)
+        except ValueError:
+            raise AgentError(f"margin=M: M must be a number in 0..1, got {weight!r}") from None
     rollout = "random"
     if fields and fields[-1].lower() in ISMCTS_ROLLOUTS:
         rollout = fields.pop().lower()
     if len(fields) > numbers:
         expected = "ismcts:N[:C]" if numbers == 2 else "ismcts:N[:C[:W]]"
         raise AgentError(
-            f"expected {expected}[:random|heuristic|network][:blend=L|netblend=L][:bids|policy[=T]] "
-            "(N iterations, C the UCT exploration constant, W the weight of the network prior, L "
-            "the weight of heuristic (blend) or network-policy (netblend) playouts in network "
-            "leaf values, T the bid model's softness)"
+            f"expected {expected}[:random|heuristic|network][:margin=M][:blend=L|netblend=L]"
+            "[:bids|policy[=T]] (N iterations, C the UCT exploration constant, W the weight of the "
+            "network prior, M the weight of the score margin in the seats' utility, L the weight "
+            "of heuristic (blend) or network-policy (netblend) playouts in network leaf values, T "
+            "the bid model's softness)"
         )
     values: list[float] = []
     names = ("iterations must be a positive integer", "exploration must be a number >= 0",
@@ -161,6 +168,7 @@ SPEC_HELP = (
     ":random or :heuristic playouts, a network one in :network, the network's value at leaves, "
     "and :blend=L, a heuristic playout's share L of that value (:netblend=L, a playout by the "
     "network's policy); "
+    ":margin=M makes every seat value its opponents' losses (weight M of the score margin); "
     "then :bids[=T] weighs the sampled hands by the opponents' bids; "
     "pimc[:W][:solve][:bids[=T]] solves W sampled worlds per card; "
     "bid=SPEC+play=SPEC bids as one agent and plays cards as another)"

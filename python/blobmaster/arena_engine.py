@@ -64,7 +64,7 @@ def engine_specs(
                     "exploration": agent.exploration,
                     "rollout": agent.rollout,
                 }
-                | agent.inference_kwargs()
+                | agent.search_kwargs()
             )
         elif kind is PimcAgent:
             specs.append({"kind": "pimc", "seed": agent.seed} | agent.engine_keys())
@@ -86,7 +86,7 @@ def engine_specs(
                     "playout_weight": agent.playout_weight,
                     "playout_policy": agent.playout_policy,
                 }
-                | agent.inference_kwargs()
+                | agent.search_kwargs()
             )
         else:
             return None

@@ -80,9 +80,13 @@ class IsmctsAgent(Agent):
         inference: str = "uniform",
         inference_temperature: float | None = None,
         inference_candidates: int | None = None,
+        margin: float = 0.0,
         seed: int | None = None,
     ) -> None:
-        """``inference="bids"`` weighs the sampled worlds by how likely each
+        """``margin`` m in 0..1: every seat of the tree maximizes ``(1 - m) *
+        own + m * (1 + own - mean of the others) / 2`` of a playout's score
+        shares (``_core.ismcts``), valuing its opponents' losses too; 0 is its
+        own score alone. ``inference="bids"`` weighs the sampled worlds by how likely each
         opponent's bid is under the soft rule-based bidder at
         ``inference_temperature`` (default 0.5), ``inference_candidates``
         (default 1024) uniform worlds per block of iterations
@@ -142,6 +146,11 @@ class IsmctsAgent(Agent):
             raise AgentError(
                 f"inference_candidates must be an integer in 1..4096, got {inference_candidates!r}"
             )
+        if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and 0 <= margin <= 1):
+            raise AgentError(f"margin must be a number in 0..1, got {margin!r}")
+        if margin > 0 and rollout == "network":
+            raise AgentError("margin weighs playout scores: network leaves take none")
+        self.margin = float(margin)
         self.iterations = iterations
         self.exploration = exploration
         self.rollout = cast(Literal["random", "heuristic", "network"], rollout)  # checked above
@@ -158,12 +167,19 @@ class IsmctsAgent(Agent):
         """The spec's trailing fields: ``:ROLLOUT`` (unless random), then
         ``:bids`` or ``:bids=T`` with bid inference."""
         out = f":{self.rollout}" if self.rollout != "random" else ""
+        if self.margin > 0:
+            out += f":margin={self.margin:g}"
         if self.inference != "uniform":
             out += f":{self.inference}"
             default = 1.0 if self.inference == "policy" else ISMCTS_BIDS_TEMPERATURE
             if self.inference_temperature != default:
                 out += f"={self.inference_temperature:g}"
         return out
+
+    def search_kwargs(self) -> dict[str, Any]:
+        """The ``_core.ismcts`` (and engine arena) keys of the seats' utility
+        (``margin``) and of the world sampler."""
+        return {"margin": self.margin} | self.inference_kwargs()
 
     def inference_kwargs(self) -> dict[str, Any]:
         """The ``_core.ismcts`` (and engine arena) keys of the world sampler."""
@@ -188,7 +204,7 @@ class IsmctsAgent(Agent):
             exploration=self.exploration,
             rollout=self.rollout,
             seed=decision_seed(self.seed, round),
-            **self.inference_kwargs(),
+            **self.search_kwargs(),
             **extra,
         )
         return visits, extra.get("prior")
@@ -208,7 +224,7 @@ class IsmctsAgent(Agent):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(iterations=self.iterations, exploration=self.exploration, rollout=self.rollout)
-        out.update(self.inference_kwargs())
+        out.update(self.search_kwargs())
         return out
 
 
@@ -247,6 +263,7 @@ class GuidedIsmctsAgent(NetworkUser, IsmctsAgent):
         inference_candidates: int | None = None,
         playout_weight: float = 0.0,
         playout_policy: str = "heuristic",
+        margin: float = 0.0,
         device: Any = "auto",
         seed: int | None = None,
         label: str | None = None,
@@ -278,7 +295,7 @@ class GuidedIsmctsAgent(NetworkUser, IsmctsAgent):
         super().__init__(
             iterations, exploration=exploration, rollout=rollout, inference=inference,
             inference_temperature=inference_temperature,
-            inference_candidates=inference_candidates, seed=seed,
+            inference_candidates=inference_candidates, margin=margin, seed=seed,
         )  # fmt: skip
         if isinstance(prior_weight, bool) or not isinstance(prior_weight, (int, float)):
             raise AgentError(
@@ -339,7 +356,7 @@ class GuidedIsmctsAgent(NetworkUser, IsmctsAgent):
             playout_policy=self.playout_policy,
             evaluator=self._evaluate,
             seed=decision_seed(self.seed, round),
-            **self.inference_kwargs(),
+            **self.search_kwargs(),
         )
         # Visit ties go to the root prior the search used: the network's
         # policy, or none when its weight is 0 (as in the engine arena).

@@ -77,6 +77,11 @@ class TeacherSpec:
             raise TeacherSpecError(str(e)) from None
         if not isinstance(agent, IsmctsAgent):  # "ismctsfoo" names no agent: parse raised
             raise TeacherSpecError(f"teacher {text!r}: not an ISMCTS spec")
+        if agent.margin > 0:
+            raise TeacherSpecError(
+                f"teacher {text!r}: a margin teacher is not supported yet (its value targets "
+                "would be score shares while its moves chase the margin)"
+            )
         return cls(
             agent.iterations, agent.exploration, agent.rollout, agent.inference,
             agent.inference_temperature, agent.inference_candidates,

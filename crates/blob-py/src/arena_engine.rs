@@ -96,13 +96,15 @@ fn inference(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<Inference> {
 }
 
 /// The spec's ISMCTS keys (`iterations`, `exploration`, `rollout`,
-/// `prior_weight`, `playout_weight`, `playout_policy`, the inference keys).
+/// `prior_weight`, `playout_weight`, `playout_policy`, `margin`, the
+/// inference keys).
 fn ismcts_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<IsmctsParams> {
     let rollout: String = field(spec, k, "rollout", Some("random".into()))?;
     let exploration: f64 = field(spec, k, "exploration", Some(DEFAULT_EXPLORATION as f64))?;
     let prior_weight: f64 = field(spec, k, "prior_weight", Some(DEFAULT_PRIOR_WEIGHT as f64))?;
     let playout_weight: f64 = field(spec, k, "playout_weight", Some(0.0))?;
     let playout_policy: String = field(spec, k, "playout_policy", Some("heuristic".into()))?;
+    let margin: f64 = field(spec, k, "margin", Some(0.0))?;
     Ok(IsmctsParams::new(count(
         field(spec, k, "iterations", Some(1000))?,
         k,
@@ -111,6 +113,7 @@ fn ismcts_params(spec: &Bound<'_, PyDict>, k: usize) -> BindingResult<IsmctsPara
     .with_exploration(exploration as f32)
     .with_rollout(Rollout::from_name(&rollout)?)
     .with_prior_weight(prior_weight as f32)
+    .with_margin(margin as f32)
     .with_playout_weight(playout_weight as f32)
     .with_playout_policy(PlayoutPolicy::from_name(&playout_policy)?)
     .with_inference(inference(spec, k)?))

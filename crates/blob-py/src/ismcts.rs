@@ -27,7 +27,9 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 ///
 /// `inference = "bids"` weighs the sampled worlds by the opponents' bids
 /// under the soft rule-based bidder (`inference_temperature`), drawing them
-/// `inference_candidates` at a time.
+/// `inference_candidates` at a time. `margin` m in [0, 1]: every seat of
+/// the tree maximizes `(1 - m) * own + m * (1 + own - mean of the others) /
+/// 2` of the playout's score shares instead of its own share alone.
 ///
 /// `rollout = "network"` values every iteration's new node with `evaluator`
 /// instead of a playout (as `_core.search` takes it: "uniform",
@@ -43,7 +45,8 @@ type IsmctsArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
     round, *, iterations = 1000, exploration = 0.7, rollout = "random", seed = None,
     perfect_information = false, prior = None, prior_weight = 1.0, playout_weight = 0.0,
     playout_policy = "heuristic", evaluator = None,
-    inference = "uniform", inference_candidates = 1024, inference_temperature = 0.5
+    inference = "uniform", inference_candidates = 1024, inference_temperature = 0.5,
+    margin = 0.0
 ))]
 #[allow(clippy::too_many_arguments)] // the Python keyword arguments
 pub fn ismcts<'py>(
@@ -62,6 +65,7 @@ pub fn ismcts<'py>(
     inference: &str,
     inference_candidates: i128,
     inference_temperature: f32,
+    margin: f64,
 ) -> PyResult<IsmctsArrays<'py>> {
     let iterations = u32::try_from(iterations).map_err(|_| {
         BindingError::Argument(format!(
@@ -72,6 +76,7 @@ pub fn ismcts<'py>(
         .with_exploration(exploration as f32)
         .with_rollout(Rollout::from_name(rollout).map_err(BindingError::from)?)
         .with_prior_weight(prior_weight as f32)
+        .with_margin(margin as f32)
         .with_playout_weight(playout_weight as f32)
         .with_playout_policy(PlayoutPolicy::from_name(playout_policy).map_err(BindingError::from)?)
         .with_inference(

@@ -4,7 +4,7 @@
 use blob_core::{NUM_ACTIONS, Rng};
 use blob_search::inference::Inference;
 use blob_search::pimc::{Pimc, PimcBidding, PimcParams};
-use blob_search::{IsmctsParams, Rollout};
+use blob_search::{Information, IsmctsParams, Rollout};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
@@ -62,12 +62,14 @@ pub fn pimc_params(
 /// solved the same way with `bidding = "solve"` (the later seats bid as the
 /// rule-based bidder would); with `"ismcts"` an ISMCTS search of
 /// `bid_iterations` (`bid_rollout` playouts) chooses, and the values are
-/// its visit shares. The GIL is released during the search.
+/// its visit shares. `perfect_information=True` solves the true deal
+/// instead (a cheat, and the solver for worlds sampled elsewhere). The GIL
+/// is released during the search.
 #[pyfunction]
 #[pyo3(signature = (
     round, *, worlds = 100, seed = None, bidding = "ismcts", bid_iterations = 1000,
     bid_exploration = 0.7, bid_rollout = "heuristic", inference = "uniform",
-    inference_candidates = 1024, inference_temperature = 0.5
+    inference_candidates = 1024, inference_temperature = 0.5, perfect_information = false
 ))]
 #[allow(clippy::too_many_arguments)] // the Python keyword arguments
 pub fn pimc<'py>(
@@ -82,6 +84,7 @@ pub fn pimc<'py>(
     inference: &str,
     inference_candidates: i128,
     inference_temperature: f32,
+    perfect_information: bool,
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, usize)> {
     let candidates = u32::try_from(inference_candidates).map_err(|_| {
         BindingError::Argument(format!(
@@ -90,7 +93,7 @@ pub fn pimc<'py>(
     })?;
     let inference = Inference::from_name(inference, candidates, inference_temperature)
         .map_err(BindingError::from)?;
-    let params = pimc_params(
+    let mut params = pimc_params(
         worlds,
         bidding,
         bid_iterations,
@@ -98,6 +101,9 @@ pub fn pimc<'py>(
         bid_rollout,
         inference,
     )?;
+    if perfect_information {
+        params.information = Information::Perfect;
+    }
     let state = round.inner;
     let Some(observer) = state.current_player() else {
         return Err(

@@ -103,6 +103,9 @@ fn player(spec: &str, seed: u64) -> Box<dyn Player> {
             if flag("cheat") {
                 params.information = Information::Perfect;
             }
+            if let Some(m) = fields.iter().find_map(|f| f.strip_prefix("margin=")) {
+                params.margin = m.parse().unwrap_or_else(|_| fail("margin=W"));
+            }
             if let Some(c) = fields.iter().find_map(|f| f.strip_prefix("c=")) {
                 params.exploration = c
                     .parse()

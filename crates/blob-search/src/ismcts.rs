@@ -169,6 +169,14 @@ pub struct IsmctsParams {
     /// Who plays those playouts: the heuristic (the default) or the
     /// network's policy.
     pub playout_policy: PlayoutPolicy,
+    /// Weight `m` in 0..=1 of the score margin in what every seat of the
+    /// tree maximizes: `(1 - m) * v + m * (1 + v - others) / 2`, `v` its
+    /// score share and `others` the mean of the other seats' (see
+    /// [`utilities`]). 0 (the default) is each seat's own score; above 0 a
+    /// seat also values the points its opponents lose, as a player does
+    /// who wants to win the game rather than to score. Playouts only (not
+    /// with network leaves).
+    pub margin: f32,
 }
 
 impl IsmctsParams {
@@ -184,6 +192,7 @@ impl IsmctsParams {
             prior_weight: DEFAULT_PRIOR_WEIGHT,
             playout_weight: 0.0,
             playout_policy: PlayoutPolicy::Heuristic,
+            margin: 0.0,
         }
     }
 
@@ -209,6 +218,11 @@ impl IsmctsParams {
 
     pub fn with_exploration(mut self, exploration: f32) -> IsmctsParams {
         self.exploration = exploration;
+        self
+    }
+
+    pub fn with_margin(mut self, margin: f32) -> IsmctsParams {
+        self.margin = margin;
         self
     }
 
@@ -241,6 +255,17 @@ impl IsmctsParams {
                 "playout_weight must be a number in 0..=1, got {}",
                 self.playout_weight
             )));
+        }
+        if !(0.0..=1.0).contains(&self.margin) {
+            return Err(SearchError::InvalidParam(format!(
+                "margin must be a number in 0..=1, got {}",
+                self.margin
+            )));
+        }
+        if self.margin > 0.0 && self.rollout == Rollout::Network {
+            return Err(SearchError::InvalidParam(
+                "margin weighs playout scores: network leaves take none".into(),
+            ));
         }
         if self.playout_weight > 0.0 && self.rollout != Rollout::Network {
             return Err(SearchError::InvalidParam(
@@ -398,7 +423,7 @@ impl Ismcts {
                 Rollout::Heuristic | Rollout::Network => play_out_heuristic(&mut state),
             }
             let values = state.values_from(0);
-            self.back_up(&values);
+            self.back_up(&utilities(&values, round.num_players(), params.margin));
             for (acc, v) in value_sum.iter_mut().zip(values) {
                 *acc += v as f64;
             }
@@ -673,6 +698,22 @@ impl Ismcts {
     }
 }
 
+/// What each seat maximizes in a tree whose margin weight is `margin`
+/// ([`IsmctsParams::margin`]), from the score shares `values` of a finished
+/// playout: still in [0, 1], so the UCT constant keeps its scale.
+pub fn utilities(values: &Values, players: usize, margin: f32) -> Values {
+    if margin == 0.0 {
+        return *values;
+    }
+    let total: f32 = values[..players].iter().sum();
+    let mut out = *values;
+    for (seat, u) in out.iter_mut().enumerate().take(players) {
+        let others = (total - values[seat]) / (players - 1) as f32;
+        *u = (1.0 - margin) * values[seat] + margin * 0.5 * (1.0 + values[seat] - others);
+    }
+    out
+}
+
 /// Applies the moves that are forced in every determinization the observer
 /// may face: its own single legal card, a single legal bid (bids depend on
 /// public facts only) and the last trick (one card in every hand).
@@ -750,6 +791,83 @@ impl Player for IsmctsPlayer {
 mod tests {
     use super::*;
     use blob_core::{BID_OFFSET, Card, Suit};
+
+    #[test]
+    fn utilities_weigh_the_margin_and_stay_in_range() {
+        let mut values = [0.0f32; MAX_PLAYERS];
+        values[..4].copy_from_slice(&[1.0, 0.0, 0.6, 0.2]);
+        assert_eq!(utilities(&values, 4, 0.0), values);
+        let full = utilities(&values, 4, 1.0);
+        // Seat 0: 1 + 1 - (0 + 0.6 + 0.2) / 3, halved.
+        assert!((full[0] - 0.5 * (2.0 - 0.8 / 3.0)).abs() < 1e-6);
+        assert!((full[1] - 0.5 * (1.0 - 1.8 / 3.0)).abs() < 1e-6);
+        assert!(full[..4].iter().all(|u| (0.0..=1.0).contains(u)));
+        assert!(full[4..].iter().all(|&u| u == 0.0));
+        let half = utilities(&values, 4, 0.5);
+        for s in 0..4 {
+            assert!((half[s] - 0.5 * (values[s] + full[s])).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn margin_out_of_range_or_with_network_leaves_is_an_error() {
+        for margin in [-0.1, 1.5, f32::NAN] {
+            assert!(
+                IsmctsParams::new(10)
+                    .with_margin(margin)
+                    .validate()
+                    .is_err()
+            );
+        }
+        let network = IsmctsParams::new(10)
+            .with_rollout(Rollout::Network)
+            .with_margin(0.5);
+        assert!(network.validate().is_err());
+        assert!(IsmctsParams::new(10).with_margin(1.0).validate().is_ok());
+    }
+
+    /// The last seat of the first of two tricks decides the whole rest of
+    /// the round (the last trick is forced). Where every card it may play
+    /// gives it the same score, a margin player takes the one that leaves
+    /// its opponents fewest points; a plain one does not care.
+    #[test]
+    fn a_margin_player_spends_an_indifferent_choice_on_its_opponents() {
+        let mut checked = 0;
+        for seed in 0..400u64 {
+            let mut round = crate::arena::arena_deal(4, 2, seed as usize, 17);
+            while round.phase() == Phase::Bid || round.trick_len() < 3 {
+                round.apply_legal(heuristic_action(&round));
+            }
+            let mover = round.current_player().unwrap();
+            let outcomes: Vec<(usize, u32, u32)> = round
+                .legal_actions()
+                .iter()
+                .map(|card| {
+                    let mut end = round;
+                    end.apply_legal(card);
+                    crate::tree::advance_forced(&mut end);
+                    assert!(end.is_over());
+                    let others = (0..4).filter(|&s| s != mover).map(|s| end.score(s)).sum();
+                    (card, end.score(mover), others)
+                })
+                .collect();
+            let same_own = outcomes.iter().all(|o| o.1 == outcomes[0].1);
+            let fewest = outcomes.iter().map(|o| o.2).min().unwrap();
+            if outcomes.len() < 2 || !same_own || outcomes.iter().all(|o| o.2 == fewest) {
+                continue;
+            }
+            let mut params = IsmctsParams::new(200).with_margin(1.0);
+            params.information = Information::Perfect;
+            let outcome = ismcts_search(&round, mover, &params, &mut Rng::new(seed)).unwrap();
+            let chosen = outcomes
+                .iter()
+                .find(|o| o.0 == outcome.best_action())
+                .unwrap();
+            assert_eq!(chosen.2, fewest, "seed {seed}: {outcomes:?}");
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} positions");
+    }
 
     /// Seat 0 (to lead) saw seat 1 bid all 5 tricks with spades trumps.
     /// Worlds drawn a block at a time keep bid inference's weighting (seat 1
