@@ -108,3 +108,17 @@ def test_engine_arena_plays_pimc_as_python_does() -> None:
     python = play_duplicate(agents, 4, 3, 3, 2, progress=False, engine=False)
     engine = play_duplicate(agents, 4, 3, 3, 2, progress=False, engine=True)
     assert _comparable(python) == _comparable(engine)
+
+
+def test_perfect_information_solves_the_true_deal() -> None:
+    round = _position("play", cards=3)
+    first, best = _core.pimc(round, worlds=2, seed=1, perfect_information=True)
+    again, best_again = _core.pimc(round, worlds=5, seed=99, perfect_information=True)
+    # One deal, whatever the seed or the number of copies.
+    np.testing.assert_array_equal(first, again)
+    assert best == best_again
+    # The values are the deal's max^n outcome: every value is a score share
+    # some seat can reach, 0 or (10 + bid) / 13 for a 3-card round.
+    legal = round.legal_actions()
+    reachable = {0.0} | {(10 + b) / 13 for b in range(4)}
+    assert all(min(abs(float(first[a]) - r) for r in reachable) < 1e-6 for a in legal)
