@@ -105,6 +105,7 @@ def test_agent_constructors_names_and_settings() -> None:
         "iterations": 200,
         "exploration": 0.7,
         "rollout": "random",
+        "margin": 0.0,
         "inference": "uniform",
         "inference_candidates": 1024,
         "inference_temperature": 0.5,

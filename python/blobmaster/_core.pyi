@@ -536,6 +536,7 @@ def pimc(
     inference: Literal["uniform", "bids"] = "uniform",
     inference_candidates: int = 1024,
     inference_temperature: float = 0.5,
+    perfect_information: bool = False,
 ) -> tuple[npt.NDArray[np.float32], int]:
     """Perfect-information Monte Carlo for the player to move: (values [66],
     the action chosen).
@@ -549,7 +550,9 @@ def pimc(
     runs :func:`ismcts` with ``bid_iterations``, ``bid_exploration`` and
     ``bid_rollout`` (values are then its visit shares); ``"solve"`` solves
     each bid in every world, the later seats bidding as the rule-based
-    bidder would. Values are NaN off the legal actions. Bad arguments raise
+    bidder would. ``perfect_information=True`` solves the true deal instead
+    (a cheat, for tests and upper bounds). Values are NaN off the legal
+    actions. Bad arguments raise
     InvalidArgumentError; a finished round raises IllegalActionError. The
     GIL is released during the search.
     """
