@@ -100,6 +100,13 @@ impl PimcParams {
         }
         if let PimcBidding::Ismcts(params) = &self.bidding {
             params.validate()?;
+            if params.rollout == crate::ismcts::Rollout::Network {
+                return Err(SearchError::InvalidParam(
+                    "PIMC's bid search plays out without a network: use random or heuristic \
+                     playouts"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -560,6 +567,10 @@ mod tests {
     #[test]
     fn bad_parameters_are_errors() {
         assert!(PimcParams::new(0).validate().is_err());
+        let network_bids = PimcParams::new(4).with_bidding(PimcBidding::Ismcts(
+            IsmctsParams::new(10).with_rollout(crate::ismcts::Rollout::Network),
+        ));
+        assert!(network_bids.validate().is_err());
         let policy = PimcParams::new(4).with_inference(Inference::Policy {
             candidates: 8,
             temperature: 1.0,
