@@ -8,7 +8,8 @@
 //! A and B: `pimc:W[:bids][:tbid]` (W worlds per decision; `bids`: worlds
 //! weighted by the opponents' bids, 256 candidates, temperature 1; `tbid`:
 //! bids chosen by the teacher's ISMCTS, `ismcts:1000:0.7:heuristic:bids`)
-//! or `ismcts:N[:heuristic][:bids][:c=C]` (exploration C, default 0.7), or
+//! or `ismcts:N[:heuristic][:bids][:c=C][:margin=M]` (exploration C, default
+//! 0.7; M the weight of the score margin, default 0), or
 //! `heuristic`; `:cheat` on either searches the true deal (an upper bound);
 //! `BID+PLAY` bids as agent BID and plays cards as agent PLAY.
 
