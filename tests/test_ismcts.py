@@ -306,10 +306,6 @@ def test_margin_spec_agent_and_errors() -> None:
         parse_agent_spec("model:random:ismcts:10:network:margin=0.5")
     with pytest.raises(_core.InvalidArgumentError, match="margin"):
         _core.ismcts(bm.Round(4, 3, dealer=0, seed=1), iterations=10, margin=1.5)
-    from blobmaster.teacher import TeacherSpec, TeacherSpecError
-
-    with pytest.raises(TeacherSpecError, match="margin"):
-        TeacherSpec.parse("ismcts:100:0.7:heuristic:margin=1")
 
 
 def test_margin_agents_play_alike_in_the_engine_and_in_python() -> None:

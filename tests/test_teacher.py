@@ -83,6 +83,7 @@ def test_engine_rejects_bad_arguments() -> None:
         dict(rounds=2, rollout="network"),
         dict(rounds=2, inference="plays"),
         dict(rounds=2, inference="bids", inference_temperature=0.0),
+        dict(rounds=2, margin=1.5),
         dict(rounds=2, threads=0),
         dict(rounds=2, tables=[(9, 5, 1.0)]),
         dict(rounds=2, first_round=3),
@@ -125,6 +126,27 @@ def test_a_bid_inference_teacher_records_its_sampler_and_differs(tmp_path: Path)
     # Same deals (same seed); the worlds the searches sample differ.
     assert bids["state"].to_list()[0] == uniform["state"].to_list()[0]
     assert bids["policy"].to_list() != uniform["policy"].to_list()
+
+
+def test_a_margin_teacher_records_its_margin_and_differs(tmp_path: Path) -> None:
+    spec = TeacherSpec.parse("ismcts:30:heuristic:margin=1:bids")
+    assert (spec.margin, spec.spec()) == (1.0, "ismcts:30:0.7:heuristic:margin=1:bids=0.5")
+    assert TeacherSpec.parse(spec.spec()) == spec
+    assert TeacherSpec.parse("ismcts:30").margin == 0.0
+    with pytest.raises(TeacherSpecError, match="margin"):
+        TeacherSpec.parse("ismcts:30:margin=2")
+    summary = _run(tmp_path / "margin", threads=2, spec="ismcts:30:margin=1")
+    info = validate_shard(summary.shards[0])
+    assert info.models == ("teacher:ismcts:30:0.7:random:margin=1",)
+    assert json.loads(info.searches[0])["margin"] == 1.0
+    _run(tmp_path / "plain", threads=2)
+    margin, plain = _frame(tmp_path / "margin"), _frame(tmp_path / "plain")
+    # Same deals (same seed); what the seats play for differs.
+    assert margin["state"].to_list()[0] == plain["state"].to_list()[0]
+    assert margin["policy"].to_list() != plain["policy"].to_list()
+    # The value targets are still the seats' own round scores.
+    values = np.stack(margin["value"].to_numpy())
+    assert ((values == 0) | (values > 0.5)).all()
 
 
 def test_same_shards_for_any_thread_count_and_resume(tmp_path: Path) -> None:

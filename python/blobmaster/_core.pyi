@@ -367,6 +367,7 @@ class TeacherEngine:
         inference: Literal["uniform", "bids"] = "uniform",
         inference_candidates: int = 1024,
         inference_temperature: float = 0.5,
+        margin: float = 0.0,
     ) -> None: ...
     def take_examples(self) -> dict[str, npt.NDArray[Any]]:
         """Examples of the rounds finished since the last call (whole rounds, in

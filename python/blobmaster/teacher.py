@@ -59,17 +59,20 @@ class TeacherSpec:
     inference: str = "uniform"
     inference_temperature: float = 0.5
     inference_candidates: int = 1024
+    margin: float = 0.0
+    """Weight of the score margin in every seat's utility (``:margin=M``);
+    the value targets stay the seats' own round scores."""
 
     @classmethod
     def parse(cls, text: str) -> TeacherSpec:
-        """``ismcts:N[:C][:heuristic|random][:bids[=T]]``, parsed by the agent
+        """``ismcts:N[:C][:heuristic|random][:margin=M][:bids[=T]]``, parsed by the agent
         spec parser; raises TeacherSpecError for anything else."""
         from blobmaster.agent_specs import parse_agent_spec
         from blobmaster.agents import AgentError, IsmctsAgent
 
         if not isinstance(text, str) or not text.strip().lower().startswith("ismcts"):
             raise TeacherSpecError(
-                f"teacher {text!r}: expected ismcts:N[:C][:heuristic][:bids[=T]] (the only search teacher)"
+                f"teacher {text!r}: expected ismcts:N[:C][:heuristic][:margin=M][:bids[=T]] (the only search teacher)"
             )
         try:
             agent = parse_agent_spec(text, seed=0)
@@ -77,20 +80,17 @@ class TeacherSpec:
             raise TeacherSpecError(str(e)) from None
         if not isinstance(agent, IsmctsAgent):  # "ismctsfoo" names no agent: parse raised
             raise TeacherSpecError(f"teacher {text!r}: not an ISMCTS spec")
-        if agent.margin > 0:
-            raise TeacherSpecError(
-                f"teacher {text!r}: a margin teacher is not supported yet (its value targets "
-                "would be score shares while its moves chase the margin)"
-            )
         return cls(
             agent.iterations, agent.exploration, agent.rollout, agent.inference,
-            agent.inference_temperature, agent.inference_candidates,
+            agent.inference_temperature, agent.inference_candidates, agent.margin,
         )  # fmt: skip
 
     def spec(self) -> str:
         """The canonical spec string, e.g. ``ismcts:1000:0.7:random`` or
         ``ismcts:1000:0.7:heuristic:bids=0.5``."""
         out = f"ismcts:{self.iterations}:{self.exploration:g}:{self.rollout}"
+        if self.margin > 0:
+            out += f":margin={self.margin:g}"
         if self.inference == "bids":
             out += f":bids={self.inference_temperature:g}"
         return out
@@ -123,6 +123,7 @@ def teacher_engine_kwargs(
         inference=teacher.inference,
         inference_candidates=teacher.inference_candidates,
         inference_temperature=teacher.inference_temperature,
+        margin=teacher.margin,
     )
 
 
@@ -181,6 +182,8 @@ def teacher_metadata(teacher: TeacherSpec, kwargs: dict[str, Any]) -> ShardMetad
         "temperature_moves": kwargs["temperature_moves"],
         "temperature": kwargs["temperature"],
     }
+    if teacher.margin > 0:
+        search["margin"] = teacher.margin
     if teacher.inference != "uniform":
         search.update(
             inference=teacher.inference,

@@ -30,7 +30,7 @@ impl PyTeacherEngine {
         *, rounds, threads = 2, tables = None, full_games = false, seed = 0, first_round = 0,
         iterations = 1000, exploration = 0.7, rollout = "random", temperature_moves = 4,
         temperature = 1.0, inference = "uniform", inference_candidates = 1024,
-        inference_temperature = 0.5
+        inference_temperature = 0.5, margin = 0.0
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python keyword API
     fn new(
@@ -48,6 +48,7 @@ impl PyTeacherEngine {
         inference: &str,
         inference_candidates: i128,
         inference_temperature: f64,
+        margin: f64,
     ) -> BindingResult<Self> {
         let iterations = u32::try_from(iterations).map_err(|_| {
             BindingError::Argument(format!(
@@ -70,6 +71,7 @@ impl PyTeacherEngine {
             ismcts: IsmctsParams::new(iterations)
                 .with_exploration(exploration as f32)
                 .with_rollout(Rollout::from_name(rollout)?)
+                .with_margin(margin as f32)
                 .with_inference(Inference::from_name(
                     inference,
                     convert::positive(inference_candidates, "inference_candidates")? as u32,

@@ -298,7 +298,7 @@ def selfplay(
         str | None,
         typer.Option(
             help="Play every seat with this search instead of a network: "
-            "ismcts:N[:C][:heuristic][:bids[=T]] (shards to distil the search into a network; "
+            "ismcts:N[:C][:heuristic][:margin=M][:bids[=T]] (shards to distil the search into a network; "
             "--config may be a loop preset), or a network search such as "
             "model:PATH:ismcts:200:0.7:1:network:policy=0.5 (expert iteration)."
         ),

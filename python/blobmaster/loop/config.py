@@ -119,7 +119,7 @@ class TeacherConfig:
     "A search teacher")."""
 
     agent: StrictStr = ""
-    """"" (off), an ISMCTS spec, ``ismcts:N[:C][:heuristic][:bids[=T]]``, or a
+    """"" (off), an ISMCTS spec, ``ismcts:N[:C][:heuristic][:margin=M][:bids[=T]]``, or a
     search with the loop's own network, ``current:ismcts:N[:C[:W]][:network]
     [:policy[=T]]`` (expert iteration: iteration k's network searches, in
     the engine arena, and its moves teach the next; one table, single rounds,
