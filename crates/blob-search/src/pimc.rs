@@ -278,20 +278,18 @@ fn live_cards(round: &Round) -> u64 {
 fn representative(round: &Round, seat: usize, card: usize) -> usize {
     let hand = round.hand(seat).bits();
     let live = live_cards(round);
-    let suit_base = card / 13 * 13;
     let mut c = card;
-    while c > suit_base {
-        let below = live & ((1u64 << c) - 1) & !((1u64 << suit_base) - 1);
-        if below == 0 {
-            break;
-        }
-        let next = 63 - below.leading_zeros() as usize;
-        if hand & (1u64 << next) == 0 {
-            break;
-        }
+    while let Some(next) = live_below(live, c).filter(|&n| hand & (1u64 << n) != 0) {
         c = next;
     }
     c
+}
+
+/// The highest live card of `card`'s suit below it, if any.
+fn live_below(live: u64, card: usize) -> Option<usize> {
+    let suit_base = card / 13 * 13;
+    let below = live & ((1u64 << card) - 1) & !((1u64 << suit_base) - 1);
+    (below != 0).then(|| 63 - below.leading_zeros() as usize)
 }
 
 /// The legal cards of `seat` with only the lowest of each run kept.
@@ -301,11 +299,7 @@ fn distinct_cards(round: &Round, seat: usize) -> Vec<usize> {
     round
         .legal_actions()
         .iter()
-        .filter(|&card| {
-            let suit_base = card / 13 * 13;
-            let below = live & ((1u64 << card) - 1) & !((1u64 << suit_base) - 1);
-            below == 0 || hand & (1u64 << (63 - below.leading_zeros())) == 0
-        })
+        .filter(|&card| live_below(live, card).is_none_or(|next| hand & (1u64 << next) == 0))
         .collect()
 }
 
