@@ -36,7 +36,7 @@ use rayon::prelude::*;
 
 #[path = "common/agents.rs"]
 mod agents;
-use agents::{BIDS, fail, player};
+use agents::{Args, BIDS, fail, player};
 
 /// Running sums of the two regret estimates.
 #[derive(Default)]
@@ -94,32 +94,17 @@ impl Regret {
 }
 
 fn main() {
-    let (mut deals, mut seed, mut worlds, mut max_trick) = (100usize, 44u64, 64usize, 4usize);
-    let mut play_phase = false;
-    let mut specs = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut number = |name: &str| -> u64 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| fail(&format!("{name} needs a number")))
-        };
-        match arg.as_str() {
-            "--deals" => deals = number("--deals") as usize,
-            "--seed" => seed = number("--seed"),
-            "--worlds" => worlds = number("--worlds") as usize,
-            "--max-trick" => max_trick = number("--max-trick") as usize,
-            "--phase" => match args.next().as_deref() {
-                Some("bid") => play_phase = false,
-                Some("play") => play_phase = true,
-                _ => fail("--phase is bid or play"),
-            },
-            _ => specs.push(arg),
-        }
-    }
-    if specs.len() != 2 {
-        fail("expected two agents A B");
-    }
+    let args = Args::parse(&["--deals", "--seed", "--worlds", "--phase", "--max-trick"]);
+    let deals: usize = args.number("--deals", 100);
+    let seed: u64 = args.number("--seed", 44);
+    let worlds: usize = args.number("--worlds", 64);
+    let max_trick: usize = args.number("--max-trick", 4);
+    let play_phase = match args.text("--phase").unwrap_or("bid") {
+        "bid" => false,
+        "play" => true,
+        other => fail(&format!("--phase is bid or play, not {other:?}")),
+    };
+    let specs = &args.agents;
     if worlds < 2 {
         fail("--worlds must be at least 2 (the split estimate halves them)");
     }

@@ -15,28 +15,13 @@ use blob_search::arena::{Player, play_duplicate};
 
 #[path = "common/agents.rs"]
 mod agents;
-use agents::{fail, player};
+use agents::{Args, player};
 
 fn main() {
-    let mut deals = 200usize;
-    let mut seed = 44u64;
-    let mut specs = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut number = |name: &str| -> u64 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| fail(&format!("{name} needs a number")))
-        };
-        match arg.as_str() {
-            "--deals" => deals = number("--deals") as usize,
-            "--seed" => seed = number("--seed"),
-            _ => specs.push(arg),
-        }
-    }
-    if specs.len() != 2 {
-        fail("expected two agents A B");
-    }
+    let args = Args::parse(&["--deals", "--seed"]);
+    let deals: usize = args.number("--deals", 200);
+    let seed: u64 = args.number("--seed", 44);
+    let specs = &args.agents;
     let mut players: Vec<Box<dyn Player>> = specs
         .iter()
         .enumerate()

@@ -11,6 +11,11 @@
 //!   not a player);
 //! - `BID+PLAY` bids as agent BID and plays cards as agent PLAY.
 
+// Each example uses part of this module.
+#![allow(dead_code)]
+
+use std::str::FromStr;
+
 use blob_search::arena::{HeuristicPlayer, Player};
 use blob_search::inference::Inference;
 use blob_search::pimc::{PimcBidding, PimcParams, PimcPlayer};
@@ -118,5 +123,59 @@ pub fn player(spec: &str, seed: u64) -> Box<dyn Player> {
             Box::new(IsmctsPlayer::new(params, seed).with_name(spec))
         }
         other => fail(&format!("unknown agent {other:?}")),
+    }
+}
+
+/// A probe's command line: `--flag value` options and exactly two agent
+/// specs, A then B.
+pub struct Args {
+    options: Vec<(String, String)>,
+    pub agents: [String; 2],
+}
+
+impl Args {
+    /// Reads the process arguments; `flags` are the options it accepts,
+    /// each taking one value. Exits with a message on anything else.
+    pub fn parse(flags: &[&str]) -> Args {
+        let mut options = Vec::new();
+        let mut agents = Vec::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            if arg.starts_with("--") {
+                if !flags.contains(&arg.as_str()) {
+                    fail(&format!(
+                        "unknown option {arg} (options: {})",
+                        flags.join(", ")
+                    ));
+                }
+                let value = args
+                    .next()
+                    .unwrap_or_else(|| fail(&format!("{arg} needs a value")));
+                options.push((arg, value));
+            } else {
+                agents.push(arg);
+            }
+        }
+        let agents: [String; 2] = agents
+            .try_into()
+            .unwrap_or_else(|_| fail("expected two agents A B"));
+        Args { options, agents }
+    }
+
+    /// The value of `flag`, if given (the last one wins).
+    pub fn text(&self, flag: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(f, _)| f == flag)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The number given with `flag`, else `default`.
+    pub fn number<T: FromStr>(&self, flag: &str, default: T) -> T {
+        self.text(flag).map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| fail(&format!("{flag} {v:?} is not a number")))
+        })
     }
 }
